@@ -1,0 +1,10 @@
+package ugm.cli;
+
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.out.println("ugm");
+    }
+}

@@ -1,0 +1,69 @@
+package ugm.core;
+
+/**
+ * The element types of the safetensors format, in the reference's alignment order (ascending).
+ * The constant names are the format's dtype strings.
+ */
+public enum DType {
+    BOOL(8), F4(4), F6_E2M3(6), F6_E3M2(6), U8(8), I8(8), F8_E5M2(8), F8_E4M3(8), F8_E8M0(8),
+    F8_E4M3FNUZ(8), F8_E5M2FNUZ(8), I16(16), U16(16), F16(16), BF16(16), I32(32), U32(32), F32(32),
+    C64(64), F64(64), I64(64), U64(64);
+
+    private static final DType[] VALUES = values();
+
+    private final int bits;
+
+    DType(int bits) {
+        this.bits = bits;
+    }
+
+    /** Bits per element. */
+    public int bits() {
+        return bits;
+    }
+
+    /** Bytes per element for whole-byte types; 0 for the sub-byte F4/F6 types. */
+    public int byteWidth() {
+        return bits % 8 == 0 ? bits / 8 : 0;
+    }
+
+    /** The types the merge kernels decode and encode: BF16, F16, F32 and F64. */
+    public boolean isMergeable() {
+        return this == BF16 || this == F16 || this == F32 || this == F64;
+    }
+
+    /**
+     * Bytes taken by {@code elements} elements.
+     *
+     * @throws ArithmeticException when the size overflows a long or is not a whole number of bytes
+     */
+    public long byteSize(long elements) {
+        long totalBits = Math.multiplyExact(elements, (long) bits);
+        if (totalBits % 8 != 0) {
+            throw new ArithmeticException(elements + " elements of " + name() + " are not a whole number of bytes");
+        }
+        return totalBits / 8;
+    }
+
+    /** The dtype for an exact (upper-case) format string, or null when there is none. */
+    public static DType fromName(String name) {
+        for (DType d : VALUES) {
+            if (d.name().equals(name)) {
+                return d;
+            }
+        }
+        return null;
+    }
+
+    /** Number of elements of a shape; 1 for the scalar shape {@code []}. Overflow-checked. */
+    public static long elementCount(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new ArithmeticException("negative dimension " + d);
+            }
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+}

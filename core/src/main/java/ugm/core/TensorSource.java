@@ -1,0 +1,28 @@
+package ugm.core;
+
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * A read-only set of named tensors whose data are memory segments: a checkpoint on disk, or
+ * tensors a library user holds in memory. Implementations must allow concurrent reads.
+ */
+public interface TensorSource {
+
+    /** What to call this source in messages, e.g. the checkpoint's path. */
+    String describe();
+
+    /** Every tensor, in the order their data lie in storage. */
+    List<TensorInfo> tensors();
+
+    /** The tensor called {@code name}, or null when there is none. */
+    TensorInfo info(String name);
+
+    /** The tensor's bytes (little-endian elements), exactly {@link TensorInfo#byteSize()} long. */
+    MemorySegment data(String name);
+
+    /** Where the named tensor lives, for messages (the file of its shard); defaults to {@link #describe()}. */
+    default String locate(String name) {
+        return describe();
+    }
+}

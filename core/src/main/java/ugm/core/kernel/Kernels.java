@@ -1,0 +1,59 @@
+package ugm.core.kernel;
+
+import java.lang.foreign.MemorySegment;
+import ugm.core.DType;
+
+/**
+ * The element-wise kernels of the merge methods, over float chunks, plus the dtype conversions
+ * between mapped tensor bytes and those chunks. Buffers may be longer than {@code n}: only
+ * {@code [0, n)} is read or written. Implementations are stateless and thread-safe.
+ *
+ * <p>{@link #get()} picks one implementation per JVM: the Vector API one when the
+ * {@code jdk.incubator.vector} module is readable, else the scalar one. The system property
+ * {@code ugm.vector.bits} forces a vector width (64, 128, 256, 512) or the scalar code (0).
+ */
+public interface Kernels {
+
+    /** What this implementation is, e.g. {@code "scalar"} or {@code "vector-256"}. */
+    String name();
+
+    /** n elements of {@code type} (BF16, F16, F32 or F64, little-endian) at byte offset {@code off} of src -> dst[0..n). */
+    void decode(DType type, MemorySegment src, long off, float[] dst, int n);
+
+    /** src[0..n) -> {@code type} at byte offset {@code off} of dst. Rounds to nearest even; NaN stays NaN (quiet, with its sign). */
+    void encode(float[] src, int n, DType type, MemorySegment dst, long off);
+
+    /** out = sum_t w[t] * x[t] (mergekit {@code linear}; the caller normalises w when asked to). */
+    void linear(float[][] x, float[] w, float[] out, int n);
+
+    /** out = base + sum_t a[t] * (x[t] - base) (task arithmetic; the caller negates a for removal). */
+    void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n);
+
+    /**
+     * Gradient matching (method.md eq. 12, and the removal rule when {@code p.remove()}).
+     * {@code baseFisher} may be null (then P0 = delta0). Where Hbar is not positive (and, when
+     * removing, P0 is not positive either) the element gets the task-arithmetic value.
+     *
+     * @return the number of elements whose Hbar was clamped or replaced (removal only; else 0)
+     */
+    long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
+
+    /**
+     * Fisher averaging: sum a_t F_t x_t / sum a_t F_t with F_t = max(s_t H_t, floor); where the
+     * denominator is 0: sum a_t x_t / sum a_t.
+     */
+    void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n);
+
+    /**
+     * Fisher averaging with the base as one more model of weight 1:
+     * (F0 base + sum a_t F_t x_t) / (F0 + sum a_t F_t), F0 = max(s0 H0, floor) (H0 = 0 when
+     * {@code baseFisher} is null); where the denominator is 0: (base + sum a_t x_t) / (1 + sum a_t).
+     */
+    void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a, float[] s,
+                        float floor, float[] out, int n);
+
+    /** The implementation selected for this JVM (chosen once, on first use). */
+    static Kernels get() {
+        return KernelSelector.Holder.SELECTED;
+    }
+}

@@ -1,0 +1,331 @@
+package ugm.core.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+import ugm.core.DType;
+
+/**
+ * The kernels on the incubating Vector API. Load this class only after checking that the
+ * {@code jdk.incubator.vector} module is readable (see {@link KernelSelector}).
+ *
+ * <p>The code is written once; each width is a tiny subclass whose {@code static final}
+ * {@link Species} makes the species compile-time constants for the JIT (a species held in an
+ * instance field would defeat the intrinsics). Every loop ends in a scalar tail that calls the
+ * element code of {@link ScalarKernels}, and every lane does the same float operations in the
+ * same order as that code, so both implementations give identical bits.
+ */
+abstract sealed class VectorKernels implements Kernels
+        permits VectorKernels.W64, VectorKernels.W128, VectorKernels.W256, VectorKernels.W512 {
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /**
+     * The species of one width: floats and ints of that width, and shorts of half of it (BF16
+     * lanes that widen to the float lanes). {@code halfShort} is null at 64 bits, where there is
+     * no 32-bit shape; BF16 then converts in scalar code.
+     */
+    record Species(int bits, VectorSpecies<Float> f, VectorSpecies<Integer> i, VectorSpecies<Short> halfShort) {
+        static Species of(int bits) {
+            VectorShape shape = VectorShape.forBitSize(bits);
+            VectorSpecies<Short> half = bits >= 128 ? VectorSpecies.of(short.class, VectorShape.forBitSize(bits / 2)) : null;
+            return new Species(bits, VectorSpecies.of(float.class, shape), VectorSpecies.of(int.class, shape), half);
+        }
+    }
+
+    static final class W64 extends VectorKernels {
+        private static final Species S = Species.of(64);
+
+        @Override
+        Species species() {
+            return S;
+        }
+    }
+
+    static final class W128 extends VectorKernels {
+        private static final Species S = Species.of(128);
+
+        @Override
+        Species species() {
+            return S;
+        }
+    }
+
+    static final class W256 extends VectorKernels {
+        private static final Species S = Species.of(256);
+
+        @Override
+        Species species() {
+            return S;
+        }
+    }
+
+    static final class W512 extends VectorKernels {
+        private static final Species S = Species.of(512);
+
+        @Override
+        Species species() {
+            return S;
+        }
+    }
+
+    /** The widest float vector this CPU runs, in bits. */
+    static int preferredBits() {
+        return FloatVector.SPECIES_PREFERRED.vectorBitSize();
+    }
+
+    /** The vector kernels of {@code bits} (64, 128, 256 or 512), which must not exceed {@link #preferredBits()}. */
+    static VectorKernels of(int bits) {
+        if (bits > preferredBits()) {
+            throw new IllegalArgumentException(bits + "-bit vectors exceed this CPU's " + preferredBits() + " bits");
+        }
+        return switch (bits) {
+            case 64 -> new W64();
+            case 128 -> new W128();
+            case 256 -> new W256();
+            case 512 -> new W512();
+            default -> throw new IllegalArgumentException("no " + bits + "-bit vector kernels (64, 128, 256 or 512)");
+        };
+    }
+
+    abstract Species species();
+
+    @Override
+    public String name() {
+        return "vector-" + species().bits();
+    }
+
+    // ---- conversions ------------------------------------------------------------------------
+
+    @Override
+    public void decode(DType type, MemorySegment src, long off, float[] dst, int n) {
+        ScalarKernels.checkConversion(type, dst, n);
+        Species sp = species();
+        VectorSpecies<Float> fs = sp.f();
+        int i = 0;
+        switch (type) {
+            case BF16 -> {
+                VectorSpecies<Short> hs = sp.halfShort();
+                if (hs != null) {
+                    VectorSpecies<Integer> is = sp.i();
+                    for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+                        ShortVector h = ShortVector.fromMemorySegment(hs, src, off + 2L * i, LE);
+                        IntVector w = (IntVector) h.castShape(is, 0);
+                        w.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
+                    }
+                }
+            }
+            case F32 -> {
+                for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+                    FloatVector.fromMemorySegment(fs, src, off + 4L * i, LE).intoArray(dst, i);
+                }
+            }
+            default -> {
+                // F16 and F64: scalar loops (Float.float16ToFloat is an intrinsic)
+            }
+        }
+        ScalarKernels.decodeRange(type, src, off, dst, i, n);
+    }
+
+    @Override
+    public void encode(float[] src, int n, DType type, MemorySegment dst, long off) {
+        ScalarKernels.checkConversion(type, src, n);
+        Species sp = species();
+        VectorSpecies<Float> fs = sp.f();
+        int i = 0;
+        switch (type) {
+            case BF16 -> {
+                VectorSpecies<Short> hs = sp.halfShort();
+                if (hs != null) {
+                    for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+                        IntVector bits = FloatVector.fromArray(fs, src, i).reinterpretAsInts();
+                        IntVector upper = bits.lanewise(VectorOperators.LSHR, 16);
+                        IntVector rounded = bits.add(0x7FFF).add(upper.and(1)).lanewise(VectorOperators.LSHR, 16);
+                        VectorMask<Integer> nan = bits.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000);
+                        IntVector h = rounded.blend(upper.or(0x40), nan);
+                        h.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(dst, off + 2L * i, LE);
+                    }
+                }
+            }
+            case F32 -> {
+                for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+                    FloatVector.fromArray(fs, src, i).intoMemorySegment(dst, off + 4L * i, LE);
+                }
+            }
+            default -> {
+                // F16 and F64: scalar loops
+            }
+        }
+        ScalarKernels.encodeRange(src, i, n, type, dst, off);
+    }
+
+    // ---- the kernels ----------------------------------------------------------------------------
+
+    @Override
+    public void linear(float[][] x, float[] w, float[] out, int n) {
+        ScalarKernels.checkModels(x, w, n, out);
+        VectorSpecies<Float> fs = species().f();
+        int models = x.length;
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            FloatVector acc = FloatVector.zero(fs);
+            for (int t = 0; t < models; t++) {
+                acc = acc.add(FloatVector.fromArray(fs, x[t], i).mul(w[t]));
+            }
+            acc.intoArray(out, i);
+        }
+        for (; i < n; i++) {
+            out[i] = ScalarKernels.linearAt(x, w, i);
+        }
+    }
+
+    @Override
+    public void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n) {
+        ScalarKernels.checkModels(x, a, n, out);
+        ScalarKernels.checkLength(base, n);
+        VectorSpecies<Float> fs = species().f();
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            FloatVector b = FloatVector.fromArray(fs, base, i);
+            taskArithmetic(fs, b, x, a, 1f, i).intoArray(out, i);
+        }
+        for (; i < n; i++) {
+            out[i] = ScalarKernels.taskArithmeticAt(base[i], x, a, 1f, i);
+        }
+    }
+
+    private static FloatVector taskArithmetic(VectorSpecies<Float> fs, FloatVector b, float[][] x, float[] a, float sign, int i) {
+        FloatVector acc = FloatVector.zero(fs);
+        for (int t = 0; t < x.length; t++) {
+            acc = acc.add(FloatVector.fromArray(fs, x[t], i).sub(b).mul(sign * a[t]));
+        }
+        return b.add(acc);
+    }
+
+    @Override
+    public long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
+                                 float[] out, int n) {
+        ScalarKernels.checkGradientMatching(p, base, baseFisher, x, fisher, out, n);
+        VectorSpecies<Float> fs = species().f();
+        float[] alphas = p.alphas();
+        float[] scales = p.scales();
+        boolean remove = p.remove();
+        float sign = remove ? -1f : 1f;
+        float delta0 = p.delta0();
+        float s0 = p.baseScale();
+        float clampRel = p.clampRel();
+        int models = x.length;
+        FloatVector p0Const = FloatVector.broadcast(fs, delta0);
+        long replaced = 0;
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            FloatVector b = FloatVector.fromArray(fs, base, i);
+            FloatVector p0 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
+            FloatVector hbar = p0;
+            FloatVector num = FloatVector.zero(fs);
+            for (int t = 0; t < models; t++) {
+                float at = sign * alphas[t];
+                FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
+                hbar = hbar.add(sh.mul(at));
+                num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
+            }
+            VectorMask<Float> fallback;
+            if (remove) {
+                VectorMask<Float> p0Positive = p0.compare(VectorOperators.GT, 0f);
+                FloatVector lim = p0.mul(clampRel);
+                VectorMask<Float> clamp = p0Positive.and(hbar.compare(VectorOperators.LT, lim));
+                hbar = hbar.blend(lim, clamp);
+                fallback = p0Positive.not().and(hbar.compare(VectorOperators.LE, 0f));
+                replaced += clamp.trueCount() + fallback.trueCount();
+            } else {
+                fallback = hbar.compare(VectorOperators.LE, 0f);
+            }
+            FloatVector theta = b.add(num.div(hbar));
+            if (fallback.anyTrue()) {
+                theta = theta.blend(taskArithmetic(fs, b, x, alphas, sign, i), fallback);
+            }
+            theta.intoArray(out, i);
+        }
+        for (; i < n; i++) {
+            replaced += ScalarKernels.gradientMatchingAt(p, base, baseFisher, x, fisher, out, i);
+        }
+        return replaced;
+    }
+
+    @Override
+    public void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n) {
+        ScalarKernels.checkFisher(x, fisher, a, s, out, n);
+        VectorSpecies<Float> fs = species().f();
+        float aSum = ScalarKernels.sum(a);
+        int models = x.length;
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            FloatVector num = FloatVector.zero(fs);
+            FloatVector den = FloatVector.zero(fs);
+            for (int t = 0; t < models; t++) {
+                FloatVector c = FloatVector.fromArray(fs, fisher[t], i).mul(s[t]).max(floor).mul(a[t]);
+                num = num.add(c.mul(FloatVector.fromArray(fs, x[t], i)));
+                den = den.add(c);
+            }
+            FloatVector theta = num.div(den);
+            VectorMask<Float> zero = den.compare(VectorOperators.EQ, 0f);
+            if (zero.anyTrue()) {
+                theta = theta.blend(plainSum(fs, FloatVector.zero(fs), x, a, i).div(aSum), zero);
+            }
+            theta.intoArray(out, i);
+        }
+        for (; i < n; i++) {
+            out[i] = ScalarKernels.fisherAt(x, fisher, a, s, floor, aSum, i);
+        }
+    }
+
+    /** start + sum_t a[t] * x[t]. */
+    private static FloatVector plainSum(VectorSpecies<Float> fs, FloatVector start, float[][] x, float[] a, int i) {
+        FloatVector acc = start;
+        for (int t = 0; t < x.length; t++) {
+            acc = acc.add(FloatVector.fromArray(fs, x[t], i).mul(a[t]));
+        }
+        return acc;
+    }
+
+    @Override
+    public void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a,
+                               float[] s, float floor, float[] out, int n) {
+        ScalarKernels.checkFisher(x, fisher, a, s, out, n);
+        ScalarKernels.checkLength(base, n);
+        if (baseFisher != null) {
+            ScalarKernels.checkLength(baseFisher, n);
+        }
+        VectorSpecies<Float> fs = species().f();
+        float aSum1 = 1f + ScalarKernels.sum(a);
+        FloatVector f0Const = FloatVector.broadcast(fs, Math.max(0f, floor));
+        int models = x.length;
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            FloatVector b = FloatVector.fromArray(fs, base, i);
+            FloatVector f0 = baseFisher == null ? f0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).max(floor);
+            FloatVector num = f0.mul(b);
+            FloatVector den = f0;
+            for (int t = 0; t < models; t++) {
+                FloatVector c = FloatVector.fromArray(fs, fisher[t], i).mul(s[t]).max(floor).mul(a[t]);
+                num = num.add(c.mul(FloatVector.fromArray(fs, x[t], i)));
+                den = den.add(c);
+            }
+            FloatVector theta = num.div(den);
+            VectorMask<Float> zero = den.compare(VectorOperators.EQ, 0f);
+            if (zero.anyTrue()) {
+                theta = theta.blend(plainSum(fs, b, x, a, i).div(aSum1), zero);
+            }
+            theta.intoArray(out, i);
+        }
+        for (; i < n; i++) {
+            out[i] = ScalarKernels.fisherWithBaseAt(base, baseFisher, s0, x, fisher, a, s, floor, aSum1, i);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+package ugm.core.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import ugm.core.DType;
+
+/**
+ * The vector kernels against their scalar twin, bit for bit, at every supported width and on
+ * sizes that hit every tail. Lanes do the same float operations in the same order as the scalar
+ * code, so any difference is a bug (NaNs are compared as NaN, not by payload).
+ */
+class TwinTest {
+    static final int[] SIZES = {0, 1, 7, 8, 13, 31, 64, 207, 300, 4097, 16385};
+    static final int SLACK = 37; // buffers are longer than n; the slack must stay untouched
+    static final float SENTINEL = Float.intBitsToFloat(0x7F80_1234); // a signalling NaN nobody computes
+    static final ScalarKernels SCALAR = new ScalarKernels();
+
+    static List<VectorKernels> vectors() {
+        return Implementations.vectors();
+    }
+
+    @Test
+    void thisMachineHasAVectorWidthToTest() {
+        assertTrue(VectorKernels.preferredBits() >= 64);
+        assertTrue(!vectors().isEmpty());
+    }
+
+    // ---- conversions --------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void decodeMatchesScalarForEveryDtypeSizeAndOffset(VectorKernels v) {
+        SplittableRandom rnd = new SplittableRandom(1);
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType type : new DType[] {DType.BF16, DType.F16, DType.F32, DType.F64}) {
+                int w = type.byteWidth();
+                for (int n : SIZES) {
+                    for (long off : new long[] {0, w, 3L * w, 17L * w, 1, 3, w + 5L}) {
+                        MemorySegment src = arena.allocate(off + (long) w * n + 8, 64);
+                        for (long b = 0; b < src.byteSize(); b++) {
+                            src.set(ValueLayout.JAVA_BYTE, b, (byte) rnd.nextInt());
+                        }
+                        float[] expected = filled(n + SLACK);
+                        float[] actual = filled(n + SLACK);
+                        SCALAR.decode(type, src, off, expected, n);
+                        v.decode(type, src, off, actual, n);
+                        assertSameBits(expected, actual, v.name() + " decode " + type + " n=" + n + " off=" + off);
+                        assertSlackUntouched(actual, n);
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void encodeMatchesScalarForEveryDtypeSizeAndOffset(VectorKernels v) {
+        SplittableRandom rnd = new SplittableRandom(2);
+        try (Arena arena = Arena.ofConfined()) {
+            for (DType type : new DType[] {DType.BF16, DType.F16, DType.F32, DType.F64}) {
+                int w = type.byteWidth();
+                for (int n : SIZES) {
+                    for (long off : new long[] {0, w, 3L * w, 17L * w, 1, 3, w + 5L}) {
+                        float[] src = new float[n + SLACK];
+                        for (int i = 0; i < src.length; i++) {
+                            src[i] = FloatPatterns.interesting(rnd);
+                        }
+                        long size = off + (long) w * n + 16;
+                        MemorySegment expected = arena.allocate(size, 64);
+                        MemorySegment actual = arena.allocate(size, 64);
+                        expected.fill((byte) 0x5A);
+                        actual.fill((byte) 0x5A);
+                        SCALAR.encode(src, n, type, expected, off);
+                        v.encode(src, n, type, actual, off);
+                        long mismatch = expected.mismatch(actual);
+                        if (mismatch >= 0) {
+                            fail(v.name() + " encode " + type + " n=" + n + " off=" + off + ": first differing byte " + mismatch);
+                        }
+                        for (long b = off + (long) w * n; b < size; b++) {
+                            assertEquals((byte) 0x5A, actual.get(ValueLayout.JAVA_BYTE, b), "byte after the end");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- methods ------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void linearMatchesScalar(VectorKernels v) {
+        for (int models = 1; models <= 5; models++) {
+            for (int n : SIZES) {
+                MethodData d = MethodData.random(new SplittableRandom(n * 31L + models), models, n + SLACK, true);
+                float[] expected = filled(n + SLACK);
+                float[] actual = filled(n + SLACK);
+                SCALAR.linear(d.x, d.signedWeights, expected, n);
+                v.linear(d.x, d.signedWeights, actual, n);
+                assertSameFloats(expected, actual, v.name() + " linear T=" + models + " n=" + n);
+                assertSlackUntouched(actual, n);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void taskArithmeticMatchesScalar(VectorKernels v) {
+        for (int models = 1; models <= 5; models++) {
+            for (int n : SIZES) {
+                MethodData d = MethodData.random(new SplittableRandom(n * 37L + models), models, n + SLACK, true);
+                float[] expected = filled(n + SLACK);
+                float[] actual = filled(n + SLACK);
+                SCALAR.taskArithmetic(d.base, d.x, d.signedWeights, expected, n);
+                v.taskArithmetic(d.base, d.x, d.signedWeights, actual, n);
+                assertSameFloats(expected, actual, v.name() + " task arithmetic T=" + models + " n=" + n);
+                assertSlackUntouched(actual, n);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void gradientMatchingMatchesScalar(VectorKernels v) {
+        for (int models = 1; models <= 5; models++) {
+            for (int n : SIZES) {
+                for (boolean remove : new boolean[] {false, true}) {
+                    for (boolean withBaseFisher : new boolean[] {false, true}) {
+                        for (float delta0 : new float[] {0f, 1e-12f, 0.5f}) {
+                            boolean specials = n % 2 == 1;
+                            MethodData d = MethodData.random(new SplittableRandom(n * 41L + models), models, n + SLACK, specials);
+                            GradientMatching p = new GradientMatching(d.alphas, d.scales, 25_000f, delta0, remove, 0.1f);
+                            float[] h0 = withBaseFisher ? d.baseFisher : null;
+                            float[] expected = filled(n + SLACK);
+                            float[] actual = filled(n + SLACK);
+                            long expectedCount = SCALAR.gradientMatching(p, d.base, h0, d.x, d.fisher, expected, n);
+                            long actualCount = v.gradientMatching(p, d.base, h0, d.x, d.fisher, actual, n);
+                            String what = v.name() + " gradient matching T=" + models + " n=" + n + " remove=" + remove
+                                    + " H0=" + withBaseFisher + " delta0=" + delta0;
+                            assertSameFloats(expected, actual, what);
+                            assertEquals(expectedCount, actualCount, what + ": replaced count");
+                            assertSlackUntouched(actual, n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void fisherMatchesScalar(VectorKernels v) {
+        for (int models = 1; models <= 5; models++) {
+            for (int n : SIZES) {
+                for (float floor : new float[] {0f, 1e-6f}) {
+                    MethodData d = MethodData.random(new SplittableRandom(n * 43L + models), models, n + SLACK, n % 2 == 0);
+                    float[] expected = filled(n + SLACK);
+                    float[] actual = filled(n + SLACK);
+                    SCALAR.fisher(d.x, d.fisher, d.alphas, d.scales, floor, expected, n);
+                    v.fisher(d.x, d.fisher, d.alphas, d.scales, floor, actual, n);
+                    assertSameFloats(expected, actual, v.name() + " fisher T=" + models + " n=" + n + " floor=" + floor);
+                    assertSlackUntouched(actual, n);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void fisherWithBaseMatchesScalar(VectorKernels v) {
+        for (int models = 1; models <= 5; models++) {
+            for (int n : SIZES) {
+                for (float floor : new float[] {0f, 1e-6f}) {
+                    for (boolean withBaseFisher : new boolean[] {false, true}) {
+                        MethodData d = MethodData.random(new SplittableRandom(n * 47L + models), models, n + SLACK, n % 2 == 0);
+                        float[] h0 = withBaseFisher ? d.baseFisher : null;
+                        float[] expected = filled(n + SLACK);
+                        float[] actual = filled(n + SLACK);
+                        SCALAR.fisherWithBase(d.base, h0, 3f, d.x, d.fisher, d.alphas, d.scales, floor, expected, n);
+                        v.fisherWithBase(d.base, h0, 3f, d.x, d.fisher, d.alphas, d.scales, floor, actual, n);
+                        assertSameFloats(expected, actual, v.name() + " fisher with base T=" + models + " n=" + n
+                                + " floor=" + floor + " H0=" + withBaseFisher);
+                        assertSlackUntouched(actual, n);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+
+    static float[] filled(int length) {
+        float[] a = new float[length];
+        Arrays.fill(a, SENTINEL);
+        return a;
+    }
+
+    static void assertSlackUntouched(float[] a, int n) {
+        for (int i = n; i < a.length; i++) {
+            if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(SENTINEL)) {
+                fail("element " + i + " beyond n=" + n + " was written");
+            }
+        }
+    }
+
+    static void assertSameBits(float[] expected, float[] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            int e = Float.floatToRawIntBits(expected[i]);
+            int a = Float.floatToRawIntBits(actual[i]);
+            if (e != a) {
+                fail(what + ": element " + i + " expected 0x" + Integer.toHexString(e) + " but was 0x" + Integer.toHexString(a));
+            }
+        }
+    }
+
+    static void assertSameFloats(float[] expected, float[] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            float e = expected[i];
+            float a = actual[i];
+            boolean same = Float.isNaN(e) ? Float.isNaN(a) : Float.floatToRawIntBits(e) == Float.floatToRawIntBits(a);
+            if (!same) {
+                fail(what + ": element " + i + " expected " + e + " (0x" + Integer.toHexString(Float.floatToRawIntBits(e))
+                        + ") but was " + a + " (0x" + Integer.toHexString(Float.floatToRawIntBits(a)) + ")");
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+package ugm.core.merge;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongConsumer;
+import ugm.core.DType;
+import ugm.core.TensorSink;
+import ugm.core.UgmException;
+import ugm.core.kernel.Kernels;
+import ugm.core.merge.MergePlan.Action;
+import ugm.core.merge.MergePlan.Coefficients;
+import ugm.core.merge.MergePlan.Input;
+import ugm.core.merge.MergePlan.TensorPlan;
+
+/**
+ * Executes a {@link MergePlan}: every tensor is cut into chunks of a few thousand elements, and a
+ * pool of threads takes chunks in order, decodes each input chunk into small per-thread float
+ * buffers, runs the method's kernel and encodes into the sink's segment. The heap holds only those
+ * buffers, whatever the model size.
+ */
+public final class Merger {
+
+    private Merger() {
+    }
+
+    /** Plans, checks and runs a merge into {@code sink}. */
+    public static MergeReport merge(MergeRequest request, TensorSink sink) {
+        return execute(MergePlan.of(request).requireValid(), sink, bytes -> { });
+    }
+
+    /**
+     * Merges the single tensor {@code name} into {@code target}, which must be exactly the output
+     * tensor's size (see {@link MergePlan#ofTensor}). For servers that merge layer by layer.
+     */
+    public static MergeReport mergeTensor(MergeRequest request, String name, MemorySegment target) {
+        MergePlan plan = MergePlan.ofTensor(request, name).requireValid();
+        long need = plan.tensors().get(0).output().byteSize();
+        if (target.byteSize() != need) {
+            throw new UgmException(UgmException.Kind.USAGE,
+                    "target for tensor '" + name + "' has " + target.byteSize() + " bytes; it needs " + need);
+        }
+        return execute(plan, t -> target, bytes -> { });
+    }
+
+    /**
+     * Runs a checked plan. {@code progress} receives the bytes written as chunks finish (from any
+     * worker thread; it must be cheap and thread-safe).
+     */
+    public static MergeReport execute(MergePlan plan, TensorSink sink, LongConsumer progress) {
+        plan.requireValid();
+        long start = System.nanoTime();
+        List<TensorPlan> tensors = plan.tensors();
+        int chunk = plan.request().chunkElements;
+        long[] firstChunk = new long[tensors.size() + 1];
+        MemorySegment[] targets = new MemorySegment[tensors.size()];
+        for (int i = 0; i < tensors.size(); i++) {
+            TensorPlan t = tensors.get(i);
+            targets[i] = sink.target(t.output());
+            if (targets[i].byteSize() != t.output().byteSize()) {
+                throw new IllegalStateException("sink gave " + targets[i].byteSize() + " bytes for " + t.output());
+            }
+            firstChunk[i + 1] = firstChunk[i] + chunks(t, chunk);
+        }
+        Kernels kernels = Kernels.get();
+        Run run = new Run(plan, targets, firstChunk, chunk, kernels, progress);
+        int threads = (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
+        run.start(threads);
+        return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
+                threads, kernels.name(), run.clamped.sum());
+    }
+
+    private static long chunks(TensorPlan t, int chunk) {
+        long units = t.action() == Action.COPY ? ceilDiv(t.output().byteSize(), 4L * chunk)
+                : ceilDiv(t.output().elementCount(), chunk);
+        return units;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    /** One execution: the shared cursor over all chunks, and the workers. */
+    private static final class Run {
+        final List<TensorPlan> tensors;
+        final MemorySegment[] targets;
+        final long[] firstChunk;
+        final int chunk;
+        final Kernels kernels;
+        final LongConsumer progress;
+        final Method method;
+        final int models;
+        final AtomicLong cursor = new AtomicLong();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        final LongAdder clamped = new LongAdder();
+
+        Run(MergePlan plan, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels, LongConsumer progress) {
+            this.tensors = plan.tensors();
+            this.targets = targets;
+            this.firstChunk = firstChunk;
+            this.chunk = chunk;
+            this.kernels = kernels;
+            this.progress = progress;
+            this.method = plan.request().method;
+            this.models = plan.request().models.size();
+        }
+
+        void start(int threads) {
+            List<Thread> workers = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(this::work));
+            }
+            boolean interrupted = false;
+            for (Thread w : workers) {
+                while (true) {
+                    try {
+                        w.join();
+                        break;
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                        failure.compareAndSet(null, new UgmException(UgmException.Kind.IO, "merge interrupted"));
+                    }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            Throwable f = failure.get();
+            if (f instanceof RuntimeException re) {
+                throw re;
+            }
+            if (f instanceof Error e) {
+                throw e;
+            }
+            if (f != null) {
+                throw new IllegalStateException(f);
+            }
+        }
+
+        void work() {
+            Scratch s = new Scratch(models, chunk);
+            long total = firstChunk[firstChunk.length - 1];
+            int ti = 0;
+            try {
+                for (long g = cursor.getAndIncrement(); g < total && failure.get() == null; g = cursor.getAndIncrement()) {
+                    ti = tensorOf(g, ti);
+                    long c = g - firstChunk[ti];
+                    TensorPlan t = tensors.get(ti);
+                    try {
+                        progress.accept(t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, targets[ti], c, s));
+                    } catch (InternalError e) {
+                        // A mapped page that cannot be read: the file was truncated or replaced underneath.
+                        throw new UgmException(UgmException.Kind.IO, "an input changed or was truncated during the merge,"
+                                + " while reading tensor '" + t.output().name() + "' from " + files(t), e);
+                    }
+                }
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+            }
+        }
+
+        /** The tensor that owns global chunk g; chunks are taken in order, so start from the last one. */
+        int tensorOf(long g, int hint) {
+            if (g >= firstChunk[hint] && g < firstChunk[hint + 1]) {
+                return hint;
+            }
+            int i = Arrays.binarySearch(firstChunk, g);
+            i = i >= 0 ? i : -i - 2;
+            while (firstChunk[i + 1] == firstChunk[i]) {
+                i++; // skip tensors with no chunks
+            }
+            return i;
+        }
+
+        long copy(TensorPlan t, MemorySegment target, long c) {
+            long step = 4L * chunk;
+            long from = c * step;
+            long n = Math.min(step, target.byteSize() - from);
+            MemorySegment.copy(t.base().data(), from, target, from, n);
+            return n;
+        }
+
+        long merge(TensorPlan t, MemorySegment target, long c, Scratch s) {
+            long from = c * chunk;
+            int n = (int) Math.min(chunk, t.output().elementCount() - from);
+            String name = t.output().name();
+            for (int i = 0; i < models; i++) {
+                decode(t.models().get(i), from, s.models[i], n);
+            }
+            if (t.base() != null) {
+                decode(t.base(), from, s.base, n);
+            }
+            for (int i = 0; i < t.fishers().size(); i++) {
+                decode(t.fishers().get(i), from, s.fishers[i], n);
+                checkFisher(t.fishers().get(i), name, s.fishers[i], n, from);
+            }
+            float[] baseFisher = null;
+            if (t.baseFisher() != null) {
+                decode(t.baseFisher(), from, s.baseFisher, n);
+                checkFisher(t.baseFisher(), name, s.baseFisher, n, from);
+                baseFisher = s.baseFisher;
+            }
+            Coefficients k = t.coefficients();
+            switch (method) {
+                case LINEAR -> kernels.linear(s.models, k.weights(), s.out, n);
+                case TASK_ARITHMETIC -> kernels.taskArithmetic(s.base, s.models, k.alphas(), s.out, n);
+                case FISHER -> kernels.fisher(s.models, s.fishers, k.alphas(), k.scales(), k.floor(), s.out, n);
+                case FISHER_WITH_BASE -> kernels.fisherWithBase(s.base, baseFisher, k.baseScale(), s.models, s.fishers,
+                        k.alphas(), k.scales(), k.floor(), s.out, n);
+                case GRADIENT_MATCHING -> clamped.add(kernels.gradientMatching(k.gradientMatching(), s.base, baseFisher,
+                        s.models, s.fishers, s.out, n));
+            }
+            DType outType = t.output().dtype();
+            kernels.encode(s.out, n, outType, target, from * outType.byteWidth());
+            return (long) n * outType.byteWidth();
+        }
+
+        void decode(Input in, long from, float[] dst, int n) {
+            kernels.decode(in.dtype(), in.data(), from * in.dtype().byteWidth(), dst, n);
+        }
+
+        static void checkFisher(Input in, String name, float[] h, int n, long from) {
+            float min = 0f;
+            for (int i = 0; i < n; i++) {
+                min = Math.min(min, h[i]);
+            }
+            if (min >= 0f) {
+                return;
+            }
+            for (int i = 0; i < n; i++) {
+                if (!(h[i] >= 0f)) {
+                    throw new UgmException(UgmException.Kind.INVALID_INPUT, "tensor '" + name + "' in "
+                            + in.source().locate(name) + ": Fisher value " + h[i] + " at element " + (from + i)
+                            + (Float.isNaN(h[i]) ? " is NaN" : " is negative") + "; Fisher values must be >= 0");
+                }
+            }
+        }
+
+        static String files(TensorPlan t) {
+            String name = t.output().name();
+            return String.join(", ", t.all().stream().map(in -> in.source().locate(name)).distinct().toList());
+        }
+    }
+
+    /** Per-thread decode buffers. */
+    private static final class Scratch {
+        final float[] base;
+        final float[] baseFisher;
+        final float[] out;
+        final float[][] models;
+        final float[][] fishers;
+
+        Scratch(int n, int chunk) {
+            base = new float[chunk];
+            baseFisher = new float[chunk];
+            out = new float[chunk];
+            models = new float[n][chunk];
+            fishers = new float[n][chunk];
+        }
+    }
+}

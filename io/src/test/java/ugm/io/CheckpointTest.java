@@ -202,6 +202,15 @@ class CheckpointTest {
     }
 
     @Test
+    void indexFileItselfAndTwoSpellingsOfOneShard() throws IOException {
+        Path f = folder(index("a", "s1.safetensors", "b", "./s1.safetensors", "c", "s2.safetensors"));
+        try (Checkpoint c = Checkpoint.open(f.resolve("model.safetensors.index.json"))) {
+            assertEquals(2, c.files().size());
+            assertEquals(List.of("a", "b", "c"), c.tensors().stream().map(TensorInfo::name).toList());
+        }
+    }
+
+    @Test
     void noCheckpoint() throws IOException {
         Path empty = Files.createDirectories(dir.resolve("empty"));
         Files.writeString(empty.resolve("config.json"), "{}");

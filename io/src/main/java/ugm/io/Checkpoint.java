@@ -50,7 +50,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     }
 
     /**
-     * Opens a file or folder. A folder with both {@code model.safetensors} and an index is read
+     * Opens a safetensors file, an index file, or a folder. A folder with both {@code model.safetensors} and an index is read
      * as the single file, as the Hugging Face libraries do.
      *
      * @throws SafetensorsException when there is no checkpoint, or it is malformed or inconsistent
@@ -58,6 +58,10 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
      */
     public static Checkpoint open(Path path) {
         if (Files.isRegularFile(path)) {
+            if (path.getFileName().toString().endsWith(".index.json")) {
+                Path folder = path.toAbsolutePath().getParent();
+                return openSharded(folder, path);
+            }
             return new Checkpoint(path, List.of(SafetensorsFile.open(path)));
         }
         if (!Files.isDirectory(path)) {
@@ -89,10 +93,16 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         }
         List<SafetensorsFile> opened = new ArrayList<>();
         try {
+            // Two spellings of one file ("a", "./a") share one mapping.
+            Map<Path, SafetensorsFile> byPath = new HashMap<>();
             Map<String, SafetensorsFile> shards = new HashMap<>();
             for (Map.Entry<String, Path> s : shardPaths.entrySet()) {
-                SafetensorsFile f = SafetensorsFile.open(s.getValue());
-                opened.add(f);
+                SafetensorsFile f = byPath.get(s.getValue());
+                if (f == null) {
+                    f = SafetensorsFile.open(s.getValue());
+                    opened.add(f);
+                    byPath.put(s.getValue(), f);
+                }
                 shards.put(s.getKey(), f);
             }
             crossCheck(index, weightMap, shards, opened);

@@ -17,6 +17,7 @@ import java.util.Locale;
  * {@code posix_fallocate}, so a full disk is an IOException now rather than a SIGBUS when a
  * page of the mapping is first written; elsewhere the file is just extended.
  */
+@SuppressWarnings("restricted") // native access is enabled for ugm (--enable-native-access)
 final class DiskSpace {
 
     private static final int O_WRONLY = 1;

@@ -9,6 +9,8 @@ import ugm.core.UgmException;
  */
 public final class SafetensorsException extends UgmException {
 
+    private static final long serialVersionUID = 1L;
+
     /** The rule a file or folder broke. */
     public enum Rule {
         // One file (rules 1-8 of the format).

@@ -27,6 +27,14 @@ final class MethodData {
     }
 
     static MethodData random(SplittableRandom rnd, int models, int length, boolean specials) {
+        return random(rnd, models, length, specials, specials);
+    }
+
+    /**
+     * @param zeros     make about one element in eight have every Fisher (the base's too) exactly 0
+     * @param nonFinite put a NaN or infinity in about one element in a hundred of one task model
+     */
+    static MethodData random(SplittableRandom rnd, int models, int length, boolean zeros, boolean nonFinite) {
         MethodData d = new MethodData(models, length);
         float[] scaleChoices = {1f, 0.5f, 8530f, 25_000f, 180_000f};
         for (int t = 0; t < models; t++) {
@@ -37,7 +45,7 @@ final class MethodData {
         for (int i = 0; i < length; i++) {
             d.base[i] = (float) (rnd.nextGaussian() * 0.02);
             d.baseFisher[i] = fisherValue(rnd);
-            boolean allZero = specials && rnd.nextInt(8) == 0;
+            boolean allZero = zeros && rnd.nextInt(8) == 0;
             if (allZero) {
                 d.baseFisher[i] = 0f;
             }
@@ -45,7 +53,7 @@ final class MethodData {
                 d.x[t][i] = d.base[i] + (float) (rnd.nextGaussian() * 1e-3);
                 d.fisher[t][i] = allZero ? 0f : fisherValue(rnd);
             }
-            if (specials && rnd.nextInt(97) == 0) {
+            if (nonFinite && rnd.nextInt(97) == 0) {
                 float[] odd = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
                 d.x[rnd.nextInt(models)][i] = odd[rnd.nextInt(odd.length)];
             }

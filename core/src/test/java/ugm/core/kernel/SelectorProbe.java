@@ -1,0 +1,14 @@
+package ugm.core.kernel;
+
+/** Run in a separate JVM by {@link KernelSelectorTest}: prints the selected kernels and one sum they computed. */
+public final class SelectorProbe {
+    private SelectorProbe() {
+    }
+
+    public static void main(String[] args) {
+        Kernels k = Kernels.get();
+        float[] out = new float[1];
+        k.linear(new float[][] {{1f}, {2f}}, new float[] {1f, 1f}, out, 1);
+        System.out.println(k.name() + " " + out[0]);
+    }
+}

@@ -19,6 +19,8 @@ final class KernelSelector {
 
     private static final String VECTOR_MODULE = "jdk.incubator.vector";
 
+    static final Kernels SCALAR = new ScalarKernels();
+
     private KernelSelector() {
     }
 

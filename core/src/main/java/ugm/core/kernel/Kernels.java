@@ -52,6 +52,11 @@ public interface Kernels {
     void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a, float[] s,
                         float floor, float[] out, int n);
 
+    /** The scalar implementation: the twin every vector kernel is tested against, and bit-identical to it. */
+    static Kernels scalar() {
+        return KernelSelector.SCALAR;
+    }
+
     /** The implementation selected for this JVM (chosen once, on first use). */
     static Kernels get() {
         return KernelSelector.Holder.SELECTED;

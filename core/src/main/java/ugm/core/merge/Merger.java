@@ -25,6 +25,10 @@ import ugm.core.merge.MergePlan.TensorPlan;
  */
 public final class Merger {
 
+    /** At most this many warm-up calls of the vector kernels (0: use them from the start). */
+    private static final int WARMUP_CALLS = Integer.getInteger("ugm.warmup.calls", 50_000);
+    private static final int WARMUP_ELEMENTS = 515; // vector loops and a scalar tail
+
     private Merger() {
     }
 
@@ -66,12 +70,11 @@ public final class Merger {
             }
             firstChunk[i + 1] = firstChunk[i] + chunks(t, chunk);
         }
-        Kernels kernels = Kernels.get();
-        Run run = new Run(plan, targets, firstChunk, chunk, kernels, progress);
+        Run run = new Run(plan, targets, firstChunk, chunk, Kernels.get(), progress);
         int threads = (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
         run.start(threads);
         return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
-                threads, kernels.name(), run.clamped.sum());
+                threads, run.kernelsUsed(), run.clamped.sum());
     }
 
     private static long chunks(TensorPlan t, int chunk) {
@@ -90,7 +93,12 @@ public final class Merger {
         final MemorySegment[] targets;
         final long[] firstChunk;
         final int chunk;
-        final Kernels kernels;
+        final Kernels vector;
+        /** The kernels workers use now: scalar until the vector ones are compiled, then those. */
+        volatile Kernels active;
+        volatile boolean finished;
+        final long startNanos = System.nanoTime();
+        volatile long switchNanos = -1;
         final LongConsumer progress;
         final Method method;
         final int models;
@@ -103,13 +111,21 @@ public final class Merger {
             this.targets = targets;
             this.firstChunk = firstChunk;
             this.chunk = chunk;
-            this.kernels = kernels;
+            this.vector = kernels;
+            this.active = WARMUP_CALLS > 0 && !kernels.name().equals("scalar") ? Kernels.scalar() : kernels;
             this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
         }
 
         void start(int threads) {
+            Thread warm = active == vector ? null : Thread.ofPlatform().name("ugm-warm-up").daemon().start(() -> {
+                try {
+                    warmUp();
+                } catch (RuntimeException e) {
+                    // The pass itself reports bad input; the workers just stay on the scalar kernels.
+                }
+            });
             List<Thread> workers = new ArrayList<>();
             for (int i = 0; i < threads; i++) {
                 workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(this::work));
@@ -126,6 +142,14 @@ public final class Merger {
                     }
                 }
             }
+            finished = true;
+            if (warm != null) {
+                try {
+                    warm.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
@@ -139,6 +163,56 @@ public final class Merger {
             if (f != null) {
                 throw new IllegalStateException(f);
             }
+        }
+
+        /**
+         * The Vector API runs a hundred times slower than scalar code until C2 has compiled the
+         * kernels, and a one-shot merge gets a single pass. So the workers start on the scalar
+         * kernels (which compile in milliseconds and give identical bits) while this thread
+         * runs the vector kernels on this plan's exact chunk path: decoders, kernel and encoder,
+         * over the first merged tensor's real inputs into its real target (writing the very
+         * bytes the pass writes there). Once the call time has stopped falling, the workers
+         * switch to the vector kernels.
+         */
+        void warmUp() {
+            int ti = 0;
+            while (ti < tensors.size() && tensors.get(ti).action() != Action.MERGE) {
+                ti++;
+            }
+            if (ti == tensors.size()) {
+                return;
+            }
+            TensorPlan t = tensors.get(ti);
+            int n = (int) Math.min(WARMUP_ELEMENTS, t.output().elementCount());
+            Scratch s = new Scratch(models, n);
+            long window = 0;
+            long previous = Long.MAX_VALUE;
+            for (int call = 1; call <= WARMUP_CALLS && !finished; call++) {
+                long t0 = System.nanoTime();
+                mergeRange(vector, t, targets[ti], 0, n, s, null);
+                window += System.nanoTime() - t0;
+                if (call % 256 == 0) {
+                    if (call >= 2048 && window * 10 >= previous * 9) {
+                        break; // the last 256 calls were no faster than the 256 before: compiled
+                    }
+                    previous = window;
+                    window = 0;
+                }
+            }
+            if (!finished) {
+                active = vector;
+                switchNanos = System.nanoTime() - startNanos;
+            }
+        }
+
+        /** The kernels that did the work, e.g. "vector-256 (scalar for the first 0.41 s)". */
+        String kernelsUsed() {
+            if (active != vector) {
+                return active.name();
+            }
+            long sw = switchNanos;
+            return sw < 0 ? vector.name() : String.format(java.util.Locale.ROOT, "%s (scalar for the first %.2f s)",
+                    vector.name(), sw / 1e9);
         }
 
         void work() {
@@ -186,21 +260,24 @@ public final class Merger {
 
         long merge(TensorPlan t, MemorySegment target, long c, Scratch s) {
             long from = c * chunk;
-            int n = (int) Math.min(chunk, t.output().elementCount() - from);
+            return mergeRange(active, t, target, from, (int) Math.min(chunk, t.output().elementCount() - from), s, clamped);
+        }
+
+        long mergeRange(Kernels kernels, TensorPlan t, MemorySegment target, long from, int n, Scratch s, LongAdder clampCount) {
             String name = t.output().name();
             for (int i = 0; i < models; i++) {
-                decode(t.models().get(i), from, s.models[i], n);
+                decode(kernels, t.models().get(i), from, s.models[i], n);
             }
             if (t.base() != null) {
-                decode(t.base(), from, s.base, n);
+                decode(kernels, t.base(), from, s.base, n);
             }
             for (int i = 0; i < t.fishers().size(); i++) {
-                decode(t.fishers().get(i), from, s.fishers[i], n);
+                decode(kernels, t.fishers().get(i), from, s.fishers[i], n);
                 checkFisher(t.fishers().get(i), name, s.fishers[i], n, from);
             }
             float[] baseFisher = null;
             if (t.baseFisher() != null) {
-                decode(t.baseFisher(), from, s.baseFisher, n);
+                decode(kernels, t.baseFisher(), from, s.baseFisher, n);
                 checkFisher(t.baseFisher(), name, s.baseFisher, n, from);
                 baseFisher = s.baseFisher;
             }
@@ -211,15 +288,19 @@ public final class Merger {
                 case FISHER -> kernels.fisher(s.models, s.fishers, k.alphas(), k.scales(), k.floor(), s.out, n);
                 case FISHER_WITH_BASE -> kernels.fisherWithBase(s.base, baseFisher, k.baseScale(), s.models, s.fishers,
                         k.alphas(), k.scales(), k.floor(), s.out, n);
-                case GRADIENT_MATCHING -> clamped.add(kernels.gradientMatching(k.gradientMatching(), s.base, baseFisher,
-                        s.models, s.fishers, s.out, n));
+                case GRADIENT_MATCHING -> {
+                    long c = kernels.gradientMatching(k.gradientMatching(), s.base, baseFisher, s.models, s.fishers, s.out, n);
+                    if (clampCount != null) {
+                        clampCount.add(c);
+                    }
+                }
             }
             DType outType = t.output().dtype();
             kernels.encode(s.out, n, outType, target, from * outType.byteWidth());
             return (long) n * outType.byteWidth();
         }
 
-        void decode(Input in, long from, float[] dst, int n) {
+        static void decode(Kernels kernels, Input in, long from, float[] dst, int n) {
             kernels.decode(in.dtype(), in.data(), from * in.dtype().byteWidth(), dst, n);
         }
 

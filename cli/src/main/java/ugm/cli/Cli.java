@@ -1,0 +1,96 @@
+package ugm.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
+import ugm.core.UgmException;
+
+/** Builds the command line: commands, exit-code mapping and the one-line error handler. */
+@Command(name = "ugm", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+        description = "Merges fine-tuned model checkpoints (safetensors) by uncertainty-based gradient matching"
+                + " and the classic methods.",
+        subcommands = {MergeCommand.class, InspectCommand.class, ValidateCommand.class, FamilyCommand.class,
+                CommandLine.HelpCommand.class},
+        footer = {"", ExitCodes.HELP})
+public final class Cli implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
+    }
+
+    /** Runs {@code args} with output to {@code out} and {@code err}; returns the exit code. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        return commandLine(out, err).execute(args);
+    }
+
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Cli());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler(Cli::handle);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("ugm: " + ex.getMessage());
+            c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
+            return ExitCodes.USAGE;
+        });
+        return cl;
+    }
+
+    private static int handle(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        boolean verbose = isVerbose(parsed);
+        Throwable t = ex instanceof UncheckedIOException u ? u.getCause() : ex;
+        int code;
+        if (t instanceof UgmException u) {
+            err.println("ugm: " + u.getMessage());
+            code = u.kind().exitCode();
+        } else if (t instanceof IOException io) {
+            err.println("ugm: I/O error: " + io);
+            code = ExitCodes.IO;
+        } else {
+            err.println("ugm: internal error: " + t + (verbose ? "" : " (rerun with --verbose for details)"));
+            code = ExitCodes.INTERNAL;
+        }
+        if (verbose) {
+            t.printStackTrace(err);
+        }
+        err.flush();
+        return code;
+    }
+
+    private static boolean isVerbose(CommandLine.ParseResult parsed) {
+        for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--verbose")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Reads the version the build wrote into the jar. */
+    static final class Version implements IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            Properties p = new Properties();
+            try (InputStream in = Cli.class.getResourceAsStream("version.properties")) {
+                if (in != null) {
+                    p.load(in);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return new String[] {"ugm " + p.getProperty("version", "unknown") + " (Java " + Runtime.version() + ", "
+                    + ugm.core.kernel.Kernels.get().name() + " kernels)"};
+        }
+    }
+}

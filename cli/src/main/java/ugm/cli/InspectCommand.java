@@ -1,0 +1,130 @@
+package ugm.cli;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import ugm.core.DType;
+import ugm.core.TensorInfo;
+import ugm.io.Checkpoint;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, description = "Lists a checkpoint's tensors (name, dtype, shape, size), totals by dtype and metadata.",
+        footer = {"", ExitCodes.HELP})
+final class InspectCommand implements Callable<Integer> {
+
+    @Mixin
+    VerboseOption verbose;
+
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file, or a checkpoint folder (model.safetensors or a sharded index).")
+    Path path;
+
+    @Option(names = "--json", description = "Machine-readable output.")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        try (Checkpoint ck = Checkpoint.open(path)) {
+            PrintWriter out = spec.commandLine().getOut();
+            out.print(json ? json(ck) : text(ck));
+            out.flush();
+        }
+        return ExitCodes.OK;
+    }
+
+    private static String text(Checkpoint ck) {
+        StringBuilder sb = new StringBuilder();
+        int width = 4;
+        for (TensorInfo t : ck.tensors()) {
+            width = Math.max(width, t.name().length());
+        }
+        width = Math.min(width, 80);
+        String row = "%-" + width + "s  %-11s  %-20s  %12s%n";
+        sb.append(String.format(Locale.ROOT, row, "name", "dtype", "shape", "bytes"));
+        Map<DType, long[]> totals = new EnumMap<>(DType.class);
+        for (TensorInfo t : ck.tensors()) {
+            sb.append(String.format(Locale.ROOT, row, t.name(), t.dtype(), t.shapeString(), t.byteSize()));
+            long[] tot = totals.computeIfAbsent(t.dtype(), d -> new long[3]);
+            tot[0]++;
+            tot[1] += t.elementCount();
+            tot[2] += t.byteSize();
+        }
+        sb.append('\n');
+        long tensors = 0;
+        long elements = 0;
+        long bytes = 0;
+        for (Map.Entry<DType, long[]> e : totals.entrySet()) {
+            long[] v = e.getValue();
+            sb.append(String.format(Locale.ROOT, "%-11s %6d tensors %16d elements %16d bytes%n", e.getKey(), v[0], v[1], v[2]));
+            tensors += v[0];
+            elements += v[1];
+            bytes += v[2];
+        }
+        sb.append(String.format(Locale.ROOT, "%-11s %6d tensors %16d elements %16d bytes (%s) in %d file(s)%n", "total",
+                tensors, elements, bytes, Sizes.format(bytes), ck.files().size()));
+        if (!ck.metadata().isEmpty()) {
+            sb.append("\nmetadata:\n");
+            ck.metadata().forEach((k, v) -> sb.append("  ").append(k).append(": ").append(v).append('\n'));
+        }
+        return sb.toString();
+    }
+
+    private static String json(Checkpoint ck) throws java.io.IOException {
+        StringWriter w = new StringWriter();
+        try (JsonGenerator g = new JsonFactory().createGenerator(w)) {
+            g.useDefaultPrettyPrinter();
+            g.writeStartObject();
+            g.writeStringField("path", ck.describe());
+            g.writeArrayFieldStart("files");
+            for (Path f : ck.files()) {
+                g.writeString(f.toString());
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("metadata");
+            for (Map.Entry<String, String> e : ck.metadata().entrySet()) {
+                g.writeStringField(e.getKey(), e.getValue());
+            }
+            g.writeEndObject();
+            g.writeArrayFieldStart("tensors");
+            long bytes = 0;
+            long elements = 0;
+            for (TensorInfo t : ck.tensors()) {
+                g.writeStartObject();
+                g.writeStringField("name", t.name());
+                g.writeStringField("dtype", t.dtype().name());
+                g.writeArrayFieldStart("shape");
+                for (long d : t.shape()) {
+                    g.writeNumber(d);
+                }
+                g.writeEndArray();
+                g.writeNumberField("elements", t.elementCount());
+                g.writeNumberField("bytes", t.byteSize());
+                g.writeStringField("file", ck.locate(t.name()));
+                g.writeEndObject();
+                bytes += t.byteSize();
+                elements += t.elementCount();
+            }
+            g.writeEndArray();
+            g.writeObjectFieldStart("totals");
+            g.writeNumberField("tensors", ck.tensors().size());
+            g.writeNumberField("elements", elements);
+            g.writeNumberField("bytes", bytes);
+            g.writeEndObject();
+            g.writeEndObject();
+        }
+        return w + "\n";
+    }
+}

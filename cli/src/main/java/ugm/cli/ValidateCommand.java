@@ -1,0 +1,42 @@
+package ugm.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import ugm.core.TensorInfo;
+import ugm.io.Checkpoint;
+
+@Command(name = "validate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, description = {"Checks a safetensors file or checkpoint folder against every rule of the format",
+        "(header, dtypes, shapes, offsets, sizes, shards and index). Prints one line: OK with a summary, or the reason."},
+        footer = {"", ExitCodes.HELP})
+final class ValidateCommand implements Callable<Integer> {
+
+    @Mixin
+    VerboseOption verbose;
+
+    @Parameters(paramLabel = "PATH", description = "A .safetensors file, or a checkpoint folder.")
+    Path path;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        try (Checkpoint ck = Checkpoint.open(path)) {
+            long bytes = 0;
+            long elements = 0;
+            for (TensorInfo t : ck.tensors()) {
+                bytes += t.byteSize();
+                elements += t.elementCount();
+            }
+            spec.commandLine().getOut().printf(Locale.ROOT, "OK %s: %d tensors, %d elements, %s in %d file(s)%n",
+                    path, ck.tensors().size(), elements, Sizes.format(bytes), ck.files().size());
+        }
+        return ExitCodes.OK;
+    }
+}

@@ -38,11 +38,16 @@ public enum DType {
      * @throws ArithmeticException when the size overflows a long or is not a whole number of bytes
      */
     public long byteSize(long elements) {
-        long totalBits = Math.multiplyExact(elements, (long) bits);
-        if (totalBits % 8 != 0) {
+        if (bits % 8 == 0) {
+            return Math.multiplyExact(elements, (long) (bits / 8));
+        }
+        // F4 and F6: elements * bits / 8 without overflowing before the division.
+        long whole = Math.multiplyExact(elements / 8, (long) bits);
+        long restBits = (elements % 8) * bits;
+        if (restBits % 8 != 0) {
             throw new ArithmeticException(elements + " elements of " + name() + " are not a whole number of bytes");
         }
-        return totalBits / 8;
+        return Math.addExact(whole, restBits / 8);
     }
 
     /** The dtype for an exact (upper-case) format string, or null when there is none. */

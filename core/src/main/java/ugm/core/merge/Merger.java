@@ -70,11 +70,30 @@ public final class Merger {
             }
             firstChunk[i + 1] = firstChunk[i] + chunks(t, chunk);
         }
-        Run run = new Run(plan, targets, firstChunk, chunk, Kernels.get(), progress);
-        int threads = (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
+        // Memory confined to the calling thread (Arena.ofConfined) can only be touched from it.
+        boolean callerOnly = !sharedAccess(tensors, targets);
+        Run run = new Run(plan, targets, firstChunk, chunk, Kernels.get(), progress, callerOnly);
+        int threads = callerOnly ? 1 : (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
         run.start(threads);
         return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
                 threads, run.kernelsUsed(), run.clamped.sum());
+    }
+
+    private static boolean sharedAccess(List<TensorPlan> tensors, MemorySegment[] targets) {
+        Thread other = Thread.ofPlatform().unstarted(() -> { });
+        for (MemorySegment t : targets) {
+            if (!t.isAccessibleBy(other)) {
+                return false;
+            }
+        }
+        for (TensorPlan t : tensors) {
+            for (Input in : t.all()) {
+                if (!in.data().isAccessibleBy(other)) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     private static long chunks(TensorPlan t, int chunk) {
@@ -106,19 +125,28 @@ public final class Merger {
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final LongAdder clamped = new LongAdder();
 
-        Run(MergePlan plan, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels, LongConsumer progress) {
+        final boolean callerOnly;
+
+        Run(MergePlan plan, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels, LongConsumer progress,
+            boolean callerOnly) {
+            this.callerOnly = callerOnly;
             this.tensors = plan.tensors();
             this.targets = targets;
             this.firstChunk = firstChunk;
             this.chunk = chunk;
             this.vector = kernels;
-            this.active = WARMUP_CALLS > 0 && !kernels.name().equals("scalar") ? Kernels.scalar() : kernels;
+            this.active = WARMUP_CALLS > 0 && !callerOnly && !kernels.name().equals("scalar") ? Kernels.scalar() : kernels;
             this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
         }
 
         void start(int threads) {
+            if (callerOnly) {
+                work();
+                rethrow(failure.get());
+                return;
+            }
             Thread warm = active == vector ? null : Thread.ofPlatform().name("ugm-warm-up").daemon().start(() -> {
                 try {
                     warmUp();
@@ -153,7 +181,10 @@ public final class Merger {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
-            Throwable f = failure.get();
+            rethrow(failure.get());
+        }
+
+        static void rethrow(Throwable f) {
             if (f instanceof RuntimeException re) {
                 throw re;
             }

@@ -299,5 +299,11 @@ class MergerTest {
         assertEquals(1, report.tensors());
         assertEquals(-1, mine.mismatch(all.get(name)));
         assertThrows(UgmException.class, () -> Merger.mergeTensor(r, name, Arena.ofAuto().allocate(8)));
+        // Memory confined to the caller's thread works too: the merge then runs on that thread.
+        try (Arena confined = Arena.ofConfined()) {
+            MemorySegment own = confined.allocate(info.byteSize());
+            Merger.mergeTensor(r, name, own);
+            assertEquals(-1, own.mismatch(all.get(name)));
+        }
     }
 }

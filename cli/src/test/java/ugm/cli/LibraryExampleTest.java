@@ -1,0 +1,63 @@
+package ugm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import ugm.core.merge.MergePlan;
+import ugm.core.merge.MergeReport;
+import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Merger;
+import ugm.core.merge.Method;
+import ugm.io.Checkpoint;
+import ugm.io.ShardedWriter;
+
+/** The README's library example, as written there, gives what the CLI gives. */
+class LibraryExampleTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void theReadmeExampleMergesLikeTheCommandLine() {
+        Path f = tmp.resolve("family");
+        assertEquals(0, Run.of("family", f.toString(), "--size", "4MB", "--tasks", "2").code());
+        String layer = "model.layers.0.self_attn.q_proj.weight";
+        try (Checkpoint base = Checkpoint.open(f.resolve("base"));
+             Checkpoint math = Checkpoint.open(f.resolve("task-1"));
+             Checkpoint mathH = Checkpoint.open(f.resolve("task-1/hessian"));
+             Checkpoint code = Checkpoint.open(f.resolve("task-2"));
+             Checkpoint codeH = Checkpoint.open(f.resolve("task-2/hessian"))) {
+            MergeRequest request = MergeRequest.builder(Method.GRADIENT_MATCHING)
+                    .base(base).model(math).fisher(mathH).model(code).fisher(codeH)
+                    .weights(1f, 0.5f).fisherScales(8530f, 25000f).build();
+
+            MergePlan plan = MergePlan.of(request).requireValid();
+            try (ShardedWriter out = ShardedWriter.create(tmp.resolve("merged"), plan.outputs(), Map.of("format", "pt"))) {
+                MergeReport report = Merger.execute(plan, out, bytes -> { });
+                out.commit();
+                assertEquals(base.tensors().size(), report.tensors());
+            }
+
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment q = arena.allocate(base.info(layer).byteSize());
+                Merger.mergeTensor(request, layer, q);
+                try (Checkpoint merged = Checkpoint.open(tmp.resolve("merged"))) {
+                    assertEquals(-1, q.mismatch(merged.data(layer)));
+                }
+            }
+        }
+        Path cli = tmp.resolve("cli");
+        Run r = Run.of("merge", "--method", "gradient_matching", "--base", f.resolve("base").toString(),
+                "--model", f.resolve("task-1").toString(), "--model", f.resolve("task-2").toString(),
+                "--weight", "1", "--weight", "0.5", "--fisher-scale", "8530", "--fisher-scale", "25000",
+                "--base-fisher", tmp.resolve("none").toString(), "--out", cli.toString());
+        // --base-fisher pointing nowhere is an error: the CLI names it.
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertTrue(r.errLine().contains("none"), r.err());
+    }
+}

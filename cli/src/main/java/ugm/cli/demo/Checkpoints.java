@@ -38,11 +38,7 @@ final class Checkpoints {
         if (values.length != layout.size()) {
             throw new IllegalArgumentException(values.length + " values for a layout of " + layout.size());
         }
-        try {
-            Files.createDirectories(file.toAbsolutePath().getParent());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create the folder of " + file, e);
-        }
+        createFolderOf(file);
         try (SafetensorsWriter w = SafetensorsWriter.create(file, layout.infos(),
                 Map.of("format", "pt", "ugm_demo", description))) {
             int at = 0;
@@ -53,6 +49,14 @@ final class Checkpoints {
                 }
             }
             w.commit();
+        }
+    }
+
+    static void createFolderOf(Path file) {
+        try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the folder of " + file, e);
         }
     }
 

@@ -47,8 +47,12 @@ record EngineMerge(Path base, List<Path> models, String fisherFolder, float[] fi
         return new EngineMerge(base, m, fisherFolder, s, baseFisherScale, delta0);
     }
 
-    /** Runs {@code method} with factor {@code lambda} (negating the models when {@code remove}) into {@code out}. */
+    /**
+     * Runs {@code method} with factor {@code lambda} (negating the models when {@code remove}) into
+     * the file {@code out}, creating its folder.
+     */
     MergeReport run(Method method, float lambda, boolean remove, Path out) {
+        Checkpoints.createFolderOf(out);
         List<SafetensorsFile> open = new ArrayList<>();
         try {
             SafetensorsFile baseFile = opened(open, Checkpoints.model(base));

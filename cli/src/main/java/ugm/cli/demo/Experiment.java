@@ -1,8 +1,5 @@
 package ugm.cli.demo;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -106,7 +103,7 @@ final class Experiment {
         removal.add(removal("base", theta0, 0));
         for (Method m : List.of(Method.TASK_ARITHMETIC, Method.GRADIENT_MATCHING)) {
             Path dir = out.resolve("removed-" + taskName(0) + "-" + m.id());
-            MergeReport report = merge.only(0).run(m, 1f, true, prepared(dir));
+            MergeReport report = merge.only(0).run(m, 1f, true, Checkpoints.model(dir));
             double[] theta = Checkpoints.read(Checkpoints.model(dir), layout);
             removal.add(new Removal(m.id(), 0, perTask(theta), model.accuracy(theta, suite.pretrainTest()),
                     report.clampedElements()));
@@ -131,18 +128,8 @@ final class Experiment {
     }
 
     private double[] merged(EngineMerge merge, Method m, float lambda, boolean remove, Path dir) {
-        merge.run(m, lambda, remove, prepared(dir));
+        merge.run(m, lambda, remove, Checkpoints.model(dir));
         return Checkpoints.read(Checkpoints.model(dir), layout);
-    }
-
-    /** The model file in {@code dir}, after creating the folder. */
-    private static Path prepared(Path dir) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + dir, e);
-        }
-        return Checkpoints.model(dir);
     }
 
     private double[] perTask(double[] theta) {

@@ -28,14 +28,4 @@ record Results(Setup setup, Path out, Scores base, Scores target, double[] taskM
     /** The chart's file name inside {@link #out()}. */
     static final String CHART = "sweep.svg";
     static final String JSON = "results.json";
-
-    /** The base's accuracy on the pretraining held-out split, for the removal example. */
-    double basePretrainAccuracy() {
-        for (Removal r : removal) {
-            if (r.method().equals("base")) {
-                return r.pretrainAccuracy();
-            }
-        }
-        return Double.NaN;
-    }
 }

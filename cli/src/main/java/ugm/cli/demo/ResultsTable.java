@@ -42,6 +42,8 @@ final class ResultsTable {
         for (Map.Entry<String, Scores> e : r.methods().entrySet()) {
             row(out, label(e.getKey()), e.getValue());
         }
+        out.println("dist to target: L2 distance of all parameters to the target; grad mismatch: norm of the gradient of the");
+        out.println("joint objective (task losses + base prior, per task example), 0 at the target.");
         out.println();
         out.println("Sweep of lambda (alpha_t = lambda for every task):");
         out.printf("%6s  %22s  %22s%n", "", "task_arithmetic", "gradient_matching");

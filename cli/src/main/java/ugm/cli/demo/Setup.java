@@ -51,12 +51,4 @@ record Setup(long seed, int classes, int features, int tasks, int classesPerTask
     public int[] taskSizes() {
         return taskSizes.clone();
     }
-
-    int totalTaskSize() {
-        int n = 0;
-        for (int s : taskSizes) {
-            n += s;
-        }
-        return n;
-    }
 }

@@ -14,7 +14,7 @@ import ugm.core.UgmException;
 @Command(name = "ugm", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = "Merges fine-tuned model checkpoints (safetensors) by uncertainty-based gradient matching"
                 + " and the classic methods.",
-        subcommands = {MergeCommand.class, InspectCommand.class, ValidateCommand.class, FamilyCommand.class,
+        subcommands = {MergeCommand.class, ugm.cli.demo.DemoCommand.class, InspectCommand.class, ValidateCommand.class, FamilyCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", ExitCodes.HELP})
 public final class Cli implements Runnable {

@@ -52,6 +52,9 @@ public interface Kernels {
     void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a, float[] s,
                         float floor, float[] out, int n);
 
+    /** The first index i < n where {@code !(x[i] >= 0)} (negative or NaN; -0.0 passes), or -1. Checks Fishers. */
+    int indexOfNegativeOrNaN(float[] x, int n);
+
     /** The scalar implementation: the twin every vector kernel is tested against, and bit-identical to it. */
     static Kernels scalar() {
         return KernelSelector.SCALAR;

@@ -110,6 +110,21 @@ public final class ScalarKernels implements Kernels {
         encodeRange(src, 0, n, type, dst, off);
     }
 
+    @Override
+    public int indexOfNegativeOrNaN(float[] x, int n) {
+        checkLength(x, n);
+        return indexOfNegativeOrNaN(x, 0, n);
+    }
+
+    static int indexOfNegativeOrNaN(float[] x, int from, int n) {
+        for (int i = from; i < n; i++) {
+            if (!(x[i] >= 0f)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     static void checkConversion(DType type, float[] buffer, int n) {
         if (!type.isMergeable()) {
             throw unsupported(type);

@@ -165,6 +165,20 @@ abstract sealed class VectorKernels implements Kernels
         ScalarKernels.encodeRange(src, i, n, type, dst, off);
     }
 
+    @Override
+    public int indexOfNegativeOrNaN(float[] x, int n) {
+        ScalarKernels.checkLength(x, n);
+        VectorSpecies<Float> fs = species().f();
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            VectorMask<Float> ok = FloatVector.fromArray(fs, x, i).compare(VectorOperators.GE, 0f);
+            if (!ok.allTrue()) {
+                return i + ok.not().firstTrue();
+            }
+        }
+        return ScalarKernels.indexOfNegativeOrNaN(x, i, n);
+    }
+
     // ---- the kernels ----------------------------------------------------------------------------
 
     @Override

@@ -25,9 +25,13 @@ import ugm.core.merge.MergePlan.TensorPlan;
  */
 public final class Merger {
 
-    /** At most this many warm-up calls of the vector kernels (0: use them from the start). */
-    private static final int WARMUP_CALLS = Integer.getInteger("ugm.warmup.calls", 50_000);
-    private static final int WARMUP_ELEMENTS = 515; // vector loops and a scalar tail
+    /** Whether workers start on the scalar kernels while one of them warms up the vector ones (see {@link Run}). */
+    private static final boolean PROBE = !"false".equals(System.getProperty("ugm.warmup"));
+    /**
+     * Elements per kernel call: the decoded inputs of one call stay in L1, and the probe
+     * worker's timed calls look exactly like every later call to the JIT.
+     */
+    private static final int BLOCK = Integer.getInteger("ugm.block", 512);
 
     private Merger() {
     }
@@ -115,7 +119,6 @@ public final class Merger {
         final Kernels vector;
         /** The kernels workers use now: scalar until the vector ones are compiled, then those. */
         volatile Kernels active;
-        volatile boolean finished;
         final long startNanos = System.nanoTime();
         volatile long switchNanos = -1;
         final LongConsumer progress;
@@ -135,7 +138,7 @@ public final class Merger {
             this.firstChunk = firstChunk;
             this.chunk = chunk;
             this.vector = kernels;
-            this.active = WARMUP_CALLS > 0 && !callerOnly && !kernels.name().equals("scalar") ? Kernels.scalar() : kernels;
+            this.active = PROBE && !callerOnly && !kernels.name().equals("scalar") ? Kernels.scalar() : kernels;
             this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
@@ -143,20 +146,14 @@ public final class Merger {
 
         void start(int threads) {
             if (callerOnly) {
-                work();
+                work(false);
                 rethrow(failure.get());
                 return;
             }
-            Thread warm = active == vector ? null : Thread.ofPlatform().name("ugm-warm-up").daemon().start(() -> {
-                try {
-                    warmUp();
-                } catch (RuntimeException e) {
-                    // The pass itself reports bad input; the workers just stay on the scalar kernels.
-                }
-            });
             List<Thread> workers = new ArrayList<>();
             for (int i = 0; i < threads; i++) {
-                workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(this::work));
+                boolean probe = i == 0 && active != vector;
+                workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(() -> work(probe)));
             }
             boolean interrupted = false;
             for (Thread w : workers) {
@@ -168,14 +165,6 @@ public final class Merger {
                         interrupted = true;
                         failure.compareAndSet(null, new UgmException(UgmException.Kind.IO, "merge interrupted"));
                     }
-                }
-            }
-            finished = true;
-            if (warm != null) {
-                try {
-                    warm.join();
-                } catch (InterruptedException e) {
-                    interrupted = true;
                 }
             }
             if (interrupted) {
@@ -196,46 +185,6 @@ public final class Merger {
             }
         }
 
-        /**
-         * The Vector API runs a hundred times slower than scalar code until C2 has compiled the
-         * kernels, and a one-shot merge gets a single pass. So the workers start on the scalar
-         * kernels (which compile in milliseconds and give identical bits) while this thread
-         * runs the vector kernels on this plan's exact chunk path: decoders, kernel and encoder,
-         * over the first merged tensor's real inputs into its real target (writing the very
-         * bytes the pass writes there). Once the call time has stopped falling, the workers
-         * switch to the vector kernels.
-         */
-        void warmUp() {
-            int ti = 0;
-            while (ti < tensors.size() && tensors.get(ti).action() != Action.MERGE) {
-                ti++;
-            }
-            if (ti == tensors.size()) {
-                return;
-            }
-            TensorPlan t = tensors.get(ti);
-            int n = (int) Math.min(WARMUP_ELEMENTS, t.output().elementCount());
-            Scratch s = new Scratch(models, n);
-            long window = 0;
-            long previous = Long.MAX_VALUE;
-            for (int call = 1; call <= WARMUP_CALLS && !finished; call++) {
-                long t0 = System.nanoTime();
-                mergeRange(vector, t, targets[ti], 0, n, s, null);
-                window += System.nanoTime() - t0;
-                if (call % 256 == 0) {
-                    if (call >= 2048 && window * 10 >= previous * 9) {
-                        break; // the last 256 calls were no faster than the 256 before: compiled
-                    }
-                    previous = window;
-                    window = 0;
-                }
-            }
-            if (!finished) {
-                active = vector;
-                switchNanos = System.nanoTime() - startNanos;
-            }
-        }
-
         /** The kernels that did the work, e.g. "vector-256 (scalar for the first 0.41 s)". */
         String kernelsUsed() {
             if (active != vector) {
@@ -246,8 +195,17 @@ public final class Merger {
                     vector.name(), sw / 1e9);
         }
 
-        void work() {
-            Scratch s = new Scratch(models, chunk);
+        /**
+         * Takes chunks in order until none is left. The Vector API runs a hundred times slower
+         * than scalar code until C2 has compiled it, and a one-shot merge gets a single pass;
+         * so the workers start on the scalar kernels (bit-identical, compiled in milliseconds)
+         * while the probe worker does its share with the vector kernels in small calls, timing
+         * them. Once its time per element stops falling, every worker switches to the vector
+         * kernels. No work is done twice and the bytes do not depend on when the switch happens.
+         */
+        void work(boolean probe) {
+            Scratch s = new Scratch(models, BLOCK);
+            Probe timing = probe ? new Probe() : null;
             long total = firstChunk[firstChunk.length - 1];
             int ti = 0;
             try {
@@ -256,7 +214,15 @@ public final class Merger {
                     long c = g - firstChunk[ti];
                     TensorPlan t = tensors.get(ti);
                     try {
-                        progress.accept(t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, targets[ti], c, s));
+                        long bytes;
+                        if (t.action() == Action.COPY) {
+                            bytes = copy(t, targets[ti], c);
+                        } else if (timing != null && active != vector) {
+                            bytes = probe(t, targets[ti], c, s, timing);
+                        } else {
+                            bytes = merge(t, targets[ti], c, s);
+                        }
+                        progress.accept(bytes);
                     } catch (InternalError e) {
                         // A mapped page that cannot be read: the file was truncated or replaced underneath.
                         throw new UgmException(UgmException.Kind.IO, "an input changed or was truncated during the merge,"
@@ -266,6 +232,50 @@ public final class Merger {
             } catch (Throwable e) {
                 failure.compareAndSet(null, e);
             }
+        }
+
+        /** The probe worker's timing of the vector kernels, in windows of calls. */
+        private static final class Probe {
+            static final int WINDOW = 64;
+            int calls;
+            long elements;
+            long nanos;
+            double previous = Double.MAX_VALUE;
+            int windows;
+
+            /** Records one call; true once a window was no faster per element than the one before. */
+            boolean hot(int n, long dt) {
+                calls++;
+                elements += n;
+                nanos += dt;
+                if (calls < WINDOW) {
+                    return false;
+                }
+                double perElement = (double) nanos / elements;
+                boolean flat = windows >= 4 && perElement >= 0.9 * previous;
+                previous = Math.min(previous, perElement);
+                windows++;
+                calls = 0;
+                elements = 0;
+                nanos = 0;
+                return flat;
+            }
+        }
+
+        long probe(TensorPlan t, MemorySegment target, long c, Scratch s, Probe timing) {
+            long from = c * chunk;
+            long end = Math.min(from + chunk, t.output().elementCount());
+            long bytes = 0;
+            for (long at = from; at < end; at += BLOCK) {
+                int n = (int) Math.min(BLOCK, end - at);
+                long t0 = System.nanoTime();
+                bytes += mergeRange(vector, t, target, at, n, s, clamped);
+                if (timing.hot(n, System.nanoTime() - t0) && active != vector) {
+                    switchNanos = System.nanoTime() - startNanos;
+                    active = vector;
+                }
+            }
+            return bytes;
         }
 
         /** The tensor that owns global chunk g; chunks are taken in order, so start from the last one. */
@@ -291,7 +301,13 @@ public final class Merger {
 
         long merge(TensorPlan t, MemorySegment target, long c, Scratch s) {
             long from = c * chunk;
-            return mergeRange(active, t, target, from, (int) Math.min(chunk, t.output().elementCount() - from), s, clamped);
+            long end = Math.min(from + chunk, t.output().elementCount());
+            Kernels k = active;
+            long bytes = 0;
+            for (long at = from; at < end; at += BLOCK) {
+                bytes += mergeRange(k, t, target, at, (int) Math.min(BLOCK, end - at), s, clamped);
+            }
+            return bytes;
         }
 
         long mergeRange(Kernels kernels, TensorPlan t, MemorySegment target, long from, int n, Scratch s, LongAdder clampCount) {
@@ -304,12 +320,12 @@ public final class Merger {
             }
             for (int i = 0; i < t.fishers().size(); i++) {
                 decode(kernels, t.fishers().get(i), from, s.fishers[i], n);
-                checkFisher(t.fishers().get(i), name, s.fishers[i], n, from);
+                checkFisher(kernels, t.fishers().get(i), name, s.fishers[i], n, from);
             }
             float[] baseFisher = null;
             if (t.baseFisher() != null) {
                 decode(kernels, t.baseFisher(), from, s.baseFisher, n);
-                checkFisher(t.baseFisher(), name, s.baseFisher, n, from);
+                checkFisher(kernels, t.baseFisher(), name, s.baseFisher, n, from);
                 baseFisher = s.baseFisher;
             }
             Coefficients k = t.coefficients();
@@ -335,20 +351,12 @@ public final class Merger {
             kernels.decode(in.dtype(), in.data(), from * in.dtype().byteWidth(), dst, n);
         }
 
-        static void checkFisher(Input in, String name, float[] h, int n, long from) {
-            float min = 0f;
-            for (int i = 0; i < n; i++) {
-                min = Math.min(min, h[i]);
-            }
-            if (min >= 0f) {
-                return;
-            }
-            for (int i = 0; i < n; i++) {
-                if (!(h[i] >= 0f)) {
-                    throw new UgmException(UgmException.Kind.INVALID_INPUT, "tensor '" + name + "' in "
-                            + in.source().locate(name) + ": Fisher value " + h[i] + " at element " + (from + i)
-                            + (Float.isNaN(h[i]) ? " is NaN" : " is negative") + "; Fisher values must be >= 0");
-                }
+        static void checkFisher(Kernels kernels, Input in, String name, float[] h, int n, long from) {
+            int i = kernels.indexOfNegativeOrNaN(h, n);
+            if (i >= 0) {
+                throw new UgmException(UgmException.Kind.INVALID_INPUT, "tensor '" + name + "' in "
+                        + in.source().locate(name) + ": Fisher value " + h[i] + " at element " + (from + i)
+                        + (Float.isNaN(h[i]) ? " is NaN" : " is negative") + "; Fisher values must be >= 0");
             }
         }
 

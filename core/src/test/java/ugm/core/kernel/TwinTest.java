@@ -200,6 +200,36 @@ class TwinTest {
 
     // ---- helpers ------------------------------------------------------------------------------
 
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void indexOfNegativeOrNaNMatchesScalarAndTheDefinition(VectorKernels v) {
+        float[] bad = {-1e-30f, -Float.MIN_VALUE, Float.NaN, Float.NEGATIVE_INFINITY, -3f};
+        for (int n : SIZES) {
+            float[] x = new float[n + SLACK];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = i % 3 == 0 ? 0f : i % 3 == 1 ? -0f : 1e-20f * i; // -0.0 counts as non-negative
+            }
+            x[n + SLACK - 1] = -1f; // beyond n: must be ignored
+            assertEquals(-1, SCALAR.indexOfNegativeOrNaN(x, n), "scalar n=" + n);
+            assertEquals(-1, v.indexOfNegativeOrNaN(x, n), v.name() + " n=" + n);
+            for (int at : new int[] {0, n / 2, n - 1}) {
+                if (at < 0 || n == 0) {
+                    continue;
+                }
+                for (float b : bad) {
+                    float[] y = x.clone();
+                    y[at] = b;
+                    if (at + 1 < n) {
+                        y[n - 1] = -5f; // a later bad value: the first one wins
+                    }
+                    int want = at;
+                    assertEquals(want, SCALAR.indexOfNegativeOrNaN(y, n), "scalar n=" + n + " at=" + at + " " + b);
+                    assertEquals(want, v.indexOfNegativeOrNaN(y, n), v.name() + " n=" + n + " at=" + at + " " + b);
+                }
+            }
+        }
+    }
+
     static float[] filled(int length) {
         float[] a = new float[length];
         Arrays.fill(a, SENTINEL);

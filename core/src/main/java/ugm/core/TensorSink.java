@@ -9,4 +9,11 @@ import java.lang.foreign.MemorySegment;
 @FunctionalInterface
 public interface TensorSink {
     MemorySegment target(TensorInfo tensor);
+
+    /**
+     * A hint that the tensor is complete: a file-backed sink may drop its pages from the
+     * process's resident memory (they are still written). The default does nothing.
+     */
+    default void release(TensorInfo tensor) {
+    }
 }

@@ -21,6 +21,13 @@ public interface TensorSource {
     /** The tensor's bytes (little-endian elements), exactly {@link TensorInfo#byteSize()} long. */
     MemorySegment data(String name);
 
+    /**
+     * A hint that the caller is done with the tensor's bytes for now: a file-backed source may
+     * drop them from the process's resident memory (they stay readable). The default does nothing.
+     */
+    default void release(String name) {
+    }
+
     /** Where the named tensor lives, for messages (the file of its shard); defaults to {@link #describe()}. */
     default String locate(String name) {
         return describe();

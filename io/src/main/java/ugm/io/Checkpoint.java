@@ -278,6 +278,14 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         return f.data(name);
     }
 
+    @Override
+    public void release(String name) {
+        SafetensorsFile f = byName.get(name);
+        if (f != null) {
+            f.release(name);
+        }
+    }
+
     /** The path of the file holding the tensor; the checkpoint's path when there is none. */
     @Override
     public String locate(String name) {

@@ -130,6 +130,15 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
         return data(e);
     }
 
+    /** Drops the tensor's pages from this process's resident memory; they stay readable. */
+    @Override
+    public void release(String name) {
+        TensorEntry e = byName.get(name);
+        if (e != null) {
+            Pages.release(data(e));
+        }
+    }
+
     /** The bytes of one of this file's entries. */
     public MemorySegment data(TensorEntry e) {
         if (!e.equals(byName.get(e.name()))) {

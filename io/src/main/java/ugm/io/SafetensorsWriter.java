@@ -115,6 +115,14 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
         return target(e.name());
     }
 
+    /** Drops the finished tensor's pages from this process's resident memory; they are still written. */
+    @Override
+    public void release(TensorInfo tensor) {
+        if (state == State.OPEN && byName.containsKey(tensor.name())) {
+            Pages.release(target(tensor.name()));
+        }
+    }
+
     /** The writable bytes of the tensor called {@code name}. */
     public MemorySegment target(String name) {
         if (state != State.OPEN) {

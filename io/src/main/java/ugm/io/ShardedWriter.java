@@ -154,6 +154,14 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
         return w.target(tensor);
     }
 
+    @Override
+    public void release(TensorInfo tensor) {
+        SafetensorsWriter w = byName.get(tensor.name());
+        if (w != null) {
+            w.release(tensor);
+        }
+    }
+
     /**
      * Publishes every shard, then the index (written to a temporary and renamed). If a step
      * fails, the shards not yet published are deleted; those already renamed stay.

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
@@ -76,7 +77,7 @@ public final class Merger {
         }
         // Memory confined to the calling thread (Arena.ofConfined) can only be touched from it.
         boolean callerOnly = !sharedAccess(tensors, targets);
-        Run run = new Run(plan, targets, firstChunk, chunk, Kernels.get(), progress, callerOnly);
+        Run run = new Run(plan, sink, targets, firstChunk, chunk, Kernels.get(), progress, callerOnly);
         int threads = callerOnly ? 1 : (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
         run.start(threads);
         return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
@@ -130,9 +131,18 @@ public final class Merger {
 
         final boolean callerOnly;
 
-        Run(MergePlan plan, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels, LongConsumer progress,
-            boolean callerOnly) {
+        final TensorSink sink;
+        /** Chunks of each tensor not finished yet; the worker that finishes the last releases its pages. */
+        final AtomicLongArray remaining;
+
+        Run(MergePlan plan, TensorSink sink, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels,
+            LongConsumer progress, boolean callerOnly) {
             this.callerOnly = callerOnly;
+            this.sink = sink;
+            this.remaining = new AtomicLongArray(targets.length);
+            for (int i = 0; i < targets.length; i++) {
+                remaining.set(i, firstChunk[i + 1] - firstChunk[i]);
+            }
             this.tensors = plan.tensors();
             this.targets = targets;
             this.firstChunk = firstChunk;
@@ -223,6 +233,9 @@ public final class Merger {
                             bytes = merge(t, targets[ti], c, s);
                         }
                         progress.accept(bytes);
+                        if (remaining.decrementAndGet(ti) == 0) {
+                            release(t);
+                        }
                     } catch (InternalError e) {
                         // A mapped page that cannot be read: the file was truncated or replaced underneath.
                         throw new UgmException(UgmException.Kind.IO, "an input changed or was truncated during the merge,"
@@ -232,6 +245,15 @@ public final class Merger {
             } catch (Throwable e) {
                 failure.compareAndSet(null, e);
             }
+        }
+
+        /** Lets file-backed inputs and output drop a finished tensor's pages, so RSS stays bounded. */
+        void release(TensorPlan t) {
+            String name = t.output().name();
+            for (Input in : t.action() == Action.COPY ? List.of(t.base()) : t.all()) {
+                in.source().release(name);
+            }
+            sink.release(t.output());
         }
 
         /** The probe worker's timing of the vector kernels, in windows of calls. */

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
@@ -56,6 +57,20 @@ public final class Merger {
      * worker thread; it must be cheap and thread-safe).
      */
     public static MergeReport execute(MergePlan plan, TensorSink sink, LongConsumer progress) {
+        return execute(plan, sink, new MergeProgress() {
+            @Override
+            public void written(long bytes) {
+                progress.accept(bytes);
+            }
+
+            @Override
+            public void tensorDone(ugm.core.TensorInfo tensor) {
+            }
+        });
+    }
+
+    /** Runs a checked plan, telling {@code progress} of every chunk and every finished tensor. */
+    public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress) {
         plan.requireValid();
         long start = System.nanoTime();
         List<TensorPlan> tensors = plan.tensors();
@@ -118,7 +133,9 @@ public final class Merger {
         volatile boolean finished;
         final long startNanos = System.nanoTime();
         volatile long switchNanos = -1;
-        final LongConsumer progress;
+        final MergeProgress progress;
+        /** Chunks not yet written, per tensor. */
+        final AtomicLongArray remaining;
         final Method method;
         final int models;
         final AtomicLong cursor = new AtomicLong();
@@ -127,8 +144,12 @@ public final class Merger {
 
         final boolean callerOnly;
 
-        Run(MergePlan plan, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels, LongConsumer progress,
+        Run(MergePlan plan, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels, MergeProgress progress,
             boolean callerOnly) {
+            this.remaining = new AtomicLongArray(targets.length);
+            for (int i = 0; i < targets.length; i++) {
+                remaining.set(i, firstChunk[i + 1] - firstChunk[i]);
+            }
             this.callerOnly = callerOnly;
             this.tensors = plan.tensors();
             this.targets = targets;
@@ -256,7 +277,10 @@ public final class Merger {
                     long c = g - firstChunk[ti];
                     TensorPlan t = tensors.get(ti);
                     try {
-                        progress.accept(t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, targets[ti], c, s));
+                        progress.written(t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, targets[ti], c, s));
+                        if (remaining.decrementAndGet(ti) == 0) {
+                            progress.tensorDone(t.output());
+                        }
                     } catch (InternalError e) {
                         // A mapped page that cannot be read: the file was truncated or replaced underneath.
                         throw new UgmException(UgmException.Kind.IO, "an input changed or was truncated during the merge,"

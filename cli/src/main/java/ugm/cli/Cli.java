@@ -14,13 +14,30 @@ import ugm.core.UgmException;
 @Command(name = "ugm", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = "Merges fine-tuned model checkpoints (safetensors) by uncertainty-based gradient matching"
                 + " and the classic methods.",
-        subcommands = {MergeCommand.class, ugm.cli.demo.DemoCommand.class, InspectCommand.class, ValidateCommand.class, FamilyCommand.class,
+        subcommands = {MergeCommand.class, ugm.cli.demo.DemoCommand.class, ConvertCommand.class, InspectCommand.class,
+                ValidateCommand.class, FamilyCommand.class,
                 CommandLine.HelpCommand.class},
         footer = {"", ExitCodes.HELP})
 public final class Cli implements Runnable {
 
+    /** Whether the process's stderr is a terminal (set by {@link Main}; in-process runs have none). */
+    static volatile boolean stderrIsTerminal;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    /** The version the build wrote into the jar, e.g. {@code 0.1.0-SNAPSHOT}. */
+    static String version() {
+        Properties p = new Properties();
+        try (InputStream in = Cli.class.getResourceAsStream("version.properties")) {
+            if (in != null) {
+                p.load(in);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return p.getProperty("version", "unknown");
+    }
 
     @Override
     public void run() {
@@ -81,15 +98,7 @@ public final class Cli implements Runnable {
     static final class Version implements IVersionProvider {
         @Override
         public String[] getVersion() {
-            Properties p = new Properties();
-            try (InputStream in = Cli.class.getResourceAsStream("version.properties")) {
-                if (in != null) {
-                    p.load(in);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            return new String[] {"ugm " + p.getProperty("version", "unknown") + " (Java " + Runtime.version() + ", "
+            return new String[] {"ugm " + version() + " (Java " + Runtime.version() + ", "
                     + ugm.core.kernel.Kernels.get().name() + " kernels)"};
         }
     }

@@ -1,6 +1,7 @@
 package ugm.cli;
 
-import java.nio.file.Files;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -12,7 +13,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.TypeConversionException;
+import ugm.cli.config.ConfigParser;
+import ugm.cli.config.MergeConfig;
+import ugm.cli.config.Param;
+import ugm.cli.config.Setting;
 import ugm.core.DType;
 import ugm.core.UgmException;
 import ugm.core.merge.MergePlan;
@@ -20,12 +26,14 @@ import ugm.core.merge.MergeReport;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Merger;
 import ugm.core.merge.Method;
-import ugm.io.Checkpoint;
 import ugm.io.OutputFolder;
 import ugm.io.ShardedWriter;
 
 @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpAutoWidth = true,
-        description = {"Merges fine-tuned models of one base into a new checkpoint folder.",
+        customSynopsis = {"ugm merge CONFIG.yml OUT_DIR [--dry-run] [--force] [--quiet] [--threads N] [--shard-size SIZE]",
+                "ugm merge --method M [--base DIR] --model DIR... [options] --out DIR"},
+        description = {"Merges fine-tuned models of one base into a new checkpoint folder, from a mergekit-style",
+                "YAML config (paths relative to it) or from the options below.",
                 "",
                 "Methods:",
                 "  gradient_matching  θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0),",
@@ -36,7 +44,8 @@ import ugm.io.ShardedWriter;
                 "  fisher_with_base   as fisher, with the base and its Fisher as one more model of weight 1",
                 "",
                 "Fishers default to <model>/hessian and <base>/hessian when those folders exist.",
-                "The output is built beside --out under a temporary name and renamed into place only when complete.",
+                "The output is built beside OUT_DIR under a temporary name and renamed into place only when complete;",
+                "it also holds the config used (ugm_config.yml) and a model card (README.md).",
                 ""},
         footer = {"", ExitCodes.HELP})
 final class MergeCommand implements Callable<Integer> {
@@ -44,18 +53,24 @@ final class MergeCommand implements Callable<Integer> {
     @Mixin
     VerboseOption verbose;
 
-    @Option(names = "--method", required = true, converter = MethodConverter.class, paramLabel = "M",
+    @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG.yml", description = "A mergekit-style config (see the README).")
+    Path config;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "OUT_DIR", description = "The output folder (with CONFIG.yml).")
+    Path outDir;
+
+    @Option(names = "--method", converter = MethodConverter.class, paramLabel = "M",
             description = "gradient_matching, task_arithmetic, linear, fisher or fisher_with_base.")
     Method method;
 
     @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder or a .safetensors file.")
     Path base;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "A fine-tuned model; repeat for each.")
+    @Option(names = "--model", paramLabel = "DIR", description = "A fine-tuned model; repeat for each.")
     List<Path> models = new ArrayList<>();
 
     @Option(names = "--weight", paramLabel = "W", description = "Weight of each model, in --model order (default 1).")
-    List<Float> weights = new ArrayList<>();
+    List<Double> weights = new ArrayList<>();
 
     @Option(names = "--fisher", paramLabel = "DIR", description = "Fisher of each model, in --model order (default <model>/hessian).")
     List<Path> fishers = new ArrayList<>();
@@ -64,25 +79,25 @@ final class MergeCommand implements Callable<Integer> {
     Path baseFisher;
 
     @Option(names = "--fisher-scale", paramLabel = "S", description = "Scale of each model's Fisher, in --model order, e.g. its training-set size (default 1).")
-    List<Float> fisherScales = new ArrayList<>();
+    List<Double> fisherScales = new ArrayList<>();
 
-    @Option(names = "--base-fisher-scale", paramLabel = "S", defaultValue = "1", description = "Scale of the base Fisher (default ${DEFAULT-VALUE}).")
-    float baseFisherScale;
+    @Option(names = "--base-fisher-scale", paramLabel = "S", description = "Scale of the base Fisher (default 1).")
+    Double baseFisherScale;
 
-    @Option(names = "--lambda", paramLabel = "L", defaultValue = "1", description = "Global factor on the weights (default ${DEFAULT-VALUE}).")
-    float lambda;
+    @Option(names = "--lambda", paramLabel = "L", description = "Global factor on the weights (default 1).")
+    Double lambda;
 
-    @Option(names = "--delta0", paramLabel = "D", defaultValue = "0", description = "Scalar prior precision δ0 >= 0 (default ${DEFAULT-VALUE}).")
-    float delta0;
+    @Option(names = "--delta0", paramLabel = "D", description = "Scalar prior precision δ0 >= 0 (default 0).")
+    Double delta0;
 
     @Option(names = "--remove", description = "Remove the models' tasks instead of adding them (gradient_matching, task_arithmetic).")
     boolean remove;
 
-    @Option(names = "--clamp", paramLabel = "R", defaultValue = "0.1", description = "With --remove: clamp Hbar from below at R·P0 (default ${DEFAULT-VALUE}).")
-    float clampRel;
+    @Option(names = "--clamp", paramLabel = "R", description = "With --remove: clamp Hbar from below at R·P0 (default 0.1).")
+    Double clampRel;
 
-    @Option(names = "--fisher-floor", paramLabel = "F", defaultValue = "0", description = "fisher, fisher_with_base: floor under every Fisher value (default ${DEFAULT-VALUE}).")
-    float fisherFloor;
+    @Option(names = "--fisher-floor", paramLabel = "F", description = "fisher, fisher_with_base: floor under every Fisher value (default 0).")
+    Double fisherFloor;
 
     @Option(names = "--no-normalize", negatable = false, description = "linear: do not divide by the sum of the weights.")
     boolean noNormalize;
@@ -90,130 +105,184 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--out-dtype", paramLabel = "T", converter = DTypeConverter.class, description = "Output dtype of floating tensors: bf16, f16, f32 or f64 (default: the base's, per tensor).")
     DType outDtype;
 
+    @Option(names = "--out", paramLabel = "DIR", description = "The output folder.")
+    Path out;
+
     @Option(names = "--shard-size", paramLabel = "SIZE", defaultValue = "5GB", converter = Sizes.class, description = "Largest output shard (default ${DEFAULT-VALUE}).")
     long shardSize;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Worker threads (default: all processors).")
     int threads;
 
+    @Option(names = "--dry-run", description = "Print the plan (every tensor's inputs and conversions, sizes, memory, problems) and write nothing.")
+    boolean dryRun;
+
     @Option(names = "--force", description = "Replace a non-empty output folder (only once the merge has succeeded).")
     boolean force;
 
-    @Option(names = "--quiet", description = "Print nothing but errors.")
+    @Option(names = "--quiet", description = "Print nothing but errors: no progress, warnings or summary.")
     boolean quiet;
-
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "The output folder.")
-    Path out;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
         if (threads < 0) {
             throw usage("--threads must be >= 0");
         }
-        if (!fishers.isEmpty() && fishers.size() != models.size()) {
-            throw usage(fishers.size() + " --fisher for " + models.size() + " --model; give one per model, in order");
+        MergeConfig cfg = config != null ? fromConfig() : fromFlags();
+        Path target = outDir != null ? outDir : out;
+        if (!dryRun) {
+            OutputFolder.checkTarget(target, force);
         }
-        OutputFolder.checkTarget(out, force);
-        try (Inputs in = new Inputs()) {
-            MergeRequest.Builder b = MergeRequest.builder(method)
-                    .lambda(lambda).delta0(delta0).remove(remove).clampRel(clampRel).fisherFloor(fisherFloor)
-                    .normalize(!noNormalize).baseFisherScale(baseFisherScale).outDtype(outDtype).threads(threads);
-            Checkpoint baseCk = base == null ? null : in.open(base, "base model");
-            b.base(baseCk);
-            for (Path m : models) {
-                b.model(in.open(m, "model"));
+        PrintWriter err = spec.commandLine().getErr();
+        try (MergeSetup setup = new MergeSetup(cfg)) {
+            MergeRequest request = setup.request(threads);
+            MergePlan plan = MergePlan.of(request);
+            if (dryRun) {
+                return dryRun(plan, setup, target);
             }
-            if (!weights.isEmpty()) {
-                b.weights(floats(weights, "--weight"));
-            }
-            if (!fisherScales.isEmpty()) {
-                b.fisherScales(floats(fisherScales, "--fisher-scale"));
-            }
-            if (method.needsFishers()) {
-                for (int i = 0; i < models.size(); i++) {
-                    Path f = fishers.isEmpty() ? models.get(i).resolve("hessian") : fishers.get(i);
-                    if (fishers.isEmpty() && !Files.exists(f)) {
-                        throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + models.get(i)
-                                + ": give --fisher, or put it in " + f);
-                    }
-                    b.fisher(in.open(f, "Fisher"));
-                }
-                Path bf = baseFisher;
-                if (bf == null && base != null && Files.isDirectory(base.resolve("hessian"))) {
-                    bf = base.resolve("hessian");
-                }
-                if (bf != null) {
-                    b.baseFisher(in.open(bf, "base Fisher"));
-                }
-            } else if (!fishers.isEmpty() || baseFisher != null) {
-                throw usage(method + " takes no Fishers; drop --fisher/--base-fisher");
-            }
-            MergeRequest request = b.build();
-            MergePlan plan = MergePlan.of(request).requireValid();
+            plan.requireValid();
             if (!quiet) {
-                plan.warnings().forEach(w -> spec.commandLine().getErr().println("ugm: warning: " + w));
+                setup.warnings().forEach(w -> err.println("ugm: warning: " + w));
+                plan.warnings().forEach(w -> err.println("ugm: warning: " + w));
+                err.flush();
             }
+            String yaml = cfg.toYaml();
             MergeReport report;
-            try (OutputFolder folder = OutputFolder.create(out, force)) {
+            try (OutputFolder folder = OutputFolder.create(target, force)) {
                 Map<String, String> metadata = new LinkedHashMap<>();
                 metadata.put("format", "pt");
-                metadata.put("merge_method", method.id());
+                metadata.put("merge_method", cfg.method().id());
                 try (ShardedWriter writer = folder.shards(plan.outputs(), metadata, shardSize)) {
-                    report = Merger.execute(plan, writer, bytes -> { });
+                    try (Progress progress = Progress.start("merge", plan.bytesWritten(), plan.bytesRead(), plan.tensors().size(), err, quiet,
+                            Cli.stderrIsTerminal)) {
+                        report = Merger.execute(plan, writer, progress);
+                    }
                     writer.commit();
                 }
-                if (base != null && Files.isDirectory(base)) {
-                    folder.copyModelFiles(base, outDtype);
+                if (setup.modelFilesFrom() != null) {
+                    folder.copyModelFiles(setup.modelFilesFrom(), setup.outDtype());
                 }
+                folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
+                folder.writeFile("README.md", ModelCard.of(cfg, yaml, Cli.version()).getBytes(StandardCharsets.UTF_8));
                 folder.publish();
             }
             if (!quiet) {
-                var pw = spec.commandLine().getOut();
-                pw.printf(Locale.ROOT, "merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
-                        report.tensors(), method, out, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
+                err.printf(Locale.ROOT, "ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
+                        report.tensors(), cfg.method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
                         report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels());
-                if (remove && method == Method.GRADIENT_MATCHING) {
-                    pw.printf(Locale.ROOT, "removal: Hbar clamped at %s·P0 on %d elements%n", clampRel, report.clampedElements());
+                if (request.method() == Method.GRADIENT_MATCHING && report.clampedElements() > 0) {
+                    err.printf(Locale.ROOT, "ugm: removal: Hbar clamped from below on %d elements%n", report.clampedElements());
                 }
+                err.flush();
             }
         }
         return ExitCodes.OK;
     }
 
-    private static float[] floats(List<Float> l, String option) {
-        float[] a = new float[l.size()];
-        for (int i = 0; i < a.length; i++) {
-            a[i] = l.get(i);
+    private int dryRun(MergePlan plan, MergeSetup setup, Path target) {
+        String status;
+        boolean refused = false;
+        try {
+            OutputFolder.checkTarget(target, force);
+            status = target + (java.nio.file.Files.exists(target) ? " (exists; would be replaced)" : " (would be created)");
+        } catch (UgmException e) {
+            status = target + ": " + e.getMessage();
+            refused = true;
         }
-        return a;
+        List<String> warnings = new ArrayList<>(setup.warnings());
+        warnings.addAll(plan.warnings());
+        int threadCount = plan.request().threads();
+        DryRun.print(plan, plan.request().method(), threadCount, status, warnings, spec.commandLine().getOut());
+        PrintWriter err = spec.commandLine().getErr();
+        if (!plan.problems().isEmpty()) {
+            err.println("ugm: the dry run found " + plan.problems().size() + " problem(s), listed above");
+            return ExitCodes.INVALID_INPUT;
+        }
+        if (refused) {
+            err.println("ugm: " + status);
+            return ExitCodes.USAGE;
+        }
+        return ExitCodes.OK;
+    }
+
+    /** The config form: no merge flags besides the run options. */
+    private MergeConfig fromConfig() {
+        if (method != null || base != null || !models.isEmpty() || !weights.isEmpty() || !fishers.isEmpty() || baseFisher != null
+                || !fisherScales.isEmpty() || baseFisherScale != null || lambda != null || delta0 != null || remove
+                || clampRel != null || fisherFloor != null || noNormalize || outDtype != null) {
+            throw usage("give either CONFIG.yml OUT_DIR or the merge options (--method, --model, ...), not both");
+        }
+        if (outDir == null && out == null) {
+            throw usage("the output folder is missing: ugm merge CONFIG.yml OUT_DIR");
+        }
+        if (outDir != null && out != null) {
+            throw usage("give the output folder once: OUT_DIR or --out");
+        }
+        return ConfigParser.read(config);
+    }
+
+    /** The flags form, as the config it stands for (so both forms run the same code and write the same ugm_config.yml). */
+    private MergeConfig fromFlags() {
+        if (method == null) {
+            throw usage("--method is required (or give CONFIG.yml OUT_DIR)");
+        }
+        if (models.isEmpty()) {
+            throw usage("--model is required: give one per model to merge");
+        }
+        if (out == null) {
+            throw usage("--out is required");
+        }
+        perModel(weights.size(), "--weight");
+        perModel(fisherScales.size(), "--fisher-scale");
+        perModel(fishers.size(), "--fisher");
+        List<MergeConfig.Model> entries = new ArrayList<>();
+        for (int i = 0; i < models.size(); i++) {
+            Map<String, Setting> p = new LinkedHashMap<>();
+            if (!weights.isEmpty()) {
+                p.put(Param.WEIGHT.key(), new Setting.Number(weights.get(i)));
+            }
+            if (!fisherScales.isEmpty()) {
+                p.put(Param.FISHER_SCALE.key(), new Setting.Number(fisherScales.get(i)));
+            }
+            entries.add(new MergeConfig.Model(absolute(models.get(i)), fishers.isEmpty() ? null : absolute(fishers.get(i)), p));
+        }
+        Map<String, Setting> global = new LinkedHashMap<>();
+        putNumber(global, Param.LAMBDA, lambda);
+        putNumber(global, Param.DELTA0, delta0);
+        putNumber(global, Param.BASE_FISHER_SCALE, baseFisherScale);
+        putNumber(global, Param.CLAMP, clampRel);
+        putNumber(global, Param.FISHER_FLOOR, fisherFloor);
+        if (remove) {
+            global.put(Param.REMOVE.key(), new Setting.Flag(true));
+        }
+        if (noNormalize) {
+            global.put(Param.NORMALIZE.key(), new Setting.Flag(false));
+        }
+        return new MergeConfig(method, absolute(base), absolute(baseFisher), entries, global, null,
+                outDtype == null ? null : OutputFolder.torchName(outDtype), null);
+    }
+
+    private void perModel(int given, String option) {
+        if (given != 0 && given != models.size()) {
+            throw usage(given + " " + option + " for " + models.size() + " --model; give one per model, in order");
+        }
+    }
+
+    private static void putNumber(Map<String, Setting> m, Param p, Double v) {
+        if (v != null) {
+            m.put(p.key(), new Setting.Number(v));
+        }
+    }
+
+    private static Path absolute(Path p) {
+        return p == null ? null : p.toAbsolutePath().normalize();
     }
 
     private static UgmException usage(String message) {
         return new UgmException(UgmException.Kind.USAGE, message);
-    }
-
-    /** The checkpoints this command opened, closed together. */
-    private static final class Inputs implements AutoCloseable {
-        private final List<Checkpoint> open = new ArrayList<>();
-
-        Checkpoint open(Path p, String role) {
-            if (!Files.exists(p)) {
-                throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " not found: " + p);
-            }
-            Checkpoint c = Checkpoint.open(p);
-            open.add(c);
-            return c;
-        }
-
-        @Override
-        public void close() {
-            for (Checkpoint c : open) {
-                c.close();
-            }
-        }
     }
 
     static final class MethodConverter implements ITypeConverter<Method> {

@@ -138,7 +138,8 @@ public final class OutputFolder implements AutoCloseable {
                 || n.endsWith(".index.json") || n.startsWith("ugm_config") || n.equals("readme.md");
     }
 
-    static String torchName(DType d) {
+    /** The name config.json (and mergekit) use for a dtype: bfloat16, float16, float32, float64. */
+    public static String torchName(DType d) {
         return switch (d) {
             case BF16 -> "bfloat16";
             case F16 -> "float16";

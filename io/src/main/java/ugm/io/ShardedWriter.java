@@ -54,13 +54,25 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
      * @param maxShardSize bytes of tensor data per shard; a larger tensor gets a shard alone
      */
     public static ShardedWriter create(Path folder, List<TensorInfo> tensors, Map<String, String> metadata, long maxShardSize) {
+        return createShards(folder, split(tensors, maxShardSize), metadata);
+    }
+
+    /**
+     * Like {@link #create(Path, List, Map, long)} with the shards given: one file per list, named
+     * as the Hugging Face libraries name them ({@code model.safetensors} when there is one).
+     */
+    public static ShardedWriter createShards(Path folder, List<List<TensorInfo>> shards, Map<String, String> metadata) {
         Set<String> names = new HashSet<>();
-        for (TensorInfo t : tensors) {
-            if (!names.add(t.name())) {
-                throw new IllegalArgumentException(Messages.of(folder.toString(), t.name(), "tensor given twice"));
+        for (List<TensorInfo> shard : shards) {
+            for (TensorInfo t : shard) {
+                if (!names.add(t.name())) {
+                    throw new IllegalArgumentException(Messages.of(folder.toString(), t.name(), "tensor given twice"));
+                }
             }
         }
-        List<List<TensorInfo>> shards = split(tensors, maxShardSize);
+        if (shards.isEmpty()) {
+            shards = List.of(List.of());
+        }
         try {
             Files.createDirectories(folder);
         } catch (IOException e) {

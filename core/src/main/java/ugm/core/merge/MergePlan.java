@@ -144,11 +144,21 @@ public final class MergePlan {
         final List<TensorPlan> out = new ArrayList<>();
         final List<String> problems = new ArrayList<>();
         final List<String> warnings = new ArrayList<>();
-        final Coefficients coefficients;
+        /** The coefficients shared by every tensor when no parameter depends on the tensor. */
+        Coefficients shared;
 
         Planner(MergeRequest r) {
             this.r = r;
-            this.coefficients = coefficients(r);
+        }
+
+        Coefficients coefficientsFor(String name) {
+            if (!r.dependsOnTensor()) {
+                if (shared == null) {
+                    shared = coefficients(r, name, problems);
+                }
+                return shared;
+            }
+            return coefficients(r, name, problems);
         }
 
         void plan(TensorInfo t) {
@@ -189,6 +199,10 @@ public final class MergePlan {
                 }
             }
             if (problems.size() > before) {
+                return;
+            }
+            Coefficients coefficients = coefficientsFor(name);
+            if (coefficients == null) {
                 return;
             }
             DType outType = r.outDtype != null ? r.outDtype : dt;
@@ -254,9 +268,28 @@ public final class MergePlan {
         }
     }
 
-    static Coefficients coefficients(MergeRequest r) {
+    /** The tensor's coefficients, or null after adding a problem when a parameter is out of range there. */
+    static Coefficients coefficients(MergeRequest r, String tensor, List<String> problems) {
         int n = r.models.size();
-        float[] weights = r.weights.clone();
+        float lambda = r.lambda.valueFor(tensor);
+        float delta0 = r.delta0.valueFor(tensor);
+        float baseScale = r.baseFisherScale.valueFor(tensor);
+        float[] given = new float[n];
+        float[] scales = new float[n];
+        List<Float> givenList = new ArrayList<>(n);
+        List<Float> scaleList = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            given[i] = r.weights.get(i).valueFor(tensor);
+            scales[i] = r.fisherScales.get(i).valueFor(tensor);
+            givenList.add(given[i]);
+            scaleList.add(scales[i]);
+        }
+        String problem = r.check(lambda, delta0, baseScale, givenList, scaleList);
+        if (problem != null) {
+            problems.add("tensor '" + tensor + "': " + problem);
+            return null;
+        }
+        float[] weights = given.clone();
         if (r.method == Method.LINEAR && r.normalize) {
             double sum = 0;
             for (float w : weights) {
@@ -269,15 +302,15 @@ public final class MergePlan {
         float[] alphas = new float[n];
         for (int i = 0; i < n; i++) {
             float a = switch (r.method) {
-                case TASK_ARITHMETIC, GRADIENT_MATCHING -> r.lambda * r.weights[i];
-                default -> r.weights[i];
+                case TASK_ARITHMETIC, GRADIENT_MATCHING -> lambda * given[i];
+                default -> given[i];
             };
             alphas[i] = r.remove && r.method == Method.TASK_ARITHMETIC ? -a : a;
         }
         GradientMatching gm = r.method == Method.GRADIENT_MATCHING
-                ? new GradientMatching(alphas, r.fisherScales.clone(), r.baseFisherScale, r.delta0, r.remove, r.clampRel)
+                ? new GradientMatching(alphas, scales.clone(), baseScale, delta0, r.remove, r.clampRel)
                 : null;
-        return new Coefficients(weights, alphas, r.fisherScales.clone(), r.baseFisherScale, r.fisherFloor, gm);
+        return new Coefficients(weights, alphas, scales, baseScale, r.fisherFloor, gm);
     }
 
     /** The plan has problems; the message lists them all, one per line. */

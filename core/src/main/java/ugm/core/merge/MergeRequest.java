@@ -1,7 +1,6 @@
 package ugm.core.merge;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import ugm.core.DType;
@@ -16,13 +15,13 @@ public final class MergeRequest {
     final Method method;
     final TensorSource base;
     final List<TensorSource> models;
-    final float[] weights;
+    final List<TensorParameter> weights;
+    final List<TensorParameter> fisherScales;
     final List<TensorSource> fishers;
     final TensorSource baseFisher;
-    final float[] fisherScales;
-    final float baseFisherScale;
-    final float lambda;
-    final float delta0;
+    final TensorParameter baseFisherScale;
+    final TensorParameter lambda;
+    final TensorParameter delta0;
     final boolean remove;
     final float clampRel;
     final float fisherFloor;
@@ -36,10 +35,10 @@ public final class MergeRequest {
         base = b.base;
         models = List.copyOf(b.models);
         int t = models.size();
-        weights = b.weights == null ? filled(t, 1f) : b.weights.clone();
+        weights = b.weights == null ? filled(t, 1f) : b.weights;
         fishers = List.copyOf(b.fishers);
         baseFisher = b.baseFisher;
-        fisherScales = b.fisherScales == null ? filled(t, 1f) : b.fisherScales.clone();
+        fisherScales = b.fisherScales == null ? filled(t, 1f) : b.fisherScales;
         baseFisherScale = b.baseFisherScale;
         lambda = b.lambda;
         delta0 = b.delta0;
@@ -53,10 +52,21 @@ public final class MergeRequest {
         check();
     }
 
-    private static float[] filled(int n, float v) {
-        float[] a = new float[n];
-        Arrays.fill(a, v);
-        return a;
+    private static List<TensorParameter> filled(int n, float v) {
+        return java.util.Collections.nCopies(n, TensorParameter.of(v));
+    }
+
+    private static List<TensorParameter> constants(float[] values) {
+        List<TensorParameter> l = new ArrayList<>(values.length);
+        for (float v : values) {
+            l.add(TensorParameter.of(v));
+        }
+        return List.copyOf(l);
+    }
+
+    /** The value when {@code p} is a constant, else null (checked per tensor while planning). */
+    private static Float constant(TensorParameter p) {
+        return p instanceof TensorParameter.Constant c ? c.value() : null;
     }
 
     private void check() {
@@ -66,11 +76,11 @@ public final class MergeRequest {
         if (method.needsBase() && base == null) {
             throw usage(method + " needs a base model");
         }
-        if (weights.length != models.size()) {
-            throw usage(weights.length + " weights for " + models.size() + " models; give one per model, in model order");
+        if (weights.size() != models.size()) {
+            throw usage(weights.size() + " weights for " + models.size() + " models; give one per model, in model order");
         }
-        if (fisherScales.length != models.size()) {
-            throw usage(fisherScales.length + " Fisher scales for " + models.size() + " models; give one per model, in model order");
+        if (fisherScales.size() != models.size()) {
+            throw usage(fisherScales.size() + " Fisher scales for " + models.size() + " models; give one per model, in model order");
         }
         if (method.needsFishers() && fishers.size() != models.size()) {
             throw usage(method + " needs a Fisher for every model: " + fishers.size() + " given for " + models.size() + " models");
@@ -84,40 +94,56 @@ public final class MergeRequest {
         if (outDtype != null && !outDtype.isMergeable()) {
             throw usage("output dtype must be one of BF16, F16, F32, F64, not " + outDtype);
         }
-        requireFinite("lambda", lambda);
-        requireNonNegative("delta0", delta0);
         requireNonNegative("fisher floor", fisherFloor);
-        requireNonNegative("base Fisher scale", baseFisherScale);
         if (!(clampRel > 0 && clampRel <= 1)) {
             throw usage("the removal clamp must be in (0, 1], not " + clampRel);
         }
-        for (int i = 0; i < models.size(); i++) {
-            requireFinite("weight of model " + (i + 1), weights[i]);
-            requireNonNegative("Fisher scale of model " + (i + 1), fisherScales[i]);
-        }
-        if (method == Method.LINEAR && normalize) {
-            double sum = 0;
-            for (float w : weights) {
-                sum += w;
-            }
-            if (sum == 0) {
-                throw usage("linear with normalize needs weights that do not sum to 0");
-            }
+        String problem = check(constant(lambda), constant(delta0), constant(baseFisherScale),
+                weights.stream().map(MergeRequest::constant).toList(), fisherScales.stream().map(MergeRequest::constant).toList());
+        if (problem != null) {
+            throw usage(problem);
         }
         if (chunkElements < 64) {
             throw usage("chunk size must be at least 64 elements");
         }
     }
 
-    private static void requireFinite(String what, float v) {
-        if (!Float.isFinite(v)) {
-            throw usage(what + " must be a finite number, not " + v);
+    /**
+     * The first parameter value out of range, as a message, or null. A null value is one not
+     * known yet (it depends on the tensor) and is skipped; the planner checks it per tensor.
+     */
+    String check(Float lambdaValue, Float delta0Value, Float baseScaleValue, List<Float> weightValues, List<Float> scaleValues) {
+        String p = finite("lambda", lambdaValue);
+        p = p != null ? p : nonNegative("delta0", delta0Value);
+        p = p != null ? p : nonNegative("base Fisher scale", baseScaleValue);
+        for (int i = 0; i < weightValues.size() && p == null; i++) {
+            p = finite("weight of model " + (i + 1), weightValues.get(i));
+            p = p != null ? p : nonNegative("Fisher scale of model " + (i + 1), scaleValues.get(i));
         }
+        if (p == null && method == Method.LINEAR && normalize && !weightValues.contains(null)) {
+            double sum = 0;
+            for (Float w : weightValues) {
+                sum += w;
+            }
+            if (sum == 0) {
+                p = "linear with normalize needs weights that do not sum to 0";
+            }
+        }
+        return p;
+    }
+
+    private static String finite(String what, Float v) {
+        return v == null || Float.isFinite(v) ? null : what + " must be a finite number, not " + v;
+    }
+
+    private static String nonNegative(String what, Float v) {
+        return v == null || (v >= 0 && !Float.isInfinite(v)) ? null : what + " must be a finite number >= 0, not " + v;
     }
 
     private static void requireNonNegative(String what, float v) {
-        if (!(v >= 0) || Float.isInfinite(v)) {
-            throw usage(what + " must be a finite number >= 0, not " + v);
+        String p = nonNegative(what, v);
+        if (p != null) {
+            throw usage(p);
         }
     }
 
@@ -131,6 +157,14 @@ public final class MergeRequest {
 
     public int threads() {
         return threads;
+    }
+
+    /** Whether some parameter is a function of the tensor (else one set of coefficients serves all). */
+    boolean dependsOnTensor() {
+        List<TensorParameter> all = new ArrayList<>(weights);
+        all.addAll(fisherScales);
+        all.addAll(List.of(lambda, delta0, baseFisherScale));
+        return !all.stream().allMatch(p -> p instanceof TensorParameter.Constant);
     }
 
     /** The tensor list the output follows: the base's, or the first model's when there is no base. */
@@ -147,13 +181,13 @@ public final class MergeRequest {
         private final Method method;
         private TensorSource base;
         private final List<TensorSource> models = new ArrayList<>();
-        private float[] weights;
+        private List<TensorParameter> weights;
         private final List<TensorSource> fishers = new ArrayList<>();
         private TensorSource baseFisher;
-        private float[] fisherScales;
-        private float baseFisherScale = 1f;
-        private float lambda = 1f;
-        private float delta0 = 0f;
+        private List<TensorParameter> fisherScales;
+        private TensorParameter baseFisherScale = TensorParameter.of(1f);
+        private TensorParameter lambda = TensorParameter.of(1f);
+        private TensorParameter delta0 = TensorParameter.of(0f);
         private boolean remove;
         private float clampRel = 0.1f;
         private float fisherFloor = 0f;
@@ -183,8 +217,15 @@ public final class MergeRequest {
             return this;
         }
 
+        /** One weight per model, in model order (default 1 each). */
         public Builder weights(float... weights) {
-            this.weights = weights.clone();
+            this.weights = constants(weights);
+            return this;
+        }
+
+        /** One weight per model, in model order, each possibly depending on the tensor. */
+        public Builder weights(TensorParameter... weights) {
+            this.weights = List.of(weights);
             return this;
         }
 
@@ -194,22 +235,40 @@ public final class MergeRequest {
         }
 
         public Builder fisherScales(float... scales) {
-            this.fisherScales = scales.clone();
+            this.fisherScales = constants(scales);
+            return this;
+        }
+
+        /** One Fisher scale per model, in model order, each possibly depending on the tensor. */
+        public Builder fisherScales(TensorParameter... scales) {
+            this.fisherScales = List.of(scales);
             return this;
         }
 
         public Builder baseFisherScale(float s) {
-            this.baseFisherScale = s;
+            return baseFisherScale(TensorParameter.of(s));
+        }
+
+        public Builder baseFisherScale(TensorParameter s) {
+            this.baseFisherScale = Objects.requireNonNull(s, "base Fisher scale");
             return this;
         }
 
         public Builder lambda(float lambda) {
-            this.lambda = lambda;
+            return lambda(TensorParameter.of(lambda));
+        }
+
+        public Builder lambda(TensorParameter lambda) {
+            this.lambda = Objects.requireNonNull(lambda, "lambda");
             return this;
         }
 
         public Builder delta0(float delta0) {
-            this.delta0 = delta0;
+            return delta0(TensorParameter.of(delta0));
+        }
+
+        public Builder delta0(TensorParameter delta0) {
+            this.delta0 = Objects.requireNonNull(delta0, "delta0");
             return this;
         }
 

@@ -61,6 +61,20 @@ public final class Merger {
      * worker thread; it must be cheap and thread-safe).
      */
     public static MergeReport execute(MergePlan plan, TensorSink sink, LongConsumer progress) {
+        return execute(plan, sink, new MergeProgress() {
+            @Override
+            public void written(long bytes) {
+                progress.accept(bytes);
+            }
+
+            @Override
+            public void tensorDone(ugm.core.TensorInfo tensor) {
+            }
+        });
+    }
+
+    /** Runs a checked plan, telling {@code progress} of every chunk and every finished tensor. */
+    public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress) {
         plan.requireValid();
         long start = System.nanoTime();
         List<TensorPlan> tensors = plan.tensors();
@@ -122,7 +136,9 @@ public final class Merger {
         volatile Kernels active;
         final long startNanos = System.nanoTime();
         volatile long switchNanos = -1;
-        final LongConsumer progress;
+        final MergeProgress progress;
+        /** Chunks not yet written, per tensor. */
+        final AtomicLongArray remaining;
         final Method method;
         final int models;
         final AtomicLong cursor = new AtomicLong();
@@ -132,11 +148,9 @@ public final class Merger {
         final boolean callerOnly;
 
         final TensorSink sink;
-        /** Chunks of each tensor not finished yet; the worker that finishes the last releases its pages. */
-        final AtomicLongArray remaining;
 
         Run(MergePlan plan, TensorSink sink, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels,
-            LongConsumer progress, boolean callerOnly) {
+            MergeProgress progress, boolean callerOnly) {
             this.callerOnly = callerOnly;
             this.sink = sink;
             this.remaining = new AtomicLongArray(targets.length);
@@ -155,6 +169,11 @@ public final class Merger {
         }
 
         void start(int threads) {
+            for (int i = 0; i < tensors.size(); i++) {
+                if (remaining.get(i) == 0) {
+                    progress.tensorDone(tensors.get(i).output()); // nothing to write
+                }
+            }
             if (callerOnly) {
                 work(false);
                 rethrow(failure.get());
@@ -232,9 +251,10 @@ public final class Merger {
                         } else {
                             bytes = merge(t, targets[ti], c, s);
                         }
-                        progress.accept(bytes);
+                        progress.written(bytes);
                         if (remaining.decrementAndGet(ti) == 0) {
                             release(t);
+                            progress.tensorDone(t.output());
                         }
                     } catch (InternalError e) {
                         // A mapped page that cannot be read: the file was truncated or replaced underneath.

@@ -1,0 +1,110 @@
+package ugm.cli;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+import ugm.core.Conversion;
+import ugm.core.DType;
+import ugm.core.TensorInfo;
+import ugm.core.UgmException;
+import ugm.io.Checkpoint;
+import ugm.io.OutputFolder;
+import ugm.io.ShardedWriter;
+
+@Command(name = "convert", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+        description = {"Changes the dtype and/or the sharding of a checkpoint into a new folder.",
+                "Tensors whose dtype does not change are copied byte for byte, and the input's __metadata__ is kept:",
+                "converting with nothing changed reproduces a file written by the reference library byte for byte.",
+                "Without --shard-size each output shard holds the tensors of the matching input shard.",
+                "The model's other files (config.json, tokenizer, ...) are copied, torch_dtype updated."},
+        footer = {"", ExitCodes.HELP})
+final class ConvertCommand implements Callable<Integer> {
+
+    @Mixin
+    VerboseOption verbose;
+
+    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file or a checkpoint folder.")
+    Path in;
+
+    @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The output folder.")
+    Path out;
+
+    @Option(names = "--dtype", paramLabel = "T", converter = MergeCommand.DTypeConverter.class,
+            description = "New dtype of the floating tensors: bf16, f16, f32 or f64 (default: unchanged). Integer tensors are copied.")
+    DType dtype;
+
+    @Option(names = "--shard-size", paramLabel = "SIZE", converter = Sizes.class,
+            description = "Largest output shard (default: the input's sharding).")
+    Long shardSize;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Worker threads (default: all processors).")
+    int threads;
+
+    @Option(names = "--force", description = "Replace a non-empty output folder (only once the conversion has succeeded).")
+    boolean force;
+
+    @Option(names = "--quiet", description = "Print nothing but errors.")
+    boolean quiet;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (threads < 0) {
+            throw new UgmException(UgmException.Kind.USAGE, "--threads must be >= 0");
+        }
+        OutputFolder.checkTarget(out, force);
+        PrintWriter err = spec.commandLine().getErr();
+        long start = System.nanoTime();
+        int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        try (Checkpoint ck = Checkpoint.open(in)) {
+            List<List<TensorInfo>> shards = new ArrayList<>();
+            for (var file : ck.shards()) {
+                shards.add(file.tensors().stream().map(this::converted).toList());
+            }
+            List<TensorInfo> all = shards.stream().flatMap(List::stream).toList();
+            if (shardSize != null) {
+                shards = ShardedWriter.split(all, shardSize);
+            }
+            long written;
+            try (OutputFolder folder = OutputFolder.create(out, force)) {
+                try (ShardedWriter w = ShardedWriter.createShards(folder.temp(), shards, ck.metadata())) {
+                    long total = all.stream().mapToLong(TensorInfo::byteSize).sum();
+                    long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
+                    try (Progress p = Progress.start("convert", total, read, 0, err, quiet, Cli.stderrIsTerminal)) {
+                        written = Conversion.run(ck, all, w, workers, p::bytes);
+                    }
+                    w.commit();
+                }
+                if (Files.isDirectory(in)) {
+                    folder.copyModelFiles(in, dtype);
+                }
+                folder.publish();
+            }
+            if (!quiet) {
+                double seconds = (System.nanoTime() - start) / 1e9;
+                long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
+                err.printf(Locale.ROOT, "ugm: converted %d tensors into %s (%d file(s)): read %s, wrote %s in %.2f s (%.2f GB/s, %d threads)%n",
+                        all.size(), out, shards.size(), Sizes.format(read), Sizes.format(written), seconds,
+                        (read + written) / seconds / 1e9, workers);
+                err.flush();
+            }
+        }
+        return ExitCodes.OK;
+    }
+
+    private TensorInfo converted(TensorInfo t) {
+        return dtype != null && t.dtype().isMergeable() ? new TensorInfo(t.name(), dtype, t.shape()) : t;
+    }
+}

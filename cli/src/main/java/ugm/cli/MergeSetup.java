@@ -1,0 +1,205 @@
+package ugm.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import ugm.cli.config.ConfigException;
+import ugm.cli.config.ConfigParser;
+import ugm.cli.config.LayerPosition;
+import ugm.cli.config.MergeConfig;
+import ugm.cli.config.Param;
+import ugm.cli.config.Setting;
+import ugm.core.DType;
+import ugm.core.TensorInfo;
+import ugm.core.UgmException;
+import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Method;
+import ugm.core.merge.TensorParameter;
+import ugm.io.Checkpoint;
+
+/**
+ * Turns a {@link MergeConfig} into a {@link MergeRequest}: opens the checkpoints (closed with
+ * this object), finds the Fishers, and turns each parameter setting into a per-tensor function
+ * with mergekit's resolution (the model's own setting, else the global one, else the default).
+ */
+final class MergeSetup implements AutoCloseable {
+    private final MergeConfig config;
+    private final List<Checkpoint> open = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
+    private final List<MergeConfig.Model> models = new ArrayList<>();
+    private Checkpoint base;
+    private LayerPosition position;
+
+    MergeSetup(MergeConfig config) {
+        this.config = config;
+    }
+
+    List<String> warnings() {
+        return warnings;
+    }
+
+    /** Output dtype of floating tensors: out_dtype, else dtype (as mergekit), else null (each keeps the base's). */
+    DType outDtype() {
+        DType out = ConfigParser.dtype(config.outDtype(), "out_dtype");
+        return out != null ? out : ConfigParser.dtype(config.dtype(), "dtype");
+    }
+
+    MergeRequest request(int threads) {
+        Method method = config.method();
+        checkParameters(method);
+        if (config.base() != null) {
+            base = open(config.base(), "base model");
+        }
+        for (MergeConfig.Model m : config.models()) {
+            if (method.needsBase() && m.path().equals(config.base())) {
+                warnings.add("base_model " + m.path() + " is also in models; as in mergekit it is the base, not a task");
+                continue;
+            }
+            models.add(m);
+        }
+        if (models.isEmpty()) {
+            throw new ConfigException("no model to merge besides the base");
+        }
+        MergeRequest.Builder b = MergeRequest.builder(method).base(base).threads(threads).outDtype(outDtype());
+        List<Checkpoint> opened = new ArrayList<>();
+        for (MergeConfig.Model m : models) {
+            Checkpoint c = open(m.path(), "model");
+            opened.add(c);
+            b.model(c);
+        }
+        List<String> names = (base != null ? base : opened.get(0)).tensors().stream().map(TensorInfo::name).toList();
+        position = LayerPosition.of(names);
+        fishers(b, method);
+        int n = models.size();
+        TensorParameter[] weights = new TensorParameter[n];
+        TensorParameter[] scales = new TensorParameter[n];
+        for (int i = 0; i < n; i++) {
+            weights[i] = perModel(Param.WEIGHT, i);
+            scales[i] = perModel(Param.FISHER_SCALE, i);
+        }
+        boolean normalize = flag(Param.NORMALIZE, method == Method.LINEAR);
+        if (method == Method.TASK_ARITHMETIC && normalize) {
+            weights = normalized(weights);
+        }
+        return b.weights(weights).fisherScales(scales).lambda(global(Param.LAMBDA)).delta0(global(Param.DELTA0))
+                .baseFisherScale(global(Param.BASE_FISHER_SCALE)).normalize(normalize).remove(flag(Param.REMOVE, false))
+                .clampRel((float) scalar(Param.CLAMP)).fisherFloor((float) scalar(Param.FISHER_FLOOR)).build();
+    }
+
+    /** Base folder for the model files (config, tokenizer) to copy, or null. */
+    Path modelFilesFrom() {
+        return config.base() != null && Files.isDirectory(config.base()) ? config.base() : null;
+    }
+
+    private void checkParameters(Method method) {
+        List<Map<String, Setting>> all = new ArrayList<>();
+        all.add(config.parameters());
+        config.models().forEach(m -> all.add(m.parameters()));
+        java.util.Set<String> warned = new java.util.TreeSet<>();
+        for (Map<String, Setting> params : all) {
+            for (String k : params.keySet()) {
+                Param p = Param.byKey(k);
+                if (p == Param.REMOVE && !p.appliesTo(method) && ((Setting.Flag) params.get(k)).value()) {
+                    throw new ConfigException("remove applies to gradient_matching and task_arithmetic, not " + method);
+                }
+                if ((p == null || !p.appliesTo(method)) && warned.add(k)) {
+                    warnings.add("parameter '" + k + "' does not apply to " + method + "; ignored (" + method + " reads "
+                            + String.join(", ", Param.keysOf(method)) + ")");
+                }
+            }
+        }
+    }
+
+    private void fishers(MergeRequest.Builder b, Method method) {
+        if (!method.needsFishers()) {
+            if (config.baseFisher() != null || models.stream().anyMatch(m -> m.fisher() != null)) {
+                throw new UgmException(UgmException.Kind.USAGE, method + " takes no Fishers; drop --fisher/--base-fisher (fisher/base_fisher)");
+            }
+            return;
+        }
+        for (MergeConfig.Model m : models) {
+            Path f = m.fisher() != null ? m.fisher() : m.path().resolve("hessian");
+            if (m.fisher() == null && !Files.exists(f)) {
+                throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + m.path()
+                        + ": give one (--fisher, or fisher: in the config), or put it in " + f);
+            }
+            b.fisher(open(f, "Fisher"));
+        }
+        Path bf = config.baseFisher();
+        if (bf == null && config.base() != null && Files.isDirectory(config.base().resolve("hessian"))) {
+            bf = config.base().resolve("hessian");
+        }
+        if (bf != null) {
+            b.baseFisher(open(bf, "base Fisher"));
+        }
+    }
+
+    private Checkpoint open(Path p, String role) {
+        if (!Files.exists(p)) {
+            throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " not found: " + p);
+        }
+        Checkpoint c = Checkpoint.open(p);
+        open.add(c);
+        return c;
+    }
+
+    private TensorParameter perModel(Param p, int model) {
+        Setting own = models.get(model).parameters().get(p.key());
+        Setting global = config.parameters().get(p.key());
+        return parameter(own, global, p.defaultValue());
+    }
+
+    private TensorParameter global(Param p) {
+        return parameter(null, config.parameters().get(p.key()), p.defaultValue());
+    }
+
+    /** mergekit's resolution: the first of own, global, default that gives a value for the tensor. */
+    private TensorParameter parameter(Setting own, Setting global, double fallback) {
+        Setting first = own != null ? own : global;
+        if (first == null || first.isConstant()) {
+            return TensorParameter.of((float) (first == null ? fallback : (Double) first.evaluate("", 0)));
+        }
+        LayerPosition pos = position;
+        return tensor -> {
+            double t = pos.t(tensor);
+            Object v = own == null ? null : own.evaluate(tensor, t);
+            if (v == null && global != null) {
+                v = global.evaluate(tensor, t);
+            }
+            return (float) (v == null ? fallback : (Double) v);
+        };
+    }
+
+    /** Task arithmetic with normalize (mergekit): the weights divided by their sum (a sum under 1e-8 in size counts as 1). */
+    private static TensorParameter[] normalized(TensorParameter[] w) {
+        TensorParameter[] out = new TensorParameter[w.length];
+        for (int i = 0; i < w.length; i++) {
+            int k = i;
+            out[i] = tensor -> {
+                double sum = 0;
+                for (TensorParameter p : w) {
+                    sum += p.valueFor(tensor);
+                }
+                return (float) (w[k].valueFor(tensor) / (Math.abs(sum) < 1e-8 ? 1 : sum));
+            };
+        }
+        return out;
+    }
+
+    private boolean flag(Param p, boolean fallback) {
+        Setting s = config.parameters().get(p.key());
+        return s == null ? fallback : ((Setting.Flag) s).value();
+    }
+
+    private double scalar(Param p) {
+        Setting s = config.parameters().get(p.key());
+        return s == null ? p.defaultValue() : ((Setting.Number) s).value();
+    }
+
+    @Override
+    public void close() {
+        open.forEach(Checkpoint::close);
+    }
+}

@@ -1,0 +1,10 @@
+package ugm.cli.config;
+
+import ugm.core.UgmException;
+
+/** A config that cannot be used: a usage error (exit 2) whose message names the key and the file. */
+public final class ConfigException extends UgmException {
+    public ConfigException(String message) {
+        super(Kind.USAGE, message);
+    }
+}

@@ -1,0 +1,221 @@
+package ugm.cli.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import ugm.core.DType;
+import ugm.core.UgmException;
+import ugm.core.merge.Method;
+
+/** Reads a mergekit-style YAML config; every mistake is one line naming the file and the key. */
+public final class ConfigParser {
+
+    static final Set<String> TOP_KEYS = Set.of("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype",
+            "tokenizer_source", "base_fisher");
+    static final Set<String> MODEL_KEYS = Set.of("model", "parameters", "fisher");
+    /** mergekit keys for features ugm does not have yet. */
+    static final Set<String> MERGEKIT_TOP_ONLY = Set.of("slices", "modules", "tokenizer", "chat_template");
+    /** mergekit's merge methods that ugm does not run yet. */
+    public static final Set<String> MERGEKIT_METHODS = Set.of("ties", "dare_ties", "dare_linear", "breadcrumbs",
+            "breadcrumbs_ties", "della", "della_linear", "slerp", "nuslerp", "multislerp", "model_stock", "nearswap",
+            "passthrough", "sce", "karcher", "arcee_fusion");
+
+    private final Path file;
+    private final Path dir;
+
+    private ConfigParser(Path file) {
+        this.file = file;
+        this.dir = file.toAbsolutePath().normalize().getParent();
+    }
+
+    /** Reads {@code file}; relative paths in it are relative to its folder. */
+    public static MergeConfig read(Path file) {
+        ConfigParser p = new ConfigParser(file);
+        JsonNode root;
+        try {
+            root = new YAMLMapper().readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new UgmException(UgmException.Kind.USAGE, "config file not found: " + file);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            throw new UgmException(UgmException.Kind.USAGE, file + ": not valid YAML" + where + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
+        }
+        try {
+            return p.config(root);
+        } catch (ConfigException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
+        }
+    }
+
+    /** The method named {@code name}, or a usage error saying what is and is not supported. */
+    public static Method method(String name) {
+        Method m = Method.byId(name.toLowerCase(Locale.ROOT));
+        if (m != null) {
+            return m;
+        }
+        if (MERGEKIT_METHODS.contains(name)) {
+            throw new ConfigException("merge_method '" + name + "' is not supported yet; ugm runs " + Method.ids());
+        }
+        Set<String> all = new TreeSet<>(MERGEKIT_METHODS);
+        for (Method k : Method.values()) {
+            all.add(k.id());
+        }
+        throw new ConfigException("unknown merge_method '" + name + "'" + Suggest.hint(name, all) + " (ugm runs " + Method.ids() + ")");
+    }
+
+    /** mergekit's dtype names (and ugm's short ones) to a dtype; null stays null. */
+    public static DType dtype(String name, String key) {
+        if (name == null) {
+            return null;
+        }
+        return switch (name.toLowerCase(Locale.ROOT)) {
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "f16", "fp16", "float16", "half" -> DType.F16;
+            case "f32", "fp32", "float32", "float" -> DType.F32;
+            case "f64", "fp64", "float64", "double" -> DType.F64;
+            default -> throw new ConfigException(key + " '" + name + "' is not a dtype ugm writes: use bfloat16, float16, float32 or float64");
+        };
+    }
+
+    private MergeConfig config(JsonNode root) {
+        if (root == null || !root.isObject()) {
+            throw new ConfigException("a config is a YAML mapping with merge_method, models, ...");
+        }
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
+            String k = e.getKey();
+            if (TOP_KEYS.contains(k)) {
+                continue;
+            }
+            if (MERGEKIT_TOP_ONLY.contains(k)) {
+                throw new ConfigException("'" + k + "' is a mergekit feature ugm does not support yet");
+            }
+            if (Param.allKeys().contains(k)) {
+                throw new ConfigException("'" + k + "' is a parameter: put it under 'parameters'");
+            }
+            throw new ConfigException("unknown key '" + k + "'" + Suggest.hint(k, TOP_KEYS));
+        }
+        String methodName = text(root, "merge_method", true);
+        Method method = method(methodName);
+        List<MergeConfig.Model> models = new ArrayList<>();
+        JsonNode list = root.get("models");
+        if (list == null || !list.isArray() || list.isEmpty()) {
+            throw new ConfigException("'models' must be a list of {model: PATH, parameters: {...}} entries");
+        }
+        for (int i = 0; i < list.size(); i++) {
+            models.add(model(list.get(i), "models[" + i + "]"));
+        }
+        String tokenizer = text(root, "tokenizer_source", false);
+        if (tokenizer != null && !tokenizer.equals("base")) {
+            throw new ConfigException("tokenizer_source '" + tokenizer + "' is not supported yet: ugm copies the base model's"
+                    + " tokenizer (tokenizer_source: base)");
+        }
+        String dtype = text(root, "dtype", false);
+        String outDtype = text(root, "out_dtype", false);
+        dtype(dtype, "dtype");
+        dtype(outDtype, "out_dtype");
+        return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models,
+                parameters(root.get("parameters"), "parameters", false), dtype, outDtype, tokenizer);
+    }
+
+    private MergeConfig.Model model(JsonNode node, String where) {
+        if (!node.isObject()) {
+            throw new ConfigException(where + " must be a mapping like {model: PATH}, not " + Setting.describe(node));
+        }
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            String k = e.getKey();
+            if (!MODEL_KEYS.contains(k)) {
+                String hint = Param.allKeys().contains(k) ? "; it is a parameter: put it under " + where + ".parameters"
+                        : Suggest.hint(k, MODEL_KEYS);
+                throw new ConfigException("unknown key '" + k + "' in " + where + hint);
+            }
+        }
+        Path model = path(node, "model");
+        if (model == null) {
+            throw new ConfigException(where + " has no 'model'");
+        }
+        return new MergeConfig.Model(model, path(node, "fisher"), parameters(node.get("parameters"), where + ".parameters", true));
+    }
+
+    private static Map<String, Setting> parameters(JsonNode node, String where, boolean perModel) {
+        Map<String, Setting> out = new LinkedHashMap<>();
+        if (node == null || node.isNull()) {
+            return out;
+        }
+        if (!node.isObject()) {
+            throw new ConfigException(where + " must be a mapping of parameter names to values");
+        }
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            String k = e.getKey();
+            Param p = Param.byKey(k);
+            if (p == null && !Param.MERGEKIT_ONLY.contains(k)) {
+                throw new ConfigException("unknown parameter '" + k + "' in " + where + Suggest.hint(k, Param.allKeys()));
+            }
+            boolean modelParam = p != null ? p.perModel() : Param.MERGEKIT_PER_MODEL.contains(k);
+            if (perModel && !modelParam) {
+                throw new ConfigException("'" + k + "' in " + where + " is a global parameter: put it under the top-level 'parameters'");
+            }
+            Setting s = Setting.parse(e.getValue(), where + "." + k);
+            if (p != null) {
+                checkKind(p, s, where + "." + k);
+            }
+            out.put(k, s);
+        }
+        return out;
+    }
+
+    private static void checkKind(Param p, Setting s, String where) {
+        boolean ok = switch (p.kind()) {
+            case FLAG -> s instanceof Setting.Flag;
+            case SCALAR_NUMBER -> s instanceof Setting.Number;
+            case NUMBER -> numeric(s);
+        };
+        if (!ok) {
+            throw new ConfigException(where + " must be " + switch (p.kind()) {
+                case FLAG -> "true or false";
+                case SCALAR_NUMBER -> "a single number";
+                case NUMBER -> "a number, a list of numbers or a filter list of those";
+            });
+        }
+    }
+
+    private static boolean numeric(Setting s) {
+        return switch (s) {
+            case Setting.Number n -> true;
+            case Setting.Gradient g -> true;
+            case Setting.Flag f -> false;
+            case Setting.Filtered f -> f.cases().stream().allMatch(c -> numeric(c.value()));
+        };
+    }
+
+    private static String text(JsonNode node, String key, boolean required) {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull()) {
+            if (required) {
+                throw new ConfigException("'" + key + "' is missing");
+            }
+            return null;
+        }
+        if (!v.isTextual() && !v.isNumber()) {
+            throw new ConfigException("'" + key + "' must be text, not " + Setting.describe(v));
+        }
+        return v.asText();
+    }
+
+    private Path path(JsonNode node, String key) {
+        String s = text(node, key, false);
+        return s == null ? null : dir.resolve(s).normalize();
+    }
+}

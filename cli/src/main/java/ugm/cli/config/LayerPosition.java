@@ -1,0 +1,54 @@
+package ugm.cli.config;
+
+import java.util.Collection;
+import java.util.OptionalInt;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Where a tensor sits in the stack of layers, as mergekit's layer gradients see it: {@code t} runs
+ * from 0 at the first layer to 1 at the last ({@code t = i / (N − 1)}, 1 when there is one layer).
+ * Tensors outside the layers take mergekit's positions: embeddings 0 (they come before the
+ * layers), everything else (final norm, head) 1.
+ */
+public final class LayerPosition {
+    /** {@code model.layers.7.}, {@code transformer.h.7.}, {@code encoder.layer.7.}, {@code blocks.7.}. */
+    private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|layer|h|blocks|block)\\.(\\d+)(?:\\.|$)");
+
+    private final int layers;
+
+    private LayerPosition(int layers) {
+        this.layers = layers;
+    }
+
+    /** The layer count is one more than the largest layer index among {@code tensorNames}. */
+    public static LayerPosition of(Collection<String> tensorNames) {
+        int max = -1;
+        for (String n : tensorNames) {
+            OptionalInt i = layerIndex(n);
+            if (i.isPresent()) {
+                max = Math.max(max, i.getAsInt());
+            }
+        }
+        return new LayerPosition(max + 1);
+    }
+
+    public int layers() {
+        return layers;
+    }
+
+    static OptionalInt layerIndex(String tensor) {
+        Matcher m = LAYER.matcher(tensor);
+        return m.find() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
+    }
+
+    /** t in [0, 1] for the tensor. */
+    public double t(String tensor) {
+        OptionalInt i = layerIndex(tensor);
+        if (i.isEmpty()) {
+            String n = tensor.toLowerCase(java.util.Locale.ROOT);
+            return n.contains("embed") || n.contains("wte") || n.contains("wpe") ? 0 : 1;
+        }
+        return layers > 1 ? (double) i.getAsInt() / (layers - 1) : 1;
+    }
+}

@@ -1,0 +1,160 @@
+package ugm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every user error of a config merge: one line naming what and where, its exit code, no stack trace. */
+class ConfigErrorsTest {
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void models() {
+        new Checkpoints().put("a.weight", 1, 2, 3).put("b.bias", 0.5f).write(tmp.resolve("base"));
+        new Checkpoints().put("a.weight", 1, 2, 4).put("b.bias", 1).write(tmp.resolve("m1"));
+        new Checkpoints().put("a.weight", 0.1f, 0.2f, 0.3f).put("b.bias", 0.25f).write(tmp.resolve("m1/hessian"));
+        new Checkpoints().put("a.weight", 2, 2, 3).put("b.bias", 0).write(tmp.resolve("m2"));
+        new Checkpoints().put("a.weight", 0.1f, 0.2f, 0.3f).put("b.bias", 0.25f).write(tmp.resolve("m2/hessian"));
+    }
+
+    private Run merge(String yaml, String... extra) throws IOException {
+        Path cfg = tmp.resolve("merge.yml");
+        Files.writeString(cfg, yaml);
+        String[] args = Stream.concat(Stream.of("merge", cfg.toString(), tmp.resolve("out").toString()), Stream.of(extra))
+                .toArray(String[]::new);
+        Run r = Run.of(args);
+        assertFalse(r.err().contains("\tat "), () -> "no stack trace without --verbose: " + r);
+        return r;
+    }
+
+    private static String gm(String models) {
+        return "merge_method: gradient_matching\nbase_model: base\nmodels:\n" + models;
+    }
+
+    private static final String TWO = "  - model: m1\n  - model: m2\n";
+
+    @Test
+    void theConfigAsGivenMerges() throws IOException {
+        Run r = merge(gm(TWO), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        assertTrue(Files.exists(tmp.resolve("out/model.safetensors")));
+    }
+
+    @Test
+    void unknownAndUnsupportedMethods() throws IOException {
+        Run magic = merge("merge_method: task_arithmetc\nbase_model: base\nmodels:\n" + TWO);
+        assertEquals(ExitCodes.USAGE, magic.code(), magic::toString);
+        assertTrue(magic.errLine().contains("merge.yml") && magic.errLine().contains("unknown merge_method 'task_arithmetc'")
+                && magic.errLine().contains("did you mean 'task_arithmetic'"), magic.err());
+        Run ties = merge("merge_method: ties\nbase_model: base\nmodels:\n" + TWO);
+        assertEquals(ExitCodes.USAGE, ties.code(), ties::toString);
+        assertTrue(ties.errLine().contains("'ties' is not supported yet"), ties.err());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
+    void configTyposNameTheKeyAndSuggestTheNearest() throws IOException {
+        Run param = merge(gm("  - model: m1\n    parameters:\n      wieght: 0.5\n  - model: m2\n"));
+        assertEquals(ExitCodes.USAGE, param.code(), param::toString);
+        assertTrue(param.errLine().contains("unknown parameter 'wieght' in models[0].parameters")
+                && param.errLine().contains("did you mean 'weight'?"), param.err());
+        Run top = merge("merge_methd: linear\nmodels:\n" + TWO);
+        assertTrue(top.errLine().contains("unknown key 'merge_methd'") && top.errLine().contains("'merge_method'"), top.err());
+        Run entry = merge(gm("  - modle: m1\n"));
+        assertTrue(entry.errLine().contains("unknown key 'modle' in models[0]") && entry.errLine().contains("'model'"), entry.err());
+        Run placed = merge(gm(TWO) + "delta0: 1e-6\n");
+        assertTrue(placed.errLine().contains("'delta0' is a parameter: put it under 'parameters'"), placed.err());
+        Run kind = merge(gm(TWO) + "parameters:\n  remove: 0.5\n");
+        assertTrue(kind.errLine().contains("parameters.remove must be true or false"), kind.err());
+        Run filter = merge(gm(TWO) + "parameters:\n  lambda:\n    - filtr: mlp\n      value: 1\n");
+        assertTrue(filter.errLine().contains("unknown key 'filtr' in parameters.lambda[0]") && filter.errLine().contains("'filter'"),
+                filter.err());
+        Run yaml = merge("merge_method: [linear\n");
+        assertEquals(ExitCodes.USAGE, yaml.code(), yaml::toString);
+        assertTrue(yaml.errLine().contains("merge.yml: not valid YAML"), yaml.err());
+    }
+
+    @Test
+    void aModelFolderThatDoesNotExist() throws IOException {
+        Run r = merge(gm("  - model: m1\n  - model: m3\n"));
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertTrue(r.errLine().contains("model not found: " + tmp.resolve("m3")), r.err());
+    }
+
+    @Test
+    void aTensorMissingFromOneModel() throws IOException {
+        new Checkpoints().put("a.weight", 1, 2, 3).write(tmp.resolve("m3"));
+        new Checkpoints().put("a.weight", 1, 2, 3).write(tmp.resolve("m3/hessian"));
+        Run r = merge(gm("  - model: m1\n  - model: m3\n"));
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertTrue(r.errLine().contains("tensor 'b.bias' is missing from model 2") && r.errLine().contains("m3"), r.err());
+    }
+
+    @Test
+    void aShapeMismatch() throws IOException {
+        new Checkpoints().put("a.weight", new long[] {1, 3}, 1, 2, 3).put("b.bias", 1).write(tmp.resolve("m3"));
+        Run r = merge("merge_method: linear\nmodels:\n  - model: m1\n  - model: m3\n");
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertTrue(r.errLine().contains("tensor 'a.weight' has shape [1, 3]") && r.errLine().contains("[3]"), r.err());
+    }
+
+    @Test
+    void aMissingFisherTensor() throws IOException {
+        new Checkpoints().put("a.weight", 1, 1, 1).write(tmp.resolve("h2"));
+        Run r = merge(gm("  - model: m1\n  - model: m2\n    fisher: h2\n"));
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertTrue(r.errLine().contains("tensor 'b.bias' is missing from Fisher of model 2") && r.errLine().contains("h2"), r.err());
+    }
+
+    @Test
+    void aNegativeOrNaNFisherValue() throws IOException {
+        new Checkpoints().put("a.weight", 1, -0.5f, 1).put("b.bias", 1).write(tmp.resolve("neg"));
+        new Checkpoints().put("a.weight", 1, 1, 1).put("b.bias", Float.NaN).write(tmp.resolve("nan"));
+        Run neg = merge(gm("  - model: m1\n    fisher: neg\n  - model: m2\n"));
+        assertEquals(ExitCodes.INVALID_INPUT, neg.code(), neg::toString);
+        assertTrue(neg.errLine().contains("tensor 'a.weight'") && neg.errLine().contains("neg")
+                && neg.errLine().contains("-0.5 at element 1 is negative"), neg.err());
+        Run nan = merge(gm("  - model: m1\n  - model: m2\n    fisher: nan\n"));
+        assertEquals(ExitCodes.INVALID_INPUT, nan.code(), nan::toString);
+        assertTrue(nan.errLine().contains("tensor 'b.bias'") && nan.errLine().contains("at element 0 is NaN"), nan.err());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
+    void aNonEmptyOutputFolderIsRefusedAndLeftUntouched() throws IOException {
+        Files.createDirectories(tmp.resolve("out"));
+        Files.writeString(tmp.resolve("out/keep.txt"), "mine");
+        Run r = merge(gm(TWO));
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertTrue(r.errLine().contains("out exists and is not empty; use --force"), r.err());
+        try (Stream<Path> s = Files.list(tmp.resolve("out"))) {
+            assertEquals(1, s.count());
+        }
+        assertEquals("mine", Files.readString(tmp.resolve("out/keep.txt")));
+    }
+
+    @Test
+    void verboseAddsTheStackTrace() throws IOException {
+        Files.writeString(tmp.resolve("merge.yml"), gm("  - model: m1\n  - model: m3\n"));
+        Run r = Run.of("merge", tmp.resolve("merge.yml").toString(), tmp.resolve("out").toString(), "--verbose");
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertTrue(r.err().lines().findFirst().orElseThrow().contains("model not found"), r.err());
+        assertTrue(r.err().contains("\tat ugm."), r.err());
+    }
+
+    @Test
+    void configAndMergeFlagsTogetherAreRefused() throws IOException {
+        Run r = merge(gm(TWO), "--method", "linear");
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertTrue(r.errLine().contains("not both"), r.err());
+    }
+}

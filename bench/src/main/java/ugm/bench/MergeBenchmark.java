@@ -61,7 +61,7 @@ public class MergeBenchmark {
     public void setUp() {
         // Before anything loads the kernels: this fork's implementation, used from the first chunk.
         System.setProperty("ugm.vector.bits", kernels.equals("scalar") ? "0" : "");
-        System.setProperty("ugm.warmup", "false");
+        System.setProperty("ugm.vector.after", "0"); // JMH warms up; no scalar phase
         DType type = DType.valueOf(dtype);
         Method m = Method.byId(method);
         arena = Arena.ofShared();

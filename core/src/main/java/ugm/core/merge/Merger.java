@@ -26,8 +26,17 @@ import ugm.core.merge.MergePlan.TensorPlan;
  */
 public final class Merger {
 
-    /** Whether workers start on the scalar kernels while one of them warms up the vector ones (see {@link Run}). */
-    private static final boolean PROBE = !"false".equals(System.getProperty("ugm.warmup"));
+    /**
+     * Bytes of input from which a merge warms up the vector kernels (system property
+     * {@code ugm.vector.after}, read at each merge; default 4 GiB; 0 = vector kernels from the
+     * first chunk). C2 needs
+     * about 4 CPU-seconds on this project's 2-core machine to compile the Vector API kernels, and
+     * they run at twice the scalar twin's speed once compiled (0.4 against 0.8 s per GB of BF16
+     * input), so smaller merges finish sooner on the scalar twin alone. See {@link Run#work}.
+     */
+    static long vectorAfter() {
+        return Long.getLong("ugm.vector.after", 4L << 30);
+    }
     /**
      * Elements per kernel call: the decoded inputs of one call stay in L1, and the probe
      * worker's timed calls look exactly like every later call to the JIT.
@@ -146,6 +155,8 @@ public final class Merger {
         final LongAdder clamped = new LongAdder();
 
         final boolean callerOnly;
+        /** Whether worker 0 warms up the vector kernels while the others run the scalar ones. */
+        final boolean probeVector;
 
         final TensorSink sink;
 
@@ -162,7 +173,11 @@ public final class Merger {
             this.firstChunk = firstChunk;
             this.chunk = chunk;
             this.vector = kernels;
-            this.active = PROBE && !callerOnly && !kernels.name().equals("scalar") ? Kernels.scalar() : kernels;
+            long after = vectorAfter();
+            boolean worthIt = after == 0 || plan.bytesRead() >= after;
+            boolean startScalar = after > 0 && !kernels.name().equals("scalar");
+            this.active = startScalar ? Kernels.scalar() : kernels;
+            this.probeVector = startScalar && worthIt && !callerOnly;
             this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
@@ -181,7 +196,7 @@ public final class Merger {
             }
             List<Thread> workers = new ArrayList<>();
             for (int i = 0; i < threads; i++) {
-                boolean probe = i == 0 && active != vector;
+                boolean probe = i == 0 && probeVector;
                 workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(() -> work(probe)));
             }
             boolean interrupted = false;
@@ -227,10 +242,11 @@ public final class Merger {
         /**
          * Takes chunks in order until none is left. The Vector API runs a hundred times slower
          * than scalar code until C2 has compiled it, and a one-shot merge gets a single pass;
-         * so the workers start on the scalar kernels (bit-identical, compiled in milliseconds)
-         * while the probe worker does its share with the vector kernels in small calls, timing
-         * them. Once its time per element stops falling, every worker switches to the vector
-         * kernels. No work is done twice and the bytes do not depend on when the switch happens.
+         * so the workers start on the scalar kernels (bit-identical, compiled in milliseconds).
+         * In a merge large enough to repay the compilation, the probe worker does its share
+         * with the vector kernels in small calls, timing them; once its time per element stops
+         * falling, every worker switches to the vector kernels. No work is done twice and the
+         * bytes do not depend on when, or whether, the switch happens.
          */
         void work(boolean probe) {
             Scratch s = new Scratch(models, BLOCK);

@@ -234,6 +234,35 @@ class MergerTest {
     }
 
     @Test
+    void theBytesDoNotDependOnWhetherOrWhenTheVectorKernelsTakeOver() {
+        Family f = new Family(6, 3, false);
+        Map<String, Map<String, MemorySegment>> outs = new HashMap<>();
+        String before = System.getProperty("ugm.vector.after");
+        try {
+            // 0: vector kernels from the start; 1: scalar first, the probe switches when they are
+            // compiled; huge: the scalar twin throughout.
+            for (String after : new String[] {"0", "1", String.valueOf(Long.MAX_VALUE)}) {
+                System.setProperty("ugm.vector.after", after);
+                for (int rep = 0; rep < (after.equals("1") ? 3 : 1); rep++) {
+                    outs.put(after + "/" + rep, run(f.request(Method.GRADIENT_MATCHING, true).threads(2).chunkElements(1024).build(), null));
+                }
+            }
+        } finally {
+            if (before == null) {
+                System.clearProperty("ugm.vector.after");
+            } else {
+                System.setProperty("ugm.vector.after", before);
+            }
+        }
+        Map<String, MemorySegment> ref = outs.get("0/0");
+        for (Map.Entry<String, Map<String, MemorySegment>> e : outs.entrySet()) {
+            for (String name : ref.keySet()) {
+                assertEquals(-1, ref.get(name).mismatch(e.getValue().get(name)), e.getKey() + " " + name);
+            }
+        }
+    }
+
+    @Test
     void integerTensorsAreCopiedFromTheBase() {
         MemorySegment ids = Arena.ofAuto().allocate(8 * 5, 8);
         for (int i = 0; i < 5; i++) {

@@ -90,6 +90,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
                 throw new SafetensorsException(Rule.MISSING_SHARD, index.toString(), firstTensorIn(weightMap, s.getKey()),
                         "shard " + s.getKey() + " does not exist");
             }
+            ShardLinks.requireInside(folder, index, s.getKey(), s.getValue(), firstTensorIn(weightMap, s.getKey()));
         }
         List<SafetensorsFile> opened = new ArrayList<>();
         try {

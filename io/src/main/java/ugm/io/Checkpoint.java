@@ -287,6 +287,12 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     }
 
     @Override
+    public String changedFile(String name) {
+        SafetensorsFile f = byName.get(name);
+        return f == null ? null : f.changedFile(name);
+    }
+
+    @Override
     public void close() {
         files.forEach(SafetensorsFile::close);
     }

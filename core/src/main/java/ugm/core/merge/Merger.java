@@ -224,13 +224,12 @@ public final class Merger {
                         }
                         progress.accept(bytes);
                     } catch (InternalError e) {
-                        // A mapped page that cannot be read: the file was truncated or replaced underneath.
-                        throw new UgmException(UgmException.Kind.IO, "an input changed or was truncated during the merge,"
-                                + " while reading tensor '" + t.output().name() + "' from " + files(t), e);
+                        throw InputFault.of(t, e); // a mapped page that cannot be read: a file was truncated underneath
                     }
                 }
             } catch (Throwable e) {
-                failure.compareAndSet(null, e);
+                // The fault can surface a little after the access that caused it.
+                failure.compareAndSet(null, e instanceof InternalError ie ? InputFault.of(tensors.get(ti), ie) : e);
             }
         }
 
@@ -360,10 +359,6 @@ public final class Merger {
             }
         }
 
-        static String files(TensorPlan t) {
-            String name = t.output().name();
-            return String.join(", ", t.all().stream().map(in -> in.source().locate(name)).distinct().toList());
-        }
     }
 
     /** Per-thread decode buffers. */

@@ -171,6 +171,7 @@ final class MergeCommand implements Callable<Integer> {
                 folder.publish();
             }
             if (!quiet) {
+                report.nonFinite().forEach(w -> spec.commandLine().getErr().println("ugm: warning: " + w));
                 var pw = spec.commandLine().getOut();
                 pw.printf(Locale.ROOT, "merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
                         report.tensors(), method, out, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),

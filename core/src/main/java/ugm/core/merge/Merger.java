@@ -80,7 +80,7 @@ public final class Merger {
         int threads = callerOnly ? 1 : (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
         run.start(threads);
         return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
-                threads, run.kernelsUsed(), run.clamped.sum());
+                threads, run.kernelsUsed(), run.clamped.sum(), run.scan.findings());
     }
 
     private static boolean sharedAccess(List<TensorPlan> tensors, MemorySegment[] targets) {
@@ -127,6 +127,7 @@ public final class Merger {
         final AtomicLong cursor = new AtomicLong();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final LongAdder clamped = new LongAdder();
+        final InputScan scan;
 
         final boolean callerOnly;
 
@@ -134,6 +135,7 @@ public final class Merger {
             boolean callerOnly) {
             this.callerOnly = callerOnly;
             this.tensors = plan.tensors();
+            this.scan = new InputScan(tensors);
             this.targets = targets;
             this.firstChunk = firstChunk;
             this.chunk = chunk;
@@ -327,6 +329,7 @@ public final class Merger {
                 checkFisher(kernels, t.baseFisher(), name, s.baseFisher, n, from);
                 baseFisher = s.baseFisher;
             }
+            scan.block(kernels, t, s.models, s.base, s.fishers, baseFisher, n);
             Coefficients k = t.coefficients();
             switch (method) {
                 case LINEAR -> kernels.linear(s.models, k.weights(), s.out, n);

@@ -152,6 +152,22 @@ class CheckpointTest {
     }
 
     @Test
+    void twoOpeningsOfOneCheckpointHaveTheirOwnMappings() {
+        Path out = dir.resolve("twice");
+        try (ShardedWriter w = ShardedWriter.create(out, List.of(t("a", 300), t("b", 300)), Map.of(), 1000)) {
+            fill(w.target(t("a", 300)), "a");
+            w.commit();
+        }
+        Checkpoint first = Checkpoint.open(out);
+        try (Checkpoint second = Checkpoint.open(out)) {
+            MemorySegment a = second.data("a");
+            first.close(); // closing one opening unmaps only its own files
+            assertEquals("a".hashCode() + 7f, a.getAtIndex(ReferenceVectorsTest.F32, 7));
+            assertThrows(IllegalStateException.class, () -> first.data("a").get(ValueLayout.JAVA_BYTE, 0));
+        }
+    }
+
+    @Test
     void indexJsonMatchesPythonJsonDumps() {
         Map<String, String> weightMap = new TreeMap<>(JsonText.CODE_POINT_ORDER);
         weightMap.put("b\u00e9", "s2");

@@ -4,7 +4,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 
-/** Entry point of the {@code ugm} command; the only place that calls {@link System#exit}. */
+/** Entry point of the {@code ugm} command; the only place that ends the process (see {@link Interrupts}). */
 public final class Main {
     private Main() {
     }
@@ -13,9 +13,10 @@ public final class Main {
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
         PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
         Cli.stderrIsTerminal = Progress.stderrIsTerminal();
+        Interrupts.install(err);
         int code = Cli.run(out, err, args);
         out.flush();
         err.flush();
-        System.exit(code);
+        Interrupts.exit(code);
     }
 }

@@ -170,6 +170,7 @@ final class MergeCommand implements Callable<Integer> {
                 folder.publish();
             }
             if (!quiet) {
+                report.nonFinite().forEach(w -> err.println("ugm: warning: " + w));
                 err.printf(Locale.ROOT, "ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
                         report.tensors(), cfg.method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
                         report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels());

@@ -32,4 +32,13 @@ public interface TensorSource {
     default String locate(String name) {
         return describe();
     }
+
+    /**
+     * The file holding the named tensor when it changed on disk since this source was opened
+     * (truncated or replaced), else null. The merge engine asks after a mapped read failed, to
+     * name the culprit; sources not backed by files keep the default.
+     */
+    default String changedFile(String name) {
+        return null;
+    }
 }

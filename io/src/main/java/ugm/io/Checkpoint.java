@@ -90,6 +90,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
                 throw new SafetensorsException(Rule.MISSING_SHARD, index.toString(), firstTensorIn(weightMap, s.getKey()),
                         "shard " + s.getKey() + " does not exist");
             }
+            ShardLinks.requireInside(folder, index, s.getKey(), s.getValue(), firstTensorIn(weightMap, s.getKey()));
         }
         List<SafetensorsFile> opened = new ArrayList<>();
         try {
@@ -291,6 +292,12 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     public String locate(String name) {
         SafetensorsFile f = byName.get(name);
         return f == null ? describe() : f.path().toString();
+    }
+
+    @Override
+    public String changedFile(String name) {
+        SafetensorsFile f = byName.get(name);
+        return f == null ? null : f.changedFile(name);
     }
 
     @Override

@@ -72,6 +72,7 @@ public final class OutputFolder implements AutoCloseable {
                         + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
                 try {
                     Files.createDirectory(temp);
+                    Temporaries.register(temp);
                     return new OutputFolder(abs, temp, force);
                 } catch (FileAlreadyExistsException e) {
                     if (attempt > 10) {
@@ -188,25 +189,28 @@ public final class OutputFolder implements AutoCloseable {
     public void publish() {
         try {
             syncTree(temp);
-            Path old = null;
-            if (Files.exists(target)) {
-                checkTarget(target, force);
-                old = target.resolveSibling("." + target.getFileName() + OLD + ProcessHandle.current().pid());
-                deleteTree(old);
-                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-            }
-            try {
-                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                if (old != null) {
-                    Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
+            Path[] old = {null};
+            // Under the lock of the shutdown cleanup: renamed whole, or removed whole.
+            Temporaries.publishing(temp, () -> {
+                if (Files.exists(target)) {
+                    checkTarget(target, force);
+                    old[0] = target.resolveSibling("." + target.getFileName() + OLD + ProcessHandle.current().pid());
+                    deleteTree(old[0]);
+                    Files.move(target, old[0], StandardCopyOption.ATOMIC_MOVE);
                 }
-                throw e;
-            }
-            published = true;
+                try {
+                    Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    if (old[0] != null) {
+                        Files.move(old[0], target, StandardCopyOption.ATOMIC_MOVE);
+                    }
+                    throw e;
+                }
+                published = true;
+            });
             syncDir(target.getParent());
-            if (old != null) {
-                deleteTree(old);
+            if (old[0] != null) {
+                deleteTree(old[0]);
             }
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot publish " + target + ": " + e.getMessage(), e);
@@ -221,6 +225,8 @@ public final class OutputFolder implements AutoCloseable {
                 deleteTree(temp);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            } finally {
+                Temporaries.unregister(temp);
             }
         }
     }

@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.List;
@@ -27,9 +30,15 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
     private final Map<String, TensorEntry> byName;
     private final List<TensorInfo> infos;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** The file's identity (inode) and modification time when it was mapped, to tell a change. */
+    private final Object fileKey;
+    private final FileTime modified;
 
     private SafetensorsFile(Path path, Arena arena, MemorySegment mapping, SafetensorsHeader header) {
         this.path = path;
+        BasicFileAttributes a = attributes(path);
+        this.fileKey = a == null ? null : a.fileKey();
+        this.modified = a == null ? null : a.lastModifiedTime();
         this.arena = arena;
         this.mapping = mapping;
         this.header = header;
@@ -145,6 +154,33 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
             throw new IllegalArgumentException(Messages.of(describe(), e.name(), "not an entry of this file: " + e));
         }
         return mapping.asSlice(header.dataStart() + e.begin(), e.byteSize()).asReadOnly();
+    }
+
+    /**
+     * Whether the file on disk is no longer the one mapped: another size, another file under the
+     * name, a later modification time, or gone. Reads of a truncated mapping fault (see
+     * {@link TensorSource#changedFile}).
+     */
+    public boolean changedOnDisk() {
+        BasicFileAttributes now = attributes(path);
+        if (now == null) {
+            return true;
+        }
+        return now.size() != mapping.byteSize() || (fileKey != null && !fileKey.equals(now.fileKey()))
+                || (modified != null && !modified.equals(now.lastModifiedTime()));
+    }
+
+    @Override
+    public String changedFile(String name) {
+        return changedOnDisk() ? path.toString() : null;
+    }
+
+    private static BasicFileAttributes attributes(Path p) {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class);
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     /** Unmaps the file; segments handed out become inaccessible. Idempotent. */

@@ -69,6 +69,7 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
         Arena arena = null;
         try {
             channel = FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            Temporaries.register(temporary);
             long size = layout.fileSize();
             DiskSpace.allocate(temporary, channel, size);
             arena = Arena.ofShared();
@@ -150,11 +151,13 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
             arena.close();
             channel.force(true);
             channel.close();
-            try {
-                Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("the file system cannot rename atomically", e);
-            }
+            Temporaries.publishing(temporary, () -> {
+                try {
+                    Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+                } catch (AtomicMoveNotSupportedException e) {
+                    throw new IOException("the file system cannot rename atomically", e);
+                }
+            });
             state = State.COMMITTED;
         } catch (IOException e) {
             state = State.CLOSED;
@@ -197,6 +200,7 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
         } catch (IOException ignored) {
             // Nothing else to do: the temporary's name marks it as debris.
         }
+        Temporaries.unregister(temporary);
     }
 
     /** Makes a rename durable. Some platforms cannot open a folder for sync; then this is a no-op. */

@@ -152,6 +152,22 @@ class CheckpointTest {
     }
 
     @Test
+    void twoOpeningsOfOneCheckpointHaveTheirOwnMappings() {
+        Path out = dir.resolve("twice");
+        try (ShardedWriter w = ShardedWriter.create(out, List.of(t("a", 300), t("b", 300)), Map.of(), 1000)) {
+            fill(w.target(t("a", 300)), "a");
+            w.commit();
+        }
+        Checkpoint first = Checkpoint.open(out);
+        try (Checkpoint second = Checkpoint.open(out)) {
+            MemorySegment a = second.data("a");
+            first.close(); // closing one opening unmaps only its own files
+            assertEquals("a".hashCode() + 7f, a.getAtIndex(ReferenceVectorsTest.F32, 7));
+            assertThrows(IllegalStateException.class, () -> first.data("a").get(ValueLayout.JAVA_BYTE, 0));
+        }
+    }
+
+    @Test
     void indexJsonMatchesPythonJsonDumps() {
         Map<String, String> weightMap = new TreeMap<>(JsonText.CODE_POINT_ORDER);
         weightMap.put("b\u00e9", "s2");
@@ -278,6 +294,46 @@ class CheckpointTest {
             SafetensorsException e = rejected(f, Rule.SHARD_OUTSIDE_FOLDER, f.resolve("model.safetensors.index.json"), "a");
             assertTrue(e.getMessage().contains("refused"), e.getMessage());
         }
+    }
+
+    @Test
+    void aShardLinkPointingOutsideTheFolderIsRefused() throws IOException {
+        Path secret = dir.resolve("outside.safetensors");
+        writeFile(secret, List.of(t("a", 2)));
+        Path f = folder(index("a", "link.safetensors", "b", "s1.safetensors", "c", "s2.safetensors"));
+        Files.createSymbolicLink(f.resolve("link.safetensors"), secret);
+        SafetensorsException e = rejected(f, Rule.SHARD_OUTSIDE_FOLDER, f.resolve("model.safetensors.index.json"), "a");
+        assertTrue(e.getMessage().contains("link.safetensors\" is a link to " + secret.toRealPath()), e.getMessage());
+        // A link through a linked sub-folder is refused the same way.
+        Files.createSymbolicLink(f.resolve("sub"), dir);
+        Path g = folder(index("a", "sub/outside.safetensors", "b", "s1.safetensors", "c", "s2.safetensors"));
+        rejected(g, Rule.SHARD_OUTSIDE_FOLDER, g.resolve("model.safetensors.index.json"), "a");
+    }
+
+    @Test
+    void linksInsideTheFolderAndHuggingFaceCacheSnapshotsOpen() throws IOException {
+        Path f = folder(index("a", "alias.safetensors", "b", "alias.safetensors", "c", "s2.safetensors"));
+        Files.createSymbolicLink(f.resolve("alias.safetensors"), Path.of("s1.safetensors"));
+        Checkpoint.open(f).close();
+
+        // models--org--name/snapshots/<rev>/model-*.safetensors -> ../../blobs/<hash>
+        Path repo = dir.resolve("models--org--name");
+        Path blobs = Files.createDirectories(repo.resolve("blobs"));
+        Path snapshot = Files.createDirectories(repo.resolve("snapshots").resolve("0123abc"));
+        writeFile(blobs.resolve("h1"), List.of(t("a", 2), t("b", 2)));
+        writeFile(blobs.resolve("h2"), List.of(t("c", 2)));
+        Files.createSymbolicLink(snapshot.resolve("s1.safetensors"), Path.of("../../blobs/h1"));
+        Files.createSymbolicLink(snapshot.resolve("s2.safetensors"), Path.of("../../blobs/h2"));
+        Files.writeString(snapshot.resolve("model.safetensors.index.json"),
+                index("a", "s1.safetensors", "b", "s1.safetensors", "c", "s2.safetensors"));
+        try (Checkpoint c = Checkpoint.open(snapshot)) {
+            assertEquals(3, c.tensors().size());
+        }
+        // ...but not a link from a snapshot to anywhere else.
+        Files.delete(snapshot.resolve("s2.safetensors"));
+        writeFile(dir.resolve("elsewhere.safetensors"), List.of(t("c", 2)));
+        Files.createSymbolicLink(snapshot.resolve("s2.safetensors"), dir.resolve("elsewhere.safetensors"));
+        rejected(snapshot, Rule.SHARD_OUTSIDE_FOLDER, snapshot.resolve("model.safetensors.index.json"), "c");
     }
 
     @Test

@@ -55,6 +55,9 @@ public interface Kernels {
     /** The first index i < n where {@code !(x[i] >= 0)} (negative or NaN; -0.0 passes), or -1. Checks Fishers. */
     int indexOfNegativeOrNaN(float[] x, int n);
 
+    /** How many of x[0..n) are NaN or infinite. Scans the inputs for the merge report's warnings. */
+    int countNonFinite(float[] x, int n);
+
     /** The scalar implementation: the twin every vector kernel is tested against, and bit-identical to it. */
     static Kernels scalar() {
         return KernelSelector.SCALAR;

@@ -125,6 +125,20 @@ public final class ScalarKernels implements Kernels {
         return -1;
     }
 
+    @Override
+    public int countNonFinite(float[] x, int n) {
+        checkLength(x, n);
+        return countNonFinite(x, 0, n);
+    }
+
+    static int countNonFinite(float[] x, int from, int n) {
+        int c = 0;
+        for (int i = from; i < n; i++) {
+            c += Float.isFinite(x[i]) ? 0 : 1;
+        }
+        return c;
+    }
+
     static void checkConversion(DType type, float[] buffer, int n) {
         if (!type.isMergeable()) {
             throw unsupported(type);

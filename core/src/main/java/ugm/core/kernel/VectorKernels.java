@@ -179,6 +179,21 @@ abstract sealed class VectorKernels implements Kernels
         return ScalarKernels.indexOfNegativeOrNaN(x, i, n);
     }
 
+    @Override
+    public int countNonFinite(float[] x, int n) {
+        ScalarKernels.checkLength(x, n);
+        VectorSpecies<Float> fs = species().f();
+        int c = 0;
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            VectorMask<Float> finite = FloatVector.fromArray(fs, x, i).test(VectorOperators.IS_FINITE);
+            if (!finite.allTrue()) {
+                c += finite.not().trueCount();
+            }
+        }
+        return c + ScalarKernels.countNonFinite(x, i, n);
+    }
+
     // ---- the kernels ----------------------------------------------------------------------------
 
     @Override

@@ -104,7 +104,7 @@ public final class Merger {
         int threads = callerOnly ? 1 : (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
         run.start(threads);
         return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
-                threads, run.kernelsUsed(), run.clamped.sum());
+                threads, run.kernelsUsed(), run.clamped.sum(), run.scan.findings());
     }
 
     private static boolean sharedAccess(List<TensorPlan> tensors, MemorySegment[] targets) {
@@ -153,6 +153,7 @@ public final class Merger {
         final AtomicLong cursor = new AtomicLong();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final LongAdder clamped = new LongAdder();
+        final InputScan scan;
 
         final boolean callerOnly;
         /** Whether worker 0 warms up the vector kernels while the others run the scalar ones. */
@@ -169,6 +170,7 @@ public final class Merger {
                 remaining.set(i, firstChunk[i + 1] - firstChunk[i]);
             }
             this.tensors = plan.tensors();
+            this.scan = new InputScan(tensors);
             this.targets = targets;
             this.firstChunk = firstChunk;
             this.chunk = chunk;
@@ -273,13 +275,12 @@ public final class Merger {
                             progress.tensorDone(t.output());
                         }
                     } catch (InternalError e) {
-                        // A mapped page that cannot be read: the file was truncated or replaced underneath.
-                        throw new UgmException(UgmException.Kind.IO, "an input changed or was truncated during the merge,"
-                                + " while reading tensor '" + t.output().name() + "' from " + files(t), e);
+                        throw InputFault.of(t, e); // a mapped page that cannot be read: a file was truncated underneath
                     }
                 }
             } catch (Throwable e) {
-                failure.compareAndSet(null, e);
+                // The fault can surface a little after the access that caused it.
+                failure.compareAndSet(null, e instanceof InternalError ie ? InputFault.of(tensors.get(ti), ie) : e);
             }
         }
 
@@ -386,6 +387,7 @@ public final class Merger {
                 checkFisher(kernels, t.baseFisher(), name, s.baseFisher, n, from);
                 baseFisher = s.baseFisher;
             }
+            scan.block(kernels, t, s.models, s.base, s.fishers, baseFisher, n);
             Coefficients k = t.coefficients();
             switch (method) {
                 case LINEAR -> kernels.linear(s.models, k.weights(), s.out, n);
@@ -418,10 +420,6 @@ public final class Merger {
             }
         }
 
-        static String files(TensorPlan t) {
-            String name = t.output().name();
-            return String.join(", ", t.all().stream().map(in -> in.source().locate(name)).distinct().toList());
-        }
     }
 
     /** Per-thread decode buffers. */

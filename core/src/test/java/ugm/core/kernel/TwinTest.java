@@ -230,6 +230,28 @@ class TwinTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("vectors")
+    void countNonFiniteMatchesScalarAndTheDefinition(VectorKernels v) {
+        float[] bad = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0xFFC00001)};
+        for (int n : SIZES) {
+            float[] x = new float[n + SLACK];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = i % 3 == 0 ? Float.MAX_VALUE : i % 3 == 1 ? -Float.MIN_VALUE : -1e30f * i;
+            }
+            x[n + SLACK - 1] = Float.NaN; // beyond n: must be ignored
+            assertEquals(0, SCALAR.countNonFinite(x, n), "scalar n=" + n);
+            assertEquals(0, v.countNonFinite(x, n), v.name() + " n=" + n);
+            int want = 0;
+            for (int at = 0; at < n; at += 1 + at / 2) {
+                x[at] = bad[want % bad.length];
+                want++;
+                assertEquals(want, SCALAR.countNonFinite(x, n), "scalar n=" + n + " at=" + at);
+                assertEquals(want, v.countNonFinite(x, n), v.name() + " n=" + n + " at=" + at);
+            }
+        }
+    }
+
     static float[] filled(int length) {
         float[] a = new float[length];
         Arrays.fill(a, SENTINEL);

@@ -1,0 +1,143 @@
+package ugm.core.merge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import ugm.core.DType;
+import ugm.core.MemoryTensors;
+import ugm.core.TensorSink;
+import ugm.core.merge.MergeReport.NonFinite;
+
+/** NaN and infinity in inputs are counted per tensor and input for the report; finite inputs never give NaN. */
+class NonFiniteInputsTest {
+
+    static final int A = 1000;
+    static final int B = 5000;
+
+    static double[] values(Random r, int n, double center, double spread) {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = center + r.nextGaussian() * spread;
+        }
+        return v;
+    }
+
+    static Map<String, MemorySegment> merge(MergeRequest request, MergeReport[] report) {
+        Map<String, MemorySegment> out = new HashMap<>();
+        TensorSink sink = t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8));
+        report[0] = Merger.merge(request, sink);
+        return out;
+    }
+
+    @Test
+    void nanAndInfinityInInputsAreCountedPerTensorAndInput() {
+        Random r = new Random(7);
+        MemoryTensors base = new MemoryTensors("base");
+        MemoryTensors m1 = new MemoryTensors("model-1");
+        MemoryTensors m2 = new MemoryTensors("model-2");
+        MemoryTensors f1 = new MemoryTensors("fisher-1");
+        MemoryTensors f2 = new MemoryTensors("fisher-2");
+        double[] baseA = values(r, A, 0, 1);
+        baseA[999] = Double.POSITIVE_INFINITY;
+        Tensors.add(base, "a", DType.F32, baseA);
+        Tensors.add(base, "b", DType.F32, values(r, B, 0, 1));
+        Tensors.add(m1, "a", DType.BF16, values(r, A, 0, 1));
+        double[] m1b = values(r, B, 0, 1);
+        m1b[0] = Double.NaN;
+        m1b[600] = Double.NaN;
+        m1b[4999] = Double.NaN;
+        m1b[2000] = Double.NEGATIVE_INFINITY;
+        m1b[2001] = Double.POSITIVE_INFINITY;
+        Tensors.add(m1, "b", DType.BF16, m1b);
+        Tensors.add(m2, "a", DType.F32, values(r, A, 0, 1));
+        Tensors.add(m2, "b", DType.F16, values(r, B, 0, 1));
+        Tensors.add(f1, "a", DType.F32, values(r, A, 2, 0.1));
+        Tensors.add(f1, "b", DType.F32, values(r, B, 2, 0.1));
+        double[] f2a = values(r, A, 2, 0.1);
+        f2a[3] = Double.POSITIVE_INFINITY;
+        Tensors.add(f2, "a", DType.F32, f2a);
+        Tensors.add(f2, "b", DType.F32, values(r, B, 2, 0.1));
+
+        for (int threads : new int[] {1, 2}) {
+            MergeReport[] report = new MergeReport[1];
+            Map<String, MemorySegment> out = merge(MergeRequest.builder(Method.GRADIENT_MATCHING).base(base).model(m1).model(m2)
+                    .fisher(f1).fisher(f2).delta0(1e-3f).threads(threads).chunkElements(64).build(), report);
+            assertEquals(List.of(new NonFinite("a", "fisher-2", 0, 1), new NonFinite("a", "base", 0, 1),
+                    new NonFinite("b", "model-1", 3, 2)), report[0].nonFinite());
+            assertEquals("tensor 'b' in model-1: 3 NaN and 2 infinite input values", report[0].nonFinite().get(2).toString());
+            // Elements whose inputs are all finite stay finite.
+            double[] b = Tensors.decode(DType.F32, out.get("b"));
+            for (int i = 0; i < B; i++) {
+                if (Double.isFinite(m1b[i])) {
+                    assertTrue(Double.isFinite(b[i]), "b[" + i + "] = " + b[i]);
+                }
+            }
+            assertTrue(Double.isNaN(b[600]));
+        }
+
+        MergeReport[] report = new MergeReport[1];
+        merge(MergeRequest.builder(Method.TASK_ARITHMETIC).base(base).model(m1).model(m2).build(), report);
+        assertEquals(List.of(new NonFinite("a", "base", 0, 1), new NonFinite("b", "model-1", 3, 2)), report[0].nonFinite());
+    }
+
+    /** Degenerate but finite inputs: zero Fishers, zero prior, models equal to the base, removal, huge and tiny values. */
+    @ParameterizedTest
+    @EnumSource(Method.class)
+    void finiteInputsNeverGiveNaN(Method m) {
+        Random r = new Random(11);
+        int n = 3000;
+        MemoryTensors base = new MemoryTensors("base");
+        MemoryTensors baseFisher = new MemoryTensors("base-fisher");
+        MemoryTensors[] models = {new MemoryTensors("m1"), new MemoryTensors("m2")};
+        MemoryTensors[] fishers = {new MemoryTensors("f1"), new MemoryTensors("f2")};
+        double[] b = values(r, n, 0, 1);
+        for (int i = 0; i < n; i += 7) {
+            b[i] = i % 2 == 0 ? 1e30 : Float.MIN_VALUE;
+        }
+        Tensors.add(base, "w", DType.F32, b);
+        Tensors.add(baseFisher, "w", DType.F32, new double[n]);
+        for (int t = 0; t < 2; t++) {
+            double[] x = b.clone();
+            double[] h = new double[n];
+            for (int i = 0; i < n; i++) {
+                if (i % 3 != 0) {
+                    x[i] += r.nextGaussian();
+                }
+                h[i] = i % 5 == 0 ? 0 : i % 5 == 1 ? Float.MIN_VALUE : i % 5 == 2 ? 1e30 : Math.abs(r.nextGaussian());
+            }
+            Tensors.add(models[t], "w", DType.F32, x);
+            Tensors.add(fishers[t], "w", DType.F32, h);
+        }
+        for (boolean remove : new boolean[] {false, true}) {
+            if (remove && !(m == Method.GRADIENT_MATCHING || m == Method.TASK_ARITHMETIC)) {
+                continue;
+            }
+            MergeRequest.Builder req = MergeRequest.builder(m).base(base).remove(remove).outDtype(DType.F32);
+            for (int t = 0; t < 2; t++) {
+                req.model(models[t]);
+                if (m.needsFishers()) {
+                    req.fisher(fishers[t]);
+                }
+            }
+            if (m.needsFishers()) {
+                req.baseFisher(baseFisher);
+            }
+            MergeReport[] report = new MergeReport[1];
+            double[] w = Tensors.decode(DType.F32, merge(req.build(), report).get("w"));
+            assertEquals(List.of(), report[0].nonFinite());
+            for (int i = 0; i < n; i++) {
+                assertFalse(Double.isNaN(w[i]), m + (remove ? " removal" : "") + ": w[" + i + "] is NaN");
+            }
+        }
+    }
+}

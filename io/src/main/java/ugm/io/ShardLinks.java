@@ -1,0 +1,47 @@
+package ugm.io;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import ugm.io.SafetensorsException.Rule;
+
+/**
+ * Where a shard named by an index really is. The name itself is checked lexically (no absolute
+ * path, no way out through {@code ..}); this follows symbolic links, so a link inside the folder
+ * that points elsewhere is refused too. One layout is allowed: a Hugging Face cache snapshot
+ * ({@code <repo>/snapshots/<revision>/}), whose files are links into that same repository's
+ * {@code <repo>/blobs/}.
+ */
+final class ShardLinks {
+
+    private ShardLinks() {
+    }
+
+    /** @throws SafetensorsException (SHARD_OUTSIDE_FOLDER) when {@code shard} resolves outside {@code folder} */
+    static void requireInside(Path folder, Path index, String name, Path shard, String tensor) {
+        Path realFolder;
+        Path realShard;
+        try {
+            realFolder = folder.toRealPath();
+            realShard = shard.toRealPath();
+        } catch (IOException e) {
+            throw Messages.io(shard, "cannot resolve", e);
+        }
+        if (realShard.startsWith(realFolder) || inHuggingFaceBlobs(realFolder, realShard)) {
+            return;
+        }
+        throw new SafetensorsException(Rule.SHARD_OUTSIDE_FOLDER, index.toString(), tensor,
+                "shard \"" + name + "\" is a link to " + realShard + ", outside the checkpoint folder; refused");
+    }
+
+    /** {@code <repo>/snapshots/<rev>} and a file in {@code <repo>/blobs/}. */
+    static boolean inHuggingFaceBlobs(Path realFolder, Path realShard) {
+        Path snapshots = realFolder.getParent();
+        if (snapshots == null || snapshots.getFileName() == null || !snapshots.getFileName().toString().equals("snapshots")) {
+            return false;
+        }
+        Path repo = snapshots.getParent();
+        return repo != null && realShard.getParent() != null && realShard.getParent().equals(repo.resolve("blobs"))
+                && Files.isRegularFile(realShard);
+    }
+}

@@ -295,4 +295,65 @@ class TaskVectorMethodsTest {
         double[] same = merge(Method.DARE_LINEAR, new double[n], new double[][] {d}, q -> q.densities(1f).normalize(false));
         assertArrayEquals(Tensors.stored(DType.F32, d), same);
     }
+
+    // ---- slerp, model_stock, nearswap against double twins on odd sizes ----
+
+    @Test
+    void slerpNearswapModelStockMatchTwins() {
+        Family one = Family.of(21, 1, DType.F32);
+        Family three = Family.of(22, 3, DType.F32);
+        Map<String, MemorySegment> slerp = MergerTest.run(one.request(Method.SLERP).t(0.3f).build(), null);
+        Map<String, MemorySegment> near = MergerTest.run(one.request(Method.NEARSWAP).t(0.04f).build(), null);
+        Map<String, MemorySegment> stock = MergerTest.run(three.request(Method.MODEL_STOCK).build(), null);
+        for (int n : SIZES) {
+            String name = "t" + n;
+            double[] b = one.b.get(name);
+            double[] x = one.x.get(name)[0];
+            double dot = 0;
+            double nb = 0;
+            double nx = 0;
+            for (int j = 0; j < n; j++) {
+                dot += b[j] * x[j];
+                nb += b[j] * b[j];
+                nx += x[j] * x[j];
+            }
+            double cos = dot / Math.sqrt(nb) / Math.sqrt(nx);
+            double theta = Math.acos(cos);
+            double[] es = new double[n];
+            double[] en = new double[n];
+            for (int j = 0; j < n; j++) {
+                es[j] = Math.abs(cos) > 0.9995 ? 0.7 * b[j] + 0.3 * x[j]
+                        : (Math.sin(0.7 * theta) * b[j] + Math.sin(0.3 * theta) * x[j]) / Math.sin(theta);
+                double w = Math.min(1, 0.04 / Math.max(Math.abs(x[j] - b[j]), 1e-6));
+                en[j] = w * x[j] + (1 - w) * b[j];
+            }
+            close(es, Tensors.decode(DType.F32, slerp.get(name)));
+            close(en, Tensors.decode(DType.F32, near.get(name)));
+
+            double[] b3 = three.b.get(name);
+            double[][] x3 = three.x.get(name);
+            double c = 0;
+            for (int i = 0; i < 3; i++) {
+                for (int k = i + 1; k < 3; k++) {
+                    double d = 0;
+                    double ni = 0;
+                    double nk = 0;
+                    for (int j = 0; j < n; j++) {
+                        double di = x3[i][j] - b3[j];
+                        double dk = x3[k][j] - b3[j];
+                        d += di * dk;
+                        ni += di * di;
+                        nk += dk * dk;
+                    }
+                    c += d / Math.max(Math.sqrt(ni * nk), 1e-6) / 3;
+                }
+            }
+            double t = 3 * c / (1 + 2 * c);
+            double[] em = new double[n];
+            for (int j = 0; j < n; j++) {
+                em[j] = t * (x3[0][j] + x3[1][j] + x3[2][j]) / 3 + (1 - t) * b3[j];
+            }
+            close(em, Tensors.decode(DType.F32, stock.get(name)));
+        }
+    }
 }

@@ -99,8 +99,26 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--fisher-floor", paramLabel = "F", description = "fisher, fisher_with_base: floor under every Fisher value (default 0).")
     Double fisherFloor;
 
-    @Option(names = "--no-normalize", negatable = false, description = "linear: do not divide by the sum of the weights.")
+    @Option(names = "--no-normalize", negatable = false, description = "linear, ties, ...: do not divide by the sum of the weights.")
     boolean noNormalize;
+
+    @Option(names = "--normalize", negatable = false, description = "dare_*, breadcrumbs*, task_arithmetic: divide by the sum of the (surviving) weights.")
+    boolean normalize;
+
+    @Option(names = "--density", paramLabel = "D", description = "Fraction of each task vector kept, in --model order (ties, dare_*, breadcrumbs*; default 1).")
+    List<Double> densities = new ArrayList<>();
+
+    @Option(names = "--gamma", paramLabel = "G", description = "breadcrumbs*: fraction of largest magnitudes dropped, in --model order (default 0.01).")
+    List<Double> gammas = new ArrayList<>();
+
+    @Option(names = "--rescale", negatable = true, description = "Rescale the kept elements to the task vector's L1 norm (default: on for dare_*, off otherwise).")
+    Boolean rescale;
+
+    @Option(names = "--t", paramLabel = "T", description = "slerp, nearswap: interpolation parameter (default 0.5).")
+    Double t;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of the random sparsifier (dare_*; default 0).")
+    Long seed;
 
     @Option(names = "--out-dtype", paramLabel = "T", converter = DTypeConverter.class, description = "Output dtype of floating tensors: bf16, f16, f32 or f64 (default: the base's, per tensor).")
     DType outDtype;
@@ -213,7 +231,8 @@ final class MergeCommand implements Callable<Integer> {
     private MergeConfig fromConfig() {
         if (method != null || base != null || !models.isEmpty() || !weights.isEmpty() || !fishers.isEmpty() || baseFisher != null
                 || !fisherScales.isEmpty() || baseFisherScale != null || lambda != null || delta0 != null || remove
-                || clampRel != null || fisherFloor != null || noNormalize || outDtype != null) {
+                || clampRel != null || fisherFloor != null || noNormalize || outDtype != null || normalize || !densities.isEmpty()
+                || !gammas.isEmpty() || rescale != null || t != null || seed != null) {
             throw usage("give either CONFIG.yml OUT_DIR or the merge options (--method, --model, ...), not both");
         }
         if (outDir == null && out == null) {
@@ -239,6 +258,11 @@ final class MergeCommand implements Callable<Integer> {
         perModel(weights.size(), "--weight");
         perModel(fisherScales.size(), "--fisher-scale");
         perModel(fishers.size(), "--fisher");
+        perModel(densities.size(), "--density");
+        perModel(gammas.size(), "--gamma");
+        if (normalize && noNormalize) {
+            throw usage("give --normalize or --no-normalize, not both");
+        }
         List<MergeConfig.Model> entries = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             Map<String, Setting> p = new LinkedHashMap<>();
@@ -247,6 +271,12 @@ final class MergeCommand implements Callable<Integer> {
             }
             if (!fisherScales.isEmpty()) {
                 p.put(Param.FISHER_SCALE.key(), new Setting.Number(fisherScales.get(i)));
+            }
+            if (!densities.isEmpty()) {
+                p.put(Param.DENSITY.key(), new Setting.Number(densities.get(i)));
+            }
+            if (!gammas.isEmpty()) {
+                p.put(Param.GAMMA.key(), new Setting.Number(gammas.get(i)));
             }
             entries.add(new MergeConfig.Model(absolute(models.get(i)), fishers.isEmpty() ? null : absolute(fishers.get(i)), p));
         }
@@ -259,8 +289,15 @@ final class MergeCommand implements Callable<Integer> {
         if (remove) {
             global.put(Param.REMOVE.key(), new Setting.Flag(true));
         }
-        if (noNormalize) {
-            global.put(Param.NORMALIZE.key(), new Setting.Flag(false));
+        if (noNormalize || normalize) {
+            global.put(Param.NORMALIZE.key(), new Setting.Flag(normalize));
+        }
+        putNumber(global, Param.T, t);
+        if (seed != null) {
+            global.put(Param.RANDOM_SEED.key(), new Setting.Number(seed));
+        }
+        if (rescale != null) {
+            global.put(Param.RESCALE.key(), new Setting.Flag(rescale));
         }
         return new MergeConfig(method, absolute(base), absolute(baseFisher), entries, global, null,
                 outDtype == null ? null : OutputFolder.torchName(outDtype), null);

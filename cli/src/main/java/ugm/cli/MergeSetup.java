@@ -54,6 +54,9 @@ final class MergeSetup implements AutoCloseable {
         }
         for (MergeConfig.Model m : config.models()) {
             if (method.needsBase() && m.path().equals(config.base())) {
+                if (method == Method.SLERP || method == Method.NEARSWAP) {
+                    continue; // mergekit lists the base among slerp's and nearswap's two models
+                }
                 warnings.add("base_model " + m.path() + " is also in models; as in mergekit it is the base, not a task");
                 continue;
             }
@@ -75,11 +78,18 @@ final class MergeSetup implements AutoCloseable {
         int n = models.size();
         TensorParameter[] weights = new TensorParameter[n];
         TensorParameter[] scales = new TensorParameter[n];
+        TensorParameter[] densities = new TensorParameter[n];
+        TensorParameter[] gammas = new TensorParameter[n];
         for (int i = 0; i < n; i++) {
             weights[i] = perModel(Param.WEIGHT, i);
             scales[i] = perModel(Param.FISHER_SCALE, i);
+            densities[i] = perModel(Param.DENSITY, i);
+            gammas[i] = perModel(Param.GAMMA, i);
         }
-        boolean normalize = flag(Param.NORMALIZE, method == Method.LINEAR);
+        Setting rescale = config.parameters().get(Param.RESCALE.key());
+        b.densities(densities).gammas(gammas).t(global(Param.T)).seed((long) scalar(Param.RANDOM_SEED))
+                .rescale(rescale == null ? null : ((Setting.Flag) rescale).value());
+        boolean normalize = flag(Param.NORMALIZE, method.normalizeDefault());
         if (method == Method.TASK_ARITHMETIC && normalize) {
             weights = normalized(weights);
         }

@@ -55,9 +55,9 @@ class ConfigErrorsTest {
         assertEquals(ExitCodes.USAGE, magic.code(), magic::toString);
         assertTrue(magic.errLine().contains("merge.yml") && magic.errLine().contains("unknown merge_method 'task_arithmetc'")
                 && magic.errLine().contains("did you mean 'task_arithmetic'"), magic.err());
-        Run ties = merge("merge_method: ties\nbase_model: base\nmodels:\n" + TWO);
-        assertEquals(ExitCodes.USAGE, ties.code(), ties::toString);
-        assertTrue(ties.errLine().contains("'ties' is not supported yet"), ties.err());
+        Run della = merge("merge_method: della\nbase_model: base\nmodels:\n" + TWO);
+        assertEquals(ExitCodes.USAGE, della.code(), della::toString);
+        assertTrue(della.errLine().contains("'della' is not supported yet"), della.err());
         assertFalse(Files.exists(tmp.resolve("out")));
     }
 

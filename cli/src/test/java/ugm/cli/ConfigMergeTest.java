@@ -67,7 +67,7 @@ class ConfigMergeTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Method.class)
+    @EnumSource(value = Method.class, names = {"LINEAR", "TASK_ARITHMETIC", "FISHER", "FISHER_WITH_BASE", "GRADIENT_MATCHING"}) // the element-wise kernels; the others: TaskVectorMethodsTest
     void yamlAndFlagsGiveTheSameBytes(Method m) throws IOException {
         boolean fishers = m.needsFishers();
         Path cfg = config("same-" + m.id() + ".yml", """

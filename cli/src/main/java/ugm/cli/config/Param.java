@@ -5,6 +5,15 @@ import static ugm.core.merge.Method.FISHER_WITH_BASE;
 import static ugm.core.merge.Method.GRADIENT_MATCHING;
 import static ugm.core.merge.Method.LINEAR;
 import static ugm.core.merge.Method.TASK_ARITHMETIC;
+import static ugm.core.merge.Method.BREADCRUMBS;
+import static ugm.core.merge.Method.BREADCRUMBS_TIES;
+import static ugm.core.merge.Method.DARE_GRADIENT_MATCHING;
+import static ugm.core.merge.Method.DARE_LINEAR;
+import static ugm.core.merge.Method.DARE_TIES;
+import static ugm.core.merge.Method.NEARSWAP;
+import static ugm.core.merge.Method.SLERP;
+import static ugm.core.merge.Method.TIES;
+import static ugm.core.merge.Method.TIES_GRADIENT_MATCHING;
 
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -16,11 +25,22 @@ import ugm.core.merge.Method;
 /** The parameters ugm reads from a config's {@code parameters} maps, with where they may appear and what uses them. */
 public enum Param {
     WEIGHT("weight", true, Kind.NUMBER, 1, EnumSet.allOf(Method.class)),
-    FISHER_SCALE("fisher_scale", true, Kind.NUMBER, 1, EnumSet.of(FISHER, FISHER_WITH_BASE, GRADIENT_MATCHING)),
-    LAMBDA("lambda", false, Kind.NUMBER, 1, EnumSet.of(TASK_ARITHMETIC, GRADIENT_MATCHING)),
-    DELTA0("delta0", false, Kind.NUMBER, 0, EnumSet.of(GRADIENT_MATCHING)),
-    BASE_FISHER_SCALE("base_fisher_scale", false, Kind.NUMBER, 1, EnumSet.of(FISHER_WITH_BASE, GRADIENT_MATCHING)),
-    NORMALIZE("normalize", false, Kind.FLAG, 0, EnumSet.of(LINEAR, TASK_ARITHMETIC)),
+    FISHER_SCALE("fisher_scale", true, Kind.NUMBER, 1, EnumSet.of(FISHER, FISHER_WITH_BASE, GRADIENT_MATCHING,
+            TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+    DENSITY("density", true, Kind.NUMBER, 1, EnumSet.of(TIES, DARE_TIES, DARE_LINEAR, BREADCRUMBS, BREADCRUMBS_TIES,
+            TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+    GAMMA("gamma", true, Kind.NUMBER, 0.01, EnumSet.of(BREADCRUMBS, BREADCRUMBS_TIES)),
+    LAMBDA("lambda", false, Kind.NUMBER, 1, EnumSet.of(TASK_ARITHMETIC, GRADIENT_MATCHING, TIES, DARE_TIES, DARE_LINEAR,
+            BREADCRUMBS, BREADCRUMBS_TIES, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+    DELTA0("delta0", false, Kind.NUMBER, 0, EnumSet.of(GRADIENT_MATCHING, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+    BASE_FISHER_SCALE("base_fisher_scale", false, Kind.NUMBER, 1, EnumSet.of(FISHER_WITH_BASE, GRADIENT_MATCHING,
+            TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+    T("t", false, Kind.NUMBER, 0.5, EnumSet.of(SLERP, NEARSWAP)),
+    NORMALIZE("normalize", false, Kind.FLAG, 0, EnumSet.of(LINEAR, TASK_ARITHMETIC, TIES, DARE_TIES, DARE_LINEAR, BREADCRUMBS,
+            BREADCRUMBS_TIES)),
+    RESCALE("rescale", false, Kind.FLAG, 0, EnumSet.of(TIES, DARE_TIES, DARE_LINEAR, BREADCRUMBS, BREADCRUMBS_TIES,
+            TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+    RANDOM_SEED("random_seed", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(DARE_TIES, DARE_LINEAR, DARE_GRADIENT_MATCHING)),
     REMOVE("remove", false, Kind.FLAG, 0, EnumSet.of(TASK_ARITHMETIC, GRADIENT_MATCHING)),
     CLAMP("clamp", false, Kind.SCALAR_NUMBER, 0.1, EnumSet.of(GRADIENT_MATCHING)),
     FISHER_FLOOR("fisher_floor", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(FISHER, FISHER_WITH_BASE));
@@ -35,11 +55,10 @@ public enum Param {
         FLAG
     }
 
-    /** mergekit parameters of the methods ugm does not have yet (ties, dare, slerp, ...): accepted, ignored with a warning. */
-    public static final Set<String> MERGEKIT_ONLY = Set.of("density", "gamma", "epsilon", "rescale", "t", "int8_mask",
-            "filter_wise");
+    /** mergekit parameters of the methods ugm does not have yet (della) or does not need (int8_mask): accepted, ignored with a warning. */
+    public static final Set<String> MERGEKIT_ONLY = Set.of("epsilon", "int8_mask", "filter_wise");
     /** mergekit parameters that are given per model. */
-    static final Set<String> MERGEKIT_PER_MODEL = Set.of("density", "gamma", "epsilon");
+    static final Set<String> MERGEKIT_PER_MODEL = Set.of("epsilon");
 
     private final String key;
     private final boolean perModel;

@@ -302,12 +302,13 @@ public final class MergePlan {
         float[] alphas = new float[n];
         for (int i = 0; i < n; i++) {
             float a = switch (r.method) {
-                case TASK_ARITHMETIC, GRADIENT_MATCHING -> lambda * given[i];
+                case TASK_ARITHMETIC, GRADIENT_MATCHING, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING -> lambda * given[i];
                 default -> given[i];
             };
             alphas[i] = r.remove && r.method == Method.TASK_ARITHMETIC ? -a : a;
         }
-        GradientMatching gm = r.method == Method.GRADIENT_MATCHING
+        GradientMatching gm = r.method == Method.GRADIENT_MATCHING || r.method == Method.TIES_GRADIENT_MATCHING
+                || r.method == Method.DARE_GRADIENT_MATCHING
                 ? new GradientMatching(alphas, scales.clone(), baseScale, delta0, r.remove, r.clampRel)
                 : null;
         return new Coefficients(weights, alphas, scales, baseScale, r.fisherFloor, gm);

@@ -29,6 +29,11 @@ public final class MergeRequest {
     final DType outDtype;
     final int threads;
     final int chunkElements;
+    final List<TensorParameter> densities;
+    final List<TensorParameter> gammas;
+    final TensorParameter t;
+    final Boolean rescale;
+    final long seed;
 
     private MergeRequest(Builder b) {
         method = b.method;
@@ -49,6 +54,11 @@ public final class MergeRequest {
         outDtype = b.outDtype;
         threads = b.threads > 0 ? b.threads : Runtime.getRuntime().availableProcessors();
         chunkElements = b.chunkElements;
+        densities = b.densities == null ? filled(t, 1f) : b.densities;
+        gammas = b.gammas == null ? filled(t, 0.01f) : b.gammas;
+        this.t = b.t;
+        rescale = b.rescale;
+        seed = b.seed;
         check();
     }
 
@@ -103,6 +113,16 @@ public final class MergeRequest {
         if (problem != null) {
             throw usage(problem);
         }
+        if (densities.size() != models.size() || gammas.size() != models.size()) {
+            throw usage(densities.size() + " densities and " + gammas.size() + " gammas for " + models.size()
+                    + " models; give one per model, in model order");
+        }
+        if ((method == Method.SLERP || method == Method.NEARSWAP) && models.size() != 1) {
+            throw usage(method + " takes the base and exactly one other model, not " + models.size());
+        }
+        if (method == Method.MODEL_STOCK && models.size() < 2) {
+            throw usage("model_stock needs at least two models besides the base");
+        }
         if (chunkElements < 64) {
             throw usage("chunk size must be at least 64 elements");
         }
@@ -151,6 +171,11 @@ public final class MergeRequest {
         return new UgmException(UgmException.Kind.USAGE, message);
     }
 
+    /** Whether the sparsified elements are rescaled: as asked, else the method's default. */
+    boolean rescale() {
+        return rescale != null ? rescale : method.rescaleDefault();
+    }
+
     public Method method() {
         return method;
     }
@@ -195,6 +220,11 @@ public final class MergeRequest {
         private DType outDtype;
         private int threads;
         private int chunkElements = 16 * 1024;
+        private List<TensorParameter> densities;
+        private List<TensorParameter> gammas;
+        private TensorParameter t = TensorParameter.of(0.5f);
+        private Boolean rescale;
+        private long seed;
 
         private Builder(Method method) {
             this.method = Objects.requireNonNull(method, "method");
@@ -308,6 +338,50 @@ public final class MergeRequest {
         /** Elements per work unit (default 16384). */
         public Builder chunkElements(int chunkElements) {
             this.chunkElements = chunkElements;
+            return this;
+        }
+
+        /** The fraction of each task vector kept, per model in model order (default 1: no sparsification). */
+        public Builder densities(TensorParameter... densities) {
+            this.densities = List.of(densities);
+            return this;
+        }
+
+        public Builder densities(float... densities) {
+            this.densities = constants(densities);
+            return this;
+        }
+
+        /** breadcrumbs: the fraction of largest magnitudes dropped, per model (default 0.01). */
+        public Builder gammas(TensorParameter... gammas) {
+            this.gammas = List.of(gammas);
+            return this;
+        }
+
+        public Builder gammas(float... gammas) {
+            this.gammas = constants(gammas);
+            return this;
+        }
+
+        /** slerp, nearswap: the interpolation parameter (default 0.5). */
+        public Builder t(TensorParameter t) {
+            this.t = Objects.requireNonNull(t, "t");
+            return this;
+        }
+
+        public Builder t(float t) {
+            return t(TensorParameter.of(t));
+        }
+
+        /** Rescale the kept elements to the task vector's L1 norm (default: the method's, as mergekit). */
+        public Builder rescale(Boolean rescale) {
+            this.rescale = rescale;
+            return this;
+        }
+
+        /** The seed of the random sparsifiers (default 0). */
+        public Builder seed(long seed) {
+            this.seed = seed;
             return this;
         }
 

@@ -154,6 +154,8 @@ public final class Merger {
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final LongAdder clamped = new LongAdder();
         final InputScan scan;
+        /** The per-tensor first passes of the methods that need one (see {@link TensorPasses}). */
+        final TensorPasses passes;
 
         final boolean callerOnly;
         /** Whether worker 0 warms up the vector kernels while the others run the scalar ones. */
@@ -183,6 +185,7 @@ public final class Merger {
             this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
+            this.passes = new TensorPasses(plan.request());
         }
 
         void start(int threads) {
@@ -291,6 +294,7 @@ public final class Merger {
                 in.source().release(name);
             }
             sink.release(t.output());
+            passes.release(t);
         }
 
         /** The probe worker's timing of the vector kernels, in windows of calls. */
@@ -401,6 +405,7 @@ public final class Merger {
                         clampCount.add(c);
                     }
                 }
+                default -> passes.of(t).apply(from, n, s.base, s.models, s.fishers, baseFisher, s.out); // first pass, then element-wise
             }
             DType outType = t.output().dtype();
             kernels.encode(s.out, n, outType, target, from * outType.byteWidth());

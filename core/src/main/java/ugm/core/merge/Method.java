@@ -15,7 +15,27 @@ public enum Method {
     /** Fisher averaging with the base counted as one more model. */
     FISHER_WITH_BASE(true, true),
     /** The paper's rule: {@code θ0 + Σ α_t (P0 + s_t H_t)/Hbar (θ_t − θ0)}. */
-    GRADIENT_MATCHING(true, true);
+    GRADIENT_MATCHING(true, true),
+    /** Task vectors trimmed to the largest {@code density} by magnitude, sign election, disjoint mean (TIES). */
+    TIES(true, false),
+    /** Task vectors with elements dropped at random (keep probability {@code density}), rescaled, sign election. */
+    DARE_TIES(true, false),
+    /** Task vectors with elements dropped at random, rescaled, summed. */
+    DARE_LINEAR(true, false),
+    /** Task vectors without their largest ({@code gamma}) and smallest magnitudes, summed. */
+    BREADCRUMBS(true, false),
+    /** As breadcrumbs, with TIES' sign election. */
+    BREADCRUMBS_TIES(true, false),
+    /** Spherical interpolation between the base and one model, parameter {@code t}. */
+    SLERP(true, false),
+    /** Interpolation towards the base by the angle between the task vectors (Model Stock). */
+    MODEL_STOCK(true, false),
+    /** Per element: the model where it is within {@code t} of the base, else moved towards the base. */
+    NEARSWAP(true, false),
+    /** Gradient matching whose per-model updates are trimmed by magnitude and sign-elected as in TIES. */
+    TIES_GRADIENT_MATCHING(true, true),
+    /** Gradient matching whose per-model updates are dropped at random and rescaled as in DARE. */
+    DARE_GRADIENT_MATCHING(true, true);
 
     private final boolean needsBase;
     private final boolean needsFishers;
@@ -36,6 +56,16 @@ public enum Method {
 
     public boolean needsFishers() {
         return needsFishers;
+    }
+
+    /** mergekit's default for {@code normalize}. */
+    public boolean normalizeDefault() {
+        return this == LINEAR || this == TIES;
+    }
+
+    /** mergekit's default for {@code rescale} (the random sparsifiers). */
+    public boolean rescaleDefault() {
+        return this == DARE_TIES || this == DARE_LINEAR || this == DARE_GRADIENT_MATCHING;
     }
 
     /** Whether {@code remove} (task negation) applies. */

@@ -166,7 +166,7 @@ class MergerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Method.class)
+    @EnumSource(value = Method.class, names = {"LINEAR", "TASK_ARITHMETIC", "FISHER", "FISHER_WITH_BASE", "GRADIENT_MATCHING"}) // the element-wise kernels; the others: TaskVectorMethodsTest
     void everyMethodMatchesAnIndependentDoubleEvaluationForEveryOutputType(Method m) {
         Family f = new Family(42 + m.ordinal(), 3, false);
         Reference.Params p = params(f, 0.8, false, true, 1e-3);

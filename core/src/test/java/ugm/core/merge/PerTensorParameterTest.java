@@ -39,7 +39,7 @@ class PerTensorParameterTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Method.class)
+    @EnumSource(value = Method.class, names = {"LINEAR", "TASK_ARITHMETIC", "FISHER", "FISHER_WITH_BASE", "GRADIENT_MATCHING"}) // the element-wise kernels; the others: TaskVectorMethodsTest
     void everyTensorIsMergedWithItsOwnParameters(Method m) {
         MergerTest.Family f = new MergerTest.Family(11 + m.ordinal(), 3, false);
         TensorParameter[] w = new TensorParameter[f.t];

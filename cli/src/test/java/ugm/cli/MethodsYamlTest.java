@@ -1,0 +1,161 @@
+package ugm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** mergekit-methods.md's public cases, run from mergekit-style YAML (and one through the flags). */
+class MethodsYamlTest {
+    @TempDir
+    Path tmp;
+    int runs;
+
+    /** A one-tensor F32 checkpoint, written by hand (the safetensors layout is the spec here). */
+    private Path model(String name, double... v) throws IOException {
+        Path dir = tmp.resolve(name);
+        Files.createDirectories(dir);
+        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + v.length + "],\"data_offsets\":[0," + 4 * v.length + "]}}";
+        while (header.length() % 8 != 0) {
+            header += " ";
+        }
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + h.length + 4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h);
+        for (double x : v) {
+            b.putFloat((float) x);
+        }
+        Files.write(dir.resolve("model.safetensors"), b.array());
+        return dir;
+    }
+
+    private static float[] read(Path dir) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(dir.resolve("model.safetensors"))).order(ByteOrder.LITTLE_ENDIAN);
+        long n = b.getLong();
+        b.position((int) (8 + n));
+        float[] out = new float[b.remaining() / 4];
+        b.asFloatBuffer().get(out);
+        return out;
+    }
+
+    private float[] merge(String yaml) throws IOException {
+        Path cfg = tmp.resolve("merge-" + runs + ".yml");
+        Path out = tmp.resolve("out-" + runs++);
+        Files.writeString(cfg, yaml);
+        Run r = Run.of("merge", cfg.toString(), out.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        return read(out);
+    }
+
+    private static void close(double[] expected, float[] got) {
+        assertEquals(expected.length, got.length);
+        for (int i = 0; i < got.length; i++) {
+            assertEquals(expected[i], got[i], 1e-6 * Math.max(1, Math.abs(expected[i])), Arrays.toString(got));
+        }
+    }
+
+    @Test
+    void linearAndTaskArithmetic() throws IOException {
+        model("a", 1, 2, 3);
+        model("b", 3, -2, 1);
+        close(new double[] {1.8, 0.4, 2.2}, merge("""
+                merge_method: linear
+                models:
+                  - {model: a, parameters: {weight: 0.6}}
+                  - {model: b, parameters: {weight: 0.4}}
+                """));
+        model("one", 1, 1, 1, 1);
+        model("t1", 2, -1, 1.5, 1);
+        model("t2", -2, 2, 1.25, 2.5);
+        String ta = """
+                merge_method: task_arithmetic
+                base_model: one
+                models: [{model: t1}, {model: t2}]
+                parameters: {weight: 0.5, lambda: %s}
+                """;
+        close(new double[] {0, 0.5, 1.375, 1.75}, merge(ta.formatted(1)));
+        close(new double[] {-1, 0, 1.75, 2.5}, merge(ta.formatted(2)));
+    }
+
+    @Test
+    void ties() throws IOException {
+        model("zero", 0, 0, 0, 0);
+        model("x1", 1, -2, 0.5, 0);
+        model("x2", -3, 1, 0.25, 1.5);
+        String yaml = """
+                merge_method: ties
+                base_model: zero
+                models:
+                  - {model: x1, parameters: {weight: %s, density: %s}}
+                  - {model: x2, parameters: {weight: 1, density: %s}}
+                parameters: {%s}
+                """;
+        close(new double[] {-3, -2, 0.375, 1.5}, merge(yaml.formatted(1, 1, 1, "normalize: true")));
+        close(new double[] {-3, -2, 0.75, 1.5}, merge(yaml.formatted(1, 1, 1, "normalize: false")));
+        close(new double[] {-3, -2, 0.416667, 1.5}, merge(yaml.formatted(2, 1, 1, "")));
+        close(new double[] {-3, -2, 0, 1.5}, merge(yaml.formatted(1, 0.5, 0.5, "")));
+        close(new double[] {-3.833333, -2.333333, 0, 1.916667}, merge(yaml.formatted(1, 0.5, 0.5, "rescale: true")));
+    }
+
+    @Test
+    void slerpBreadcrumbsModelStockNearswap() throws IOException {
+        model("v0", 1, 0);
+        model("v1", 0, 2);
+        String slerp = "merge_method: slerp\nbase_model: v0\nmodels: [{model: v0}, {model: v1}]\nparameters: {t: %s}\n";
+        close(new double[] {0.7071068, 1.4142135}, merge(slerp.formatted(0.5)));
+        close(new double[] {0.9238795, 0.7653669}, merge(slerp.formatted(0.25)));
+        model("c0", 1, 1);
+        model("c1", 2, 2);
+        close(new double[] {1.3, 1.3}, merge("merge_method: slerp\nbase_model: c0\nmodels: [{model: c0}, {model: c1}]\nparameters: {t: 0.3}\n"));
+
+        model("z10", new double[10]);
+        model("d", 0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9, -1.0);
+        close(new double[] {0, 0, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9, 0}, merge("""
+                merge_method: breadcrumbs
+                base_model: z10
+                models: [{model: d, parameters: {weight: 1, density: 0.7, gamma: 0.1}}]
+                """));
+
+        model("ones", 1, 1, 1, 1);
+        model("s1", 2, 2, 1, 1);
+        model("s2", 2, 1, 1, 1);
+        close(new double[] {1.8284271, 1.4142135, 1, 1},
+                merge("merge_method: model_stock\nbase_model: ones\nmodels: [{model: s1}, {model: s2}]\n"));
+
+        model("a3", 1, 1, 1);
+        model("b3", 1.00005, 1.5, 3);
+        String near = "merge_method: nearswap\nbase_model: a3\nmodels: [{model: a3}, {model: b3}]\nparameters: {t: %s}\n";
+        close(new double[] {1.00005, 1.0001, 1.0001}, merge(near.formatted("1.0e-4")));
+        close(new double[] {1.00005, 1.25, 1.25}, merge(near.formatted(0.25)));
+    }
+
+    @Test
+    void dareFlagsGiveTheYamlsBytesAndDensityOneIsTheIdentity() throws IOException {
+        double[] base = new double[301];
+        double[] x = new double[301];
+        for (int i = 0; i < x.length; i++) {
+            base[i] = Math.sin(i);
+            x[i] = base[i] + Math.cos(3 * i) * 0.1;
+        }
+        Path b = model("db", base);
+        Path m = model("dx", x);
+        float[] yaml = merge("merge_method: dare_ties\nbase_model: db\nmodels: [{model: dx, parameters: {weight: 1, density: 0.4}}]\n"
+                + "parameters: {random_seed: 3}\n");
+        Path out = tmp.resolve("flags");
+        Run r = Run.of("merge", "--method", "dare_ties", "--base", b.toString(), "--model", m.toString(), "--weight", "1",
+                "--density", "0.4", "--seed", "3", "--out", out.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        assertArrayEquals(yaml, read(out));
+        // density 1: the sparsifier is the identity, so dare_linear is task arithmetic (θ0 + (θ1 − θ0) in float)
+        float[] identity = merge("merge_method: dare_linear\nbase_model: db\nmodels: [{model: dx}]\n");
+        assertArrayEquals(merge("merge_method: task_arithmetic\nbase_model: db\nmodels: [{model: dx}]\n"), identity);
+    }
+}

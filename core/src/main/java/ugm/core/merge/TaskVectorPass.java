@@ -1,0 +1,292 @@
+package ugm.core.merge;
+
+import java.util.List;
+import ugm.core.UgmException;
+import ugm.core.merge.MergePlan.Input;
+import ugm.core.merge.MergePlan.TensorPlan;
+import ugm.core.merge.pass.CounterRandom;
+import ugm.core.merge.pass.Rank;
+import ugm.core.merge.pass.Values;
+
+/**
+ * The task-vector family (ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties) and the
+ * sparsified gradient-matching methods, as mergekit-methods.md defines them. The first pass finds,
+ * per model, which elements survive (a {@link Rank} for the magnitude sparsifiers, a
+ * {@link CounterRandom} stream for the random one) and the rescale factor; the element pass
+ * applies them, elects signs and sums.
+ */
+final class TaskVectorPass implements ElementPass {
+
+    /** How a model's vector is thinned. */
+    enum Sparsifier { NONE, MAGNITUDE, RANDOM, OUTLIERS }
+
+    /** Which elements of one model's vector survive. */
+    private interface Keep {
+        boolean keeps(long index, float v);
+    }
+
+    private final boolean consensus;
+    private final boolean normalize;
+    private final boolean gradientMatching;
+    private final float[] weights;
+    private final double lambda;
+    private final Keep[] keep;
+    /** Rescale factor per model; 1 when not rescaled. */
+    private final double[] factors;
+    private final GmUpdates updates;
+
+    private TaskVectorPass(boolean consensus, boolean normalize, float[] weights, double lambda, Keep[] keep,
+                           double[] factors, GmUpdates updates) {
+        this.consensus = consensus;
+        this.normalize = normalize;
+        this.weights = weights;
+        this.lambda = lambda;
+        this.keep = keep;
+        this.factors = factors;
+        this.updates = updates;
+        this.gradientMatching = updates != null;
+    }
+
+    static Sparsifier sparsifier(Method m) {
+        return switch (m) {
+            case TIES, TIES_GRADIENT_MATCHING -> Sparsifier.MAGNITUDE;
+            case DARE_TIES, DARE_LINEAR, DARE_GRADIENT_MATCHING -> Sparsifier.RANDOM;
+            case BREADCRUMBS, BREADCRUMBS_TIES -> Sparsifier.OUTLIERS;
+            default -> Sparsifier.NONE;
+        };
+    }
+
+    static boolean consensus(Method m) {
+        return m == Method.TIES || m == Method.DARE_TIES || m == Method.BREADCRUMBS_TIES || m == Method.TIES_GRADIENT_MATCHING;
+    }
+
+    static ElementPass prepare(MergeRequest r, TensorPlan t) {
+        String name = t.output().name();
+        long count = t.output().elementCount();
+        int models = t.models().size();
+        Method m = r.method;
+        GmUpdates updates = m == Method.TIES_GRADIENT_MATCHING || m == Method.DARE_GRADIENT_MATCHING
+                ? new GmUpdates(t.coefficients().gradientMatching()) : null;
+        float[] weights = t.coefficients().weights().clone();
+        Keep[] keep = new Keep[models];
+        double[] factors = new double[models];
+        float[] buffer = new float[TensorPasses.BLOCK];
+        for (int i = 0; i < models; i++) {
+            double density = TensorPasses.decimal(r.densities.get(i).valueFor(name));
+            double gamma = TensorPasses.decimal(r.gammas.get(i).valueFor(name));
+            if (!(density >= 0) || Double.isInfinite(density)) {
+                throw bad(name, "density of model " + (i + 1) + " must be a finite number >= 0, not " + density);
+            }
+            Values values = values(t, i, updates);
+            keep[i] = keep(r, name, i, count, density, gamma, values, buffer);
+            factors[i] = keep[i] != null && r.rescale() ? factor(count, values, keep[i], buffer) : 1;
+        }
+        double lambda = updates != null ? 1 : r.lambda.valueFor(name);
+        boolean normalize = updates == null && r.normalize;
+        return new TaskVectorPass(consensus(m), normalize, weights, lambda, keep, factors, updates);
+    }
+
+    /** The survivors of model i's vector, or null when all survive. */
+    private static Keep keep(MergeRequest r, String name, int i, long count, double density, double gamma,
+                             Values values, float[] buffer) {
+        Sparsifier s = sparsifier(r.method);
+        if (s == Sparsifier.NONE || density >= 1) {
+            return null;
+        }
+        switch (s) {
+            case MAGNITUDE -> {
+                long k = (long) (density * count);
+                if (k <= 0) {
+                    throw bad(name, "density " + density + " of model " + (i + 1) + " keeps no element of its "
+                            + count + "; raise it to at least " + 1.0 / count);
+                }
+                Rank top = Rank.top(buffer, count, k, values);
+                return top::contains;
+            }
+            case RANDOM -> {
+                CounterRandom random = new CounterRandom(r.seed, name, i);
+                return (index, v) -> random.uniform(index) < density;
+            }
+            case OUTLIERS -> {
+                if (!(gamma >= 0 && gamma <= 1)) {
+                    throw bad(name, "gamma of model " + (i + 1) + " must lie in [0, 1], not " + gamma);
+                }
+                long top = (long) (gamma * count);
+                long target = (long) (density * count);
+                long bottom = count - target - top;
+                if (bottom < 0) {
+                    top += bottom;
+                    bottom = 0;
+                }
+                // keep ascending ranks [bottom, count - top): not among the `top` largest, among the `count - bottom` largest
+                Rank largest = Rank.top(buffer, count, top, values);
+                Rank upper = Rank.top(buffer, count, count - bottom, values);
+                return (index, v) -> upper.contains(index, v) && !largest.contains(index, v);
+            }
+            default -> throw new IllegalStateException(s.name());
+        }
+    }
+
+    /** ‖v‖₁ / ‖kept v‖₁, or 1 when either is below 1e-7 (mergekit). */
+    private static double factor(long count, Values values, Keep keep, float[] buffer) {
+        double all = 0;
+        double kept = 0;
+        for (long at = 0; at < count; at += buffer.length) {
+            int n = (int) Math.min(buffer.length, count - at);
+            values.read(at, n, buffer);
+            for (int j = 0; j < n; j++) {
+                double a = Math.abs(buffer[j]);
+                all += a;
+                if (keep.keeps(at + j, buffer[j])) {
+                    kept += a;
+                }
+            }
+        }
+        return all < 1e-7 || kept < 1e-7 ? 1 : all / kept;
+    }
+
+    /** Model i's vector: its task vector, or its gradient-matching update. */
+    private static Values values(TensorPlan t, int i, GmUpdates updates) {
+        int models = t.models().size();
+        float[] base = new float[TensorPasses.BLOCK];
+        float[] x = new float[TensorPasses.BLOCK];
+        if (updates == null) {
+            Input in = t.models().get(i);
+            return (from, n, out) -> {
+                TensorPasses.decode(t.base(), from, n, base);
+                TensorPasses.decode(in, from, n, x);
+                for (int j = 0; j < n; j++) {
+                    out[j] = x[j] - base[j];
+                }
+            };
+        }
+        float[][] xs = new float[models][TensorPasses.BLOCK];
+        float[][] hs = new float[models][TensorPasses.BLOCK];
+        float[] h0 = t.baseFisher() == null ? null : new float[TensorPasses.BLOCK];
+        float[] num = new float[models];
+        return (from, n, out) -> {
+            TensorPasses.decode(t.base(), from, n, base);
+            for (int k = 0; k < models; k++) {
+                TensorPasses.decode(t.models().get(k), from, n, xs[k]);
+                TensorPasses.decode(t.fishers().get(k), from, n, hs[k]);
+            }
+            if (h0 != null) {
+                TensorPasses.decode(t.baseFisher(), from, n, h0);
+            }
+            for (int j = 0; j < n; j++) {
+                float hbar = updates.numerators(base, h0, xs, hs, j, num);
+                out[j] = num[i] / hbar;
+            }
+        };
+    }
+
+    private static UgmException bad(String tensor, String message) {
+        return new UgmException(UgmException.Kind.USAGE, "tensor '" + tensor + "': " + message);
+    }
+
+    @Override
+    public void apply(long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher, float[] out) {
+        if (gradientMatching) {
+            applyUpdates(from, n, base, models, fishers, baseFisher, out);
+            return;
+        }
+        int t = models.length;
+        double[] w = new double[t];
+        for (int j = 0; j < n; j++) {
+            float b = base[j];
+            double sum = 0;
+            for (int i = 0; i < t; i++) {
+                float d = models[i][j] - b;
+                w[i] = keep[i] == null || keep[i].keeps(from + j, d) ? weights[i] * (d * factors[i]) : 0;
+                sum += w[i];
+            }
+            double mixed = 0;
+            double div = 0;
+            double elected = sum >= 0 ? 1 : -1;
+            for (int i = 0; i < t; i++) {
+                if (!consensus || Math.signum(w[i]) == elected) {
+                    mixed += w[i];
+                    div += weights[i];
+                }
+            }
+            if (normalize) {
+                boolean tiny = consensus ? div == 0 : Math.abs(div) < 1e-8;
+                mixed /= tiny ? 1 : div;
+            }
+            out[j] = (float) (b + lambda * mixed);
+        }
+    }
+
+    /**
+     * Sparsified gradient matching: out = θ0 + (Σ kept f_t·num_t) / Hbar, with num_t and Hbar
+     * computed exactly as the gradient-matching kernel does (so density 1 with agreeing signs
+     * gives its bits); the survivors are chosen on u_t = num_t / Hbar.
+     */
+    private void applyUpdates(long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
+                              float[] out) {
+        int t = models.length;
+        float[] num = new float[t];
+        float[] u = new float[t];
+        for (int j = 0; j < n; j++) {
+            float hbar = updates.numerators(base, baseFisher, models, fishers, j, num);
+            float sum = 0f;
+            for (int i = 0; i < t; i++) {
+                u[i] = num[i] / hbar;
+                if (keep[i] != null && !keep[i].keeps(from + j, u[i])) {
+                    num[i] = 0f;
+                    u[i] = 0f;
+                } else if (factors[i] != 1) {
+                    num[i] = (float) (num[i] * factors[i]);
+                    u[i] = (float) (u[i] * factors[i]);
+                }
+                sum += u[i];
+            }
+            float elected = sum >= 0 ? 1f : -1f;
+            float total = 0f;
+            for (int i = 0; i < t; i++) {
+                if (!consensus || Math.signum(u[i]) == elected) {
+                    total += num[i];
+                }
+            }
+            out[j] = base[j] + total / hbar;
+        }
+    }
+
+    /** The numerators of the gradient-matching rule, in the kernel's operation order. */
+    static final class GmUpdates {
+        private final ugm.core.kernel.GradientMatching p;
+
+        GmUpdates(ugm.core.kernel.GradientMatching p) {
+            this.p = p;
+        }
+
+        /**
+         * Fills num[t] = (P0 + s_t H_t)·α_t·(θ_t − θ0) at element j and returns Hbar; where Hbar is
+         * not positive, the task-arithmetic limit: num[t] = α_t·(θ_t − θ0) and Hbar = 1.
+         */
+        float numerators(float[] base, float[] baseFisher, float[][] x, float[][] fisher, int j, float[] num) {
+            float[] alphas = p.alphas();
+            float[] scales = p.scales();
+            float b = base[j];
+            float p0 = baseFisher == null ? p.delta0() : p.delta0() + baseFisher[j] * p.baseScale();
+            float hbar = p0;
+            for (int t = 0; t < x.length; t++) {
+                float sh = fisher[t][j] * scales[t];
+                hbar += sh * alphas[t];
+                num[t] = ((p0 + sh) * alphas[t]) * (x[t][j] - b);
+            }
+            if (hbar <= 0f) {
+                for (int t = 0; t < x.length; t++) {
+                    num[t] = alphas[t] * (x[t][j] - b);
+                }
+                return 1f;
+            }
+            return hbar;
+        }
+    }
+
+    static List<Method> methods() {
+        return List.of(Method.TIES, Method.DARE_TIES, Method.DARE_LINEAR, Method.BREADCRUMBS, Method.BREADCRUMBS_TIES,
+                Method.TIES_GRADIENT_MATCHING, Method.DARE_GRADIENT_MATCHING);
+    }
+}

@@ -194,8 +194,8 @@ public final class Merger {
                     progress.tensorDone(tensors.get(i).output()); // nothing to write
                 }
             }
-            if (callerOnly) {
-                work(false);
+            if (callerOnly || (threads == 1 && !probeVector)) {
+                work(false); // one worker: no thread to start (small merges, servers merging a tensor)
                 rethrow(failure.get());
                 return;
             }

@@ -31,8 +31,9 @@ import ugm.io.ShardedWriter;
  * benchmarking merges of a chosen size; the values are noise, not a trained model.
  */
 @Command(name = "family", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
-        description = {"Writes a synthetic family of checkpoints to merge: DIR/base, DIR/task-1 .. DIR/task-T,",
-                "each with a Fisher in <model>/hessian, shaped like a small transformer (random values)."},
+        description = {"Writes a synthetic family of checkpoints to try merges on and to benchmark.",
+                "DIR/base and DIR/task-1 .. DIR/task-T, each with a Fisher in <model>/hessian, shaped like a",
+                "small transformer (random values, not a trained model)."},
         footer = {"", ExitCodes.HELP})
 final class FamilyCommand implements Callable<Integer> {
 

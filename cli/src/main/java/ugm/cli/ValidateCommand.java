@@ -11,8 +11,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import ugm.core.TensorInfo;
 import ugm.io.Checkpoint;
 
-@Command(name = "validate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, description = {"Checks a safetensors file or checkpoint folder against every rule of the format",
-        "(header, dtypes, shapes, offsets, sizes, shards and index). Prints one line: OK with a summary, or the reason."},
+@Command(name = "validate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, description = {"Checks a safetensors file or checkpoint folder against every rule of the format.",
+        "Header, dtypes, shapes, offsets, sizes, shards and index are checked. Prints one line: OK with a summary, or the reason."},
         footer = {"", ExitCodes.HELP})
 final class ValidateCommand implements Callable<Integer> {
 

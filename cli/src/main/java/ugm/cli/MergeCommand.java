@@ -105,19 +105,22 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--normalize", negatable = false, description = "dare_*, breadcrumbs*, task_arithmetic: divide by the sum of the (surviving) weights.")
     boolean normalize;
 
-    @Option(names = "--density", paramLabel = "D", description = "Fraction of each task vector kept, in --model order (ties, dare_*, breadcrumbs*; default 1).")
+    @Option(names = "--density", paramLabel = "D", description = "Fraction of each task vector kept, in --model order (ties, dare_*, breadcrumbs*, della*; default 1).")
     List<Double> densities = new ArrayList<>();
 
     @Option(names = "--gamma", paramLabel = "G", description = "breadcrumbs*: fraction of largest magnitudes dropped, in --model order (default 0.01).")
     List<Double> gammas = new ArrayList<>();
 
-    @Option(names = "--rescale", negatable = true, description = "Rescale the kept elements to the task vector's L1 norm (default: on for dare_*, off otherwise).")
+    @Option(names = "--epsilon", paramLabel = "E", description = "della*: half-width of the keep probabilities around the density, in --model order (default 0.15).")
+    List<Double> epsilons = new ArrayList<>();
+
+    @Option(names = "--rescale", negatable = true, description = "Rescale the kept elements to the task vector's L1 norm (default: on for dare_* and della*, off otherwise).")
     Boolean rescale;
 
     @Option(names = "--t", paramLabel = "T", description = "slerp, nearswap: interpolation parameter (default 0.5).")
     Double t;
 
-    @Option(names = "--seed", paramLabel = "N", description = "Seed of the random sparsifier (dare_*; default 0).")
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of the random sparsifiers (dare_*, della*; default 0).")
     Long seed;
 
     @Option(names = "--out-dtype", paramLabel = "T", converter = DTypeConverter.class, description = "Output dtype of floating tensors: bf16, f16, f32 or f64 (default: the base's, per tensor).")
@@ -232,7 +235,7 @@ final class MergeCommand implements Callable<Integer> {
         if (method != null || base != null || !models.isEmpty() || !weights.isEmpty() || !fishers.isEmpty() || baseFisher != null
                 || !fisherScales.isEmpty() || baseFisherScale != null || lambda != null || delta0 != null || remove
                 || clampRel != null || fisherFloor != null || noNormalize || outDtype != null || normalize || !densities.isEmpty()
-                || !gammas.isEmpty() || rescale != null || t != null || seed != null) {
+                || !gammas.isEmpty() || !epsilons.isEmpty() || rescale != null || t != null || seed != null) {
             throw usage("give either CONFIG.yml OUT_DIR or the merge options (--method, --model, ...), not both");
         }
         if (outDir == null && out == null) {
@@ -260,6 +263,7 @@ final class MergeCommand implements Callable<Integer> {
         perModel(fishers.size(), "--fisher");
         perModel(densities.size(), "--density");
         perModel(gammas.size(), "--gamma");
+        perModel(epsilons.size(), "--epsilon");
         if (normalize && noNormalize) {
             throw usage("give --normalize or --no-normalize, not both");
         }
@@ -277,6 +281,9 @@ final class MergeCommand implements Callable<Integer> {
             }
             if (!gammas.isEmpty()) {
                 p.put(Param.GAMMA.key(), new Setting.Number(gammas.get(i)));
+            }
+            if (!epsilons.isEmpty()) {
+                p.put(Param.EPSILON.key(), new Setting.Number(epsilons.get(i)));
             }
             entries.add(new MergeConfig.Model(absolute(models.get(i)), fishers.isEmpty() ? null : absolute(fishers.get(i)), p));
         }

@@ -120,6 +120,9 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--t", paramLabel = "T", description = "slerp, nearswap: interpolation parameter (default 0.5).")
     Double t;
 
+    @Option(names = "--filter-wise", description = "model_stock: one t per row (the last dimension) instead of one per tensor.")
+    boolean filterWise;
+
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the random sparsifiers (dare_*, della*; default 0).")
     Long seed;
 
@@ -235,7 +238,7 @@ final class MergeCommand implements Callable<Integer> {
         if (method != null || base != null || !models.isEmpty() || !weights.isEmpty() || !fishers.isEmpty() || baseFisher != null
                 || !fisherScales.isEmpty() || baseFisherScale != null || lambda != null || delta0 != null || remove
                 || clampRel != null || fisherFloor != null || noNormalize || outDtype != null || normalize || !densities.isEmpty()
-                || !gammas.isEmpty() || !epsilons.isEmpty() || rescale != null || t != null || seed != null) {
+                || !gammas.isEmpty() || !epsilons.isEmpty() || filterWise || rescale != null || t != null || seed != null) {
             throw usage("give either CONFIG.yml OUT_DIR or the merge options (--method, --model, ...), not both");
         }
         if (outDir == null && out == null) {
@@ -295,6 +298,9 @@ final class MergeCommand implements Callable<Integer> {
         putNumber(global, Param.FISHER_FLOOR, fisherFloor);
         if (remove) {
             global.put(Param.REMOVE.key(), new Setting.Flag(true));
+        }
+        if (filterWise) {
+            global.put(Param.FILTER_WISE.key(), new Setting.Flag(true));
         }
         if (noNormalize || normalize) {
             global.put(Param.NORMALIZE.key(), new Setting.Flag(normalize));

@@ -96,7 +96,7 @@ final class MergeSetup implements AutoCloseable {
             weights = normalized(weights);
         }
         return b.weights(weights).fisherScales(scales).lambda(global(Param.LAMBDA)).delta0(global(Param.DELTA0))
-                .baseFisherScale(global(Param.BASE_FISHER_SCALE)).normalize(normalize).remove(flag(Param.REMOVE, false))
+                .baseFisherScale(global(Param.BASE_FISHER_SCALE)).normalize(normalize).remove(flag(Param.REMOVE, false)).filterWise(flag(Param.FILTER_WISE, false))
                 .clampRel((float) scalar(Param.CLAMP)).fisherFloor((float) scalar(Param.FISHER_FLOOR)).build();
     }
 

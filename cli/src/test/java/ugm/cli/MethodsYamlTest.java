@@ -21,9 +21,13 @@ class MethodsYamlTest {
 
     /** A one-tensor F32 checkpoint, written by hand (the safetensors layout is the spec here). */
     private Path model(String name, double... v) throws IOException {
+        return model(name, String.valueOf(v.length), v);
+    }
+
+    private Path model(String name, String shape, double... v) throws IOException {
         Path dir = tmp.resolve(name);
         Files.createDirectories(dir);
-        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + v.length + "],\"data_offsets\":[0," + 4 * v.length + "]}}";
+        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + shape + "],\"data_offsets\":[0," + 4 * v.length + "]}}";
         while (header.length() % 8 != 0) {
             header += " ";
         }
@@ -195,5 +199,23 @@ class MethodsYamlTest {
         double[] expected = new double[ta.length];
         Arrays.setAll(expected, i -> ta[i]);
         close(expected, merge("merge_method: della_linear\n" + two));
+    }
+
+    @Test
+    void modelStockFilterWiseTakesOneTPerRow() throws IOException {
+        Path b = model("fb", "2,4", 1, 1, 1, 1, 1, 1, 1, 1);
+        Path x = model("f1", "2,4", 2, 2, 1, 1, 3, 1, 1, 1);
+        Path y = model("f2", "2,4", 2, 1, 1, 1, 3, 1, 1, 1);
+        // row 0 is the public case (t = 0.8284271); in row 1 the task vectors agree: cos = 1, t = 1
+        float[] rows = merge("merge_method: model_stock\nbase_model: fb\nmodels: [{model: f1}, {model: f2}]\n"
+                + "parameters: {filter_wise: true}\n");
+        close(new double[] {1.8284271, 1.4142135, 1, 1, 3, 1, 1, 1}, rows);
+        float[] whole = merge("merge_method: model_stock\nbase_model: fb\nmodels: [{model: f1}, {model: f2}]\n");
+        assertEquals(false, Arrays.equals(rows, whole), "without filter_wise one t serves the whole tensor");
+        Path out = tmp.resolve("fwflags");
+        Run r = Run.of("merge", "--method", "model_stock", "--base", b.toString(), "--model", x.toString(), "--model", y.toString(),
+                "--filter-wise", "--out", out.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        assertArrayEquals(rows, read(out));
     }
 }

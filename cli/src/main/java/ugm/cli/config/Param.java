@@ -12,6 +12,7 @@ import static ugm.core.merge.Method.DARE_LINEAR;
 import static ugm.core.merge.Method.DARE_TIES;
 import static ugm.core.merge.Method.DELLA;
 import static ugm.core.merge.Method.DELLA_LINEAR;
+import static ugm.core.merge.Method.MODEL_STOCK;
 import static ugm.core.merge.Method.NEARSWAP;
 import static ugm.core.merge.Method.SLERP;
 import static ugm.core.merge.Method.TIES;
@@ -45,6 +46,7 @@ public enum Param {
             DELLA, DELLA_LINEAR, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
     RANDOM_SEED("random_seed", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(DARE_TIES, DARE_LINEAR, DELLA, DELLA_LINEAR,
             DARE_GRADIENT_MATCHING)),
+    FILTER_WISE("filter_wise", false, Kind.FLAG, 0, EnumSet.of(MODEL_STOCK)),
     REMOVE("remove", false, Kind.FLAG, 0, EnumSet.of(TASK_ARITHMETIC, GRADIENT_MATCHING)),
     CLAMP("clamp", false, Kind.SCALAR_NUMBER, 0.1, EnumSet.of(GRADIENT_MATCHING)),
     FISHER_FLOOR("fisher_floor", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(FISHER, FISHER_WITH_BASE));
@@ -59,8 +61,8 @@ public enum Param {
         FLAG
     }
 
-    /** mergekit parameters ugm does not have yet (filter_wise) or does not need (int8_mask): accepted, ignored with a warning. */
-    public static final Set<String> MERGEKIT_ONLY = Set.of("int8_mask", "filter_wise");
+    /** mergekit parameters ugm does not need (int8_mask): accepted, ignored with a warning. */
+    public static final Set<String> MERGEKIT_ONLY = Set.of("int8_mask");
     /** mergekit parameters that are given per model. */
     static final Set<String> MERGEKIT_PER_MODEL = Set.of();
 

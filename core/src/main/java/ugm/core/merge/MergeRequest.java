@@ -32,6 +32,7 @@ public final class MergeRequest {
     final List<TensorParameter> densities;
     final List<TensorParameter> gammas;
     final List<TensorParameter> epsilons;
+    final boolean filterWise;
     final TensorParameter t;
     final Boolean rescale;
     final long seed;
@@ -58,6 +59,7 @@ public final class MergeRequest {
         densities = b.densities == null ? filled(t, 1f) : b.densities;
         gammas = b.gammas == null ? filled(t, 0.01f) : b.gammas;
         epsilons = b.epsilons == null ? filled(t, 0.15f) : b.epsilons;
+        filterWise = b.filterWise;
         this.t = b.t;
         rescale = b.rescale;
         seed = b.seed;
@@ -225,6 +227,7 @@ public final class MergeRequest {
         private List<TensorParameter> densities;
         private List<TensorParameter> gammas;
         private List<TensorParameter> epsilons;
+        private boolean filterWise;
         private TensorParameter t = TensorParameter.of(0.5f);
         private Boolean rescale;
         private long seed;
@@ -363,6 +366,12 @@ public final class MergeRequest {
 
         public Builder gammas(float... gammas) {
             this.gammas = constants(gammas);
+            return this;
+        }
+
+        /** model_stock: one t per row (the last dimension) instead of one per tensor (default false). */
+        public Builder filterWise(boolean filterWise) {
+            this.filterWise = filterWise;
             return this;
         }
 

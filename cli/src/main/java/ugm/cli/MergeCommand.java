@@ -42,6 +42,18 @@ import ugm.io.ShardedWriter;
                 "  linear             Σ w_t θ_t / Σ w_t (without the division when --no-normalize)",
                 "  fisher             Σ w_t s_t H_t θ_t / Σ w_t s_t H_t",
                 "  fisher_with_base   as fisher, with the base and its Fisher as one more model of weight 1",
+                "  ties               task vectors trimmed to the --density largest |Δ|, sign election, mean of the agreeing",
+                "  dare_ties          task vectors with elements kept with probability --density, rescaled, sign election",
+                "  dare_linear        as dare_ties, summed without sign election",
+                "  breadcrumbs        task vectors without the --gamma largest and the smallest |Δ| (keeping --density), summed",
+                "  breadcrumbs_ties   as breadcrumbs, with sign election",
+                "  della              as dare_ties, keep probability density ± --epsilon by |Δ| rank in each row",
+                "  della_linear       as della, summed without sign election",
+                "  slerp              spherical interpolation from the base (--t 0) to the one model (--t 1)",
+                "  model_stock        t·mean(θ_t) + (1 − t)·θ0, t from the task vectors' mean cosine (--filter-wise: per row)",
+                "  nearswap           the model where it is within --t of the base, else moved towards the base",
+                "  ties_gradient_matching   gradient matching with its per-model updates trimmed and sign-elected as ties",
+                "  dare_gradient_matching   gradient matching with its per-model updates dropped and rescaled as DARE",
                 "",
                 "Fishers default to <model>/hessian and <base>/hessian when those folders exist.",
                 "The output is built beside OUT_DIR under a temporary name and renamed into place only when complete;",
@@ -60,7 +72,7 @@ final class MergeCommand implements Callable<Integer> {
     Path outDir;
 
     @Option(names = "--method", converter = MethodConverter.class, paramLabel = "M",
-            description = "gradient_matching, task_arithmetic, linear, fisher or fisher_with_base.")
+            description = "The method: one of those listed above.")
     Method method;
 
     @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder or a .safetensors file.")

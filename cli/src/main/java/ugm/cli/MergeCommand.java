@@ -42,6 +42,18 @@ import ugm.io.ShardedWriter;
                 "  linear             Σ w_t θ_t / Σ w_t (without the division when --no-normalize)",
                 "  fisher             Σ w_t s_t H_t θ_t / Σ w_t s_t H_t",
                 "  fisher_with_base   as fisher, with the base and its Fisher as one more model of weight 1",
+                "  ties               task vectors trimmed to the --density largest |Δ|, sign election, mean of the agreeing",
+                "  dare_ties          task vectors with elements kept with probability --density, rescaled, sign election",
+                "  dare_linear        as dare_ties, summed without sign election",
+                "  breadcrumbs        task vectors without the --gamma largest and the smallest |Δ| (keeping --density), summed",
+                "  breadcrumbs_ties   as breadcrumbs, with sign election",
+                "  della              as dare_ties, keep probability density ± --epsilon by |Δ| rank in each row",
+                "  della_linear       as della, summed without sign election",
+                "  slerp              spherical interpolation from the base (--t 0) to the one model (--t 1)",
+                "  model_stock        t·mean(θ_t) + (1 − t)·θ0, t from the task vectors' mean cosine (--filter-wise: per row)",
+                "  nearswap           the model where it is within --t of the base, else moved towards the base",
+                "  ties_gradient_matching   gradient matching with its per-model updates trimmed and sign-elected as ties",
+                "  dare_gradient_matching   gradient matching with its per-model updates dropped and rescaled as DARE",
                 "",
                 "Fishers default to <model>/hessian and <base>/hessian when those folders exist.",
                 "The output is built beside OUT_DIR under a temporary name and renamed into place only when complete;",
@@ -60,7 +72,7 @@ final class MergeCommand implements Callable<Integer> {
     Path outDir;
 
     @Option(names = "--method", converter = MethodConverter.class, paramLabel = "M",
-            description = "gradient_matching, task_arithmetic, linear, fisher or fisher_with_base.")
+            description = "The method: one of those listed above.")
     Method method;
 
     @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder or a .safetensors file.")
@@ -105,19 +117,25 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--normalize", negatable = false, description = "dare_*, breadcrumbs*, task_arithmetic: divide by the sum of the (surviving) weights.")
     boolean normalize;
 
-    @Option(names = "--density", paramLabel = "D", description = "Fraction of each task vector kept, in --model order (ties, dare_*, breadcrumbs*; default 1).")
+    @Option(names = "--density", paramLabel = "D", description = "Fraction of each task vector kept, in --model order (ties, dare_*, breadcrumbs*, della*; default 1).")
     List<Double> densities = new ArrayList<>();
 
     @Option(names = "--gamma", paramLabel = "G", description = "breadcrumbs*: fraction of largest magnitudes dropped, in --model order (default 0.01).")
     List<Double> gammas = new ArrayList<>();
 
-    @Option(names = "--rescale", negatable = true, description = "Rescale the kept elements to the task vector's L1 norm (default: on for dare_*, off otherwise).")
+    @Option(names = "--epsilon", paramLabel = "E", description = "della*: half-width of the keep probabilities around the density, in --model order (default 0.15).")
+    List<Double> epsilons = new ArrayList<>();
+
+    @Option(names = "--rescale", negatable = true, description = "Rescale the kept elements to the task vector's L1 norm (default: on for dare_* and della*, off otherwise).")
     Boolean rescale;
 
     @Option(names = "--t", paramLabel = "T", description = "slerp, nearswap: interpolation parameter (default 0.5).")
     Double t;
 
-    @Option(names = "--seed", paramLabel = "N", description = "Seed of the random sparsifier (dare_*; default 0).")
+    @Option(names = "--filter-wise", description = "model_stock: one t per row (the last dimension) instead of one per tensor.")
+    boolean filterWise;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of the random sparsifiers (dare_*, della*; default 0).")
     Long seed;
 
     @Option(names = "--out-dtype", paramLabel = "T", converter = DTypeConverter.class, description = "Output dtype of floating tensors: bf16, f16, f32 or f64 (default: the base's, per tensor).")
@@ -232,7 +250,7 @@ final class MergeCommand implements Callable<Integer> {
         if (method != null || base != null || !models.isEmpty() || !weights.isEmpty() || !fishers.isEmpty() || baseFisher != null
                 || !fisherScales.isEmpty() || baseFisherScale != null || lambda != null || delta0 != null || remove
                 || clampRel != null || fisherFloor != null || noNormalize || outDtype != null || normalize || !densities.isEmpty()
-                || !gammas.isEmpty() || rescale != null || t != null || seed != null) {
+                || !gammas.isEmpty() || !epsilons.isEmpty() || filterWise || rescale != null || t != null || seed != null) {
             throw usage("give either CONFIG.yml OUT_DIR or the merge options (--method, --model, ...), not both");
         }
         if (outDir == null && out == null) {
@@ -260,6 +278,7 @@ final class MergeCommand implements Callable<Integer> {
         perModel(fishers.size(), "--fisher");
         perModel(densities.size(), "--density");
         perModel(gammas.size(), "--gamma");
+        perModel(epsilons.size(), "--epsilon");
         if (normalize && noNormalize) {
             throw usage("give --normalize or --no-normalize, not both");
         }
@@ -278,6 +297,9 @@ final class MergeCommand implements Callable<Integer> {
             if (!gammas.isEmpty()) {
                 p.put(Param.GAMMA.key(), new Setting.Number(gammas.get(i)));
             }
+            if (!epsilons.isEmpty()) {
+                p.put(Param.EPSILON.key(), new Setting.Number(epsilons.get(i)));
+            }
             entries.add(new MergeConfig.Model(absolute(models.get(i)), fishers.isEmpty() ? null : absolute(fishers.get(i)), p));
         }
         Map<String, Setting> global = new LinkedHashMap<>();
@@ -288,6 +310,9 @@ final class MergeCommand implements Callable<Integer> {
         putNumber(global, Param.FISHER_FLOOR, fisherFloor);
         if (remove) {
             global.put(Param.REMOVE.key(), new Setting.Flag(true));
+        }
+        if (filterWise) {
+            global.put(Param.FILTER_WISE.key(), new Setting.Flag(true));
         }
         if (noNormalize || normalize) {
             global.put(Param.NORMALIZE.key(), new Setting.Flag(normalize));

@@ -80,21 +80,23 @@ final class MergeSetup implements AutoCloseable {
         TensorParameter[] scales = new TensorParameter[n];
         TensorParameter[] densities = new TensorParameter[n];
         TensorParameter[] gammas = new TensorParameter[n];
+        TensorParameter[] epsilons = new TensorParameter[n];
         for (int i = 0; i < n; i++) {
             weights[i] = perModel(Param.WEIGHT, i);
             scales[i] = perModel(Param.FISHER_SCALE, i);
             densities[i] = perModel(Param.DENSITY, i);
             gammas[i] = perModel(Param.GAMMA, i);
+            epsilons[i] = perModel(Param.EPSILON, i);
         }
         Setting rescale = config.parameters().get(Param.RESCALE.key());
-        b.densities(densities).gammas(gammas).t(global(Param.T)).seed((long) scalar(Param.RANDOM_SEED))
+        b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Param.T)).seed((long) scalar(Param.RANDOM_SEED))
                 .rescale(rescale == null ? null : ((Setting.Flag) rescale).value());
         boolean normalize = flag(Param.NORMALIZE, method.normalizeDefault());
         if (method == Method.TASK_ARITHMETIC && normalize) {
             weights = normalized(weights);
         }
         return b.weights(weights).fisherScales(scales).lambda(global(Param.LAMBDA)).delta0(global(Param.DELTA0))
-                .baseFisherScale(global(Param.BASE_FISHER_SCALE)).normalize(normalize).remove(flag(Param.REMOVE, false))
+                .baseFisherScale(global(Param.BASE_FISHER_SCALE)).normalize(normalize).remove(flag(Param.REMOVE, false)).filterWise(flag(Param.FILTER_WISE, false))
                 .clampRel((float) scalar(Param.CLAMP)).fisherFloor((float) scalar(Param.FISHER_FLOOR)).build();
     }
 

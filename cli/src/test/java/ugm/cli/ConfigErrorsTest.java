@@ -55,9 +55,9 @@ class ConfigErrorsTest {
         assertEquals(ExitCodes.USAGE, magic.code(), magic::toString);
         assertTrue(magic.errLine().contains("merge.yml") && magic.errLine().contains("unknown merge_method 'task_arithmetc'")
                 && magic.errLine().contains("did you mean 'task_arithmetic'"), magic.err());
-        Run della = merge("merge_method: della\nbase_model: base\nmodels:\n" + TWO);
-        assertEquals(ExitCodes.USAGE, della.code(), della::toString);
-        assertTrue(della.errLine().contains("'della' is not supported yet"), della.err());
+        Run sce = merge("merge_method: sce\nbase_model: base\nmodels:\n" + TWO);
+        assertEquals(ExitCodes.USAGE, sce.code(), sce::toString);
+        assertTrue(sce.errLine().contains("'sce' is not supported yet"), sce.err());
         assertFalse(Files.exists(tmp.resolve("out")));
     }
 

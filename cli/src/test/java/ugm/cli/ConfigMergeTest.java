@@ -274,6 +274,15 @@ class ConfigMergeTest {
         assertTrue(b.out().contains("tensor 'model.norm.weight' has shape [2]"), b.out());
         assertTrue(b.out().contains("tensor 'lm_head.weight' is missing from model 2"), b.out());
         assertFalse(Files.exists(out));
+
+        // A parameter out of range is the planner's problem too, named with its tensor: della's epsilon on the head
+        Path eps = config("dry-eps.yml", "merge_method: della\nbase_model: family/base\nmodels:\n"
+                + "  - model: family/task-1\n    parameters: {density: 0.5, epsilon: [{filter: lm_head, value: 0.6}, {value: 0.1}]}\n");
+        Run e = Run.of("merge", eps.toString(), out.toString(), "--dry-run");
+        assertEquals(ExitCodes.INVALID_INPUT, e.code(), e::toString);
+        assertTrue(e.out().contains("tensor 'lm_head.weight': della needs 0 < density ± epsilon < 1"), e.out());
+        assertFalse(e.out().contains("tensor 'model.norm.weight': della"), e.out());
+        assertFalse(Files.exists(out));
     }
 
     @Test

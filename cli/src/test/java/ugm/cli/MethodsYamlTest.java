@@ -21,9 +21,13 @@ class MethodsYamlTest {
 
     /** A one-tensor F32 checkpoint, written by hand (the safetensors layout is the spec here). */
     private Path model(String name, double... v) throws IOException {
+        return model(name, String.valueOf(v.length), v);
+    }
+
+    private Path model(String name, String shape, double... v) throws IOException {
         Path dir = tmp.resolve(name);
         Files.createDirectories(dir);
-        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + v.length + "],\"data_offsets\":[0," + 4 * v.length + "]}}";
+        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + shape + "],\"data_offsets\":[0," + 4 * v.length + "]}}";
         while (header.length() % 8 != 0) {
             header += " ";
         }
@@ -157,5 +161,61 @@ class MethodsYamlTest {
         // density 1: the sparsifier is the identity, so dare_linear is task arithmetic (θ0 + (θ1 − θ0) in float)
         float[] identity = merge("merge_method: dare_linear\nbase_model: db\nmodels: [{model: dx}]\n");
         assertArrayEquals(merge("merge_method: task_arithmetic\nbase_model: db\nmodels: [{model: dx}]\n"), identity);
+    }
+
+    @Test
+    void dellaFlagsGiveTheYamlsBytesAndItsDefaultsAreMergekits() throws IOException {
+        double[] base = new double[257];
+        double[] x = new double[257];
+        double[] y = new double[257];
+        for (int i = 0; i < x.length; i++) {
+            base[i] = Math.sin(i);
+            x[i] = base[i] + Math.cos(3 * i) * 0.1;
+            y[i] = base[i] - Math.sin(5 * i) * 0.07;
+        }
+        Path b = model("eb", base);
+        Path m = model("ex", x);
+        Path n = model("ey", y);
+        float[] yaml = merge("merge_method: della_linear\nbase_model: eb\nmodels:\n"
+                + "  - {model: ex, parameters: {weight: 0.6, density: 0.4, epsilon: 0.1}}\n"
+                + "  - {model: ey, parameters: {weight: 0.4, density: 0.5}}\n"
+                + "parameters: {random_seed: 3}\n");
+        Path out = tmp.resolve("dflags");
+        Run r = Run.of("merge", "--method", "della_linear", "--base", b.toString(), "--model", m.toString(), "--model", n.toString(),
+                "--weight", "0.6", "--weight", "0.4", "--density", "0.4", "--density", "0.5", "--epsilon", "0.1", "--epsilon", "0.15",
+                "--seed", "3", "--out", out.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        assertArrayEquals(yaml, read(out));
+        float[] otherEpsilon = merge("merge_method: della_linear\nbase_model: eb\nmodels:\n"
+                + "  - {model: ex, parameters: {weight: 0.6, density: 0.4, epsilon: 0.3}}\n"
+                + "  - {model: ey, parameters: {weight: 0.4, density: 0.5}}\n"
+                + "parameters: {random_seed: 3}\n");
+        assertEquals(false, Arrays.equals(yaml, otherEpsilon), "epsilon is read");
+        // density 1 is no sparsification: della is then ties (sign election, normalize on by default)
+        String two = "base_model: eb\nmodels: [{model: ex, parameters: {weight: 2}}, {model: ey, parameters: {weight: 1}}]\n";
+        assertArrayEquals(merge("merge_method: ties\n" + two), merge("merge_method: della\n" + two));
+        // and della_linear is task arithmetic (the element kernel there sums in another order: compare to 1e-6)
+        float[] ta = merge("merge_method: task_arithmetic\n" + two);
+        double[] expected = new double[ta.length];
+        Arrays.setAll(expected, i -> ta[i]);
+        close(expected, merge("merge_method: della_linear\n" + two));
+    }
+
+    @Test
+    void modelStockFilterWiseTakesOneTPerRow() throws IOException {
+        Path b = model("fb", "2,4", 1, 1, 1, 1, 1, 1, 1, 1);
+        Path x = model("f1", "2,4", 2, 2, 1, 1, 3, 1, 1, 1);
+        Path y = model("f2", "2,4", 2, 1, 1, 1, 3, 1, 1, 1);
+        // row 0 is the public case (t = 0.8284271); in row 1 the task vectors agree: cos = 1, t = 1
+        float[] rows = merge("merge_method: model_stock\nbase_model: fb\nmodels: [{model: f1}, {model: f2}]\n"
+                + "parameters: {filter_wise: true}\n");
+        close(new double[] {1.8284271, 1.4142135, 1, 1, 3, 1, 1, 1}, rows);
+        float[] whole = merge("merge_method: model_stock\nbase_model: fb\nmodels: [{model: f1}, {model: f2}]\n");
+        assertEquals(false, Arrays.equals(rows, whole), "without filter_wise one t serves the whole tensor");
+        Path out = tmp.resolve("fwflags");
+        Run r = Run.of("merge", "--method", "model_stock", "--base", b.toString(), "--model", x.toString(), "--model", y.toString(),
+                "--filter-wise", "--out", out.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        assertArrayEquals(rows, read(out));
     }
 }

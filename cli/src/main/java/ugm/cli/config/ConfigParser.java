@@ -27,9 +27,8 @@ public final class ConfigParser {
     /** mergekit keys for features ugm does not have yet. */
     static final Set<String> MERGEKIT_TOP_ONLY = Set.of("slices", "modules", "tokenizer", "chat_template");
     /** mergekit's merge methods that ugm does not run yet. */
-    public static final Set<String> MERGEKIT_METHODS = Set.of("ties", "dare_ties", "dare_linear", "breadcrumbs",
-            "breadcrumbs_ties", "della", "della_linear", "slerp", "nuslerp", "multislerp", "model_stock", "nearswap",
-            "passthrough", "sce", "karcher", "arcee_fusion");
+    public static final Set<String> MERGEKIT_METHODS = Set.of("nuslerp", "multislerp", "passthrough", "sce", "karcher",
+            "arcee_fusion");
 
     private final Path file;
     private final Path dir;

@@ -10,6 +10,9 @@ import static ugm.core.merge.Method.BREADCRUMBS_TIES;
 import static ugm.core.merge.Method.DARE_GRADIENT_MATCHING;
 import static ugm.core.merge.Method.DARE_LINEAR;
 import static ugm.core.merge.Method.DARE_TIES;
+import static ugm.core.merge.Method.DELLA;
+import static ugm.core.merge.Method.DELLA_LINEAR;
+import static ugm.core.merge.Method.MODEL_STOCK;
 import static ugm.core.merge.Method.NEARSWAP;
 import static ugm.core.merge.Method.SLERP;
 import static ugm.core.merge.Method.TIES;
@@ -28,19 +31,22 @@ public enum Param {
     FISHER_SCALE("fisher_scale", true, Kind.NUMBER, 1, EnumSet.of(FISHER, FISHER_WITH_BASE, GRADIENT_MATCHING,
             TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
     DENSITY("density", true, Kind.NUMBER, 1, EnumSet.of(TIES, DARE_TIES, DARE_LINEAR, BREADCRUMBS, BREADCRUMBS_TIES,
-            TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+            DELLA, DELLA_LINEAR, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
     GAMMA("gamma", true, Kind.NUMBER, 0.01, EnumSet.of(BREADCRUMBS, BREADCRUMBS_TIES)),
+    EPSILON("epsilon", true, Kind.NUMBER, 0.15, EnumSet.of(DELLA, DELLA_LINEAR)),
     LAMBDA("lambda", false, Kind.NUMBER, 1, EnumSet.of(TASK_ARITHMETIC, GRADIENT_MATCHING, TIES, DARE_TIES, DARE_LINEAR,
-            BREADCRUMBS, BREADCRUMBS_TIES, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+            BREADCRUMBS, BREADCRUMBS_TIES, DELLA, DELLA_LINEAR, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
     DELTA0("delta0", false, Kind.NUMBER, 0, EnumSet.of(GRADIENT_MATCHING, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
     BASE_FISHER_SCALE("base_fisher_scale", false, Kind.NUMBER, 1, EnumSet.of(FISHER_WITH_BASE, GRADIENT_MATCHING,
             TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
     T("t", false, Kind.NUMBER, 0.5, EnumSet.of(SLERP, NEARSWAP)),
     NORMALIZE("normalize", false, Kind.FLAG, 0, EnumSet.of(LINEAR, TASK_ARITHMETIC, TIES, DARE_TIES, DARE_LINEAR, BREADCRUMBS,
-            BREADCRUMBS_TIES)),
+            BREADCRUMBS_TIES, DELLA, DELLA_LINEAR)),
     RESCALE("rescale", false, Kind.FLAG, 0, EnumSet.of(TIES, DARE_TIES, DARE_LINEAR, BREADCRUMBS, BREADCRUMBS_TIES,
-            TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
-    RANDOM_SEED("random_seed", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(DARE_TIES, DARE_LINEAR, DARE_GRADIENT_MATCHING)),
+            DELLA, DELLA_LINEAR, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
+    RANDOM_SEED("random_seed", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(DARE_TIES, DARE_LINEAR, DELLA, DELLA_LINEAR,
+            DARE_GRADIENT_MATCHING)),
+    FILTER_WISE("filter_wise", false, Kind.FLAG, 0, EnumSet.of(MODEL_STOCK)),
     REMOVE("remove", false, Kind.FLAG, 0, EnumSet.of(TASK_ARITHMETIC, GRADIENT_MATCHING)),
     CLAMP("clamp", false, Kind.SCALAR_NUMBER, 0.1, EnumSet.of(GRADIENT_MATCHING)),
     FISHER_FLOOR("fisher_floor", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(FISHER, FISHER_WITH_BASE));
@@ -55,10 +61,10 @@ public enum Param {
         FLAG
     }
 
-    /** mergekit parameters of the methods ugm does not have yet (della) or does not need (int8_mask): accepted, ignored with a warning. */
-    public static final Set<String> MERGEKIT_ONLY = Set.of("epsilon", "int8_mask", "filter_wise");
+    /** mergekit parameters ugm does not need (int8_mask): accepted, ignored with a warning. */
+    public static final Set<String> MERGEKIT_ONLY = Set.of("int8_mask");
     /** mergekit parameters that are given per model. */
-    static final Set<String> MERGEKIT_PER_MODEL = Set.of("epsilon");
+    static final Set<String> MERGEKIT_PER_MODEL = Set.of();
 
     private final String key;
     private final boolean perModel;

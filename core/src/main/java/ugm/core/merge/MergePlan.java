@@ -205,6 +205,11 @@ public final class MergePlan {
             if (coefficients == null) {
                 return;
             }
+            String range = ParameterRanges.problem(r, name, t.elementCount());
+            if (range != null) {
+                problems.add("tensor '" + name + "': " + range);
+                return;
+            }
             DType outType = r.outDtype != null ? r.outDtype : dt;
             TensorInfo output = new TensorInfo(name, outType, t.shape());
             boolean usesBase = r.method.needsBase();

@@ -31,6 +31,8 @@ public final class MergeRequest {
     final int chunkElements;
     final List<TensorParameter> densities;
     final List<TensorParameter> gammas;
+    final List<TensorParameter> epsilons;
+    final boolean filterWise;
     final TensorParameter t;
     final Boolean rescale;
     final long seed;
@@ -56,6 +58,8 @@ public final class MergeRequest {
         chunkElements = b.chunkElements;
         densities = b.densities == null ? filled(t, 1f) : b.densities;
         gammas = b.gammas == null ? filled(t, 0.01f) : b.gammas;
+        epsilons = b.epsilons == null ? filled(t, 0.15f) : b.epsilons;
+        filterWise = b.filterWise;
         this.t = b.t;
         rescale = b.rescale;
         seed = b.seed;
@@ -113,8 +117,8 @@ public final class MergeRequest {
         if (problem != null) {
             throw usage(problem);
         }
-        if (densities.size() != models.size() || gammas.size() != models.size()) {
-            throw usage(densities.size() + " densities and " + gammas.size() + " gammas for " + models.size()
+        if (densities.size() != models.size() || gammas.size() != models.size() || epsilons.size() != models.size()) {
+            throw usage(densities.size() + " densities, " + gammas.size() + " gammas and " + epsilons.size() + " epsilons for " + models.size()
                     + " models; give one per model, in model order");
         }
         if ((method == Method.SLERP || method == Method.NEARSWAP) && models.size() != 1) {
@@ -222,6 +226,8 @@ public final class MergeRequest {
         private int chunkElements = 16 * 1024;
         private List<TensorParameter> densities;
         private List<TensorParameter> gammas;
+        private List<TensorParameter> epsilons;
+        private boolean filterWise;
         private TensorParameter t = TensorParameter.of(0.5f);
         private Boolean rescale;
         private long seed;
@@ -360,6 +366,23 @@ public final class MergeRequest {
 
         public Builder gammas(float... gammas) {
             this.gammas = constants(gammas);
+            return this;
+        }
+
+        /** model_stock: one t per row (the last dimension) instead of one per tensor (default false). */
+        public Builder filterWise(boolean filterWise) {
+            this.filterWise = filterWise;
+            return this;
+        }
+
+        /** della*: half-width of the keep probabilities around each model's density, in model order (default 0.15). */
+        public Builder epsilons(TensorParameter... epsilons) {
+            this.epsilons = List.of(epsilons);
+            return this;
+        }
+
+        public Builder epsilons(float... epsilons) {
+            this.epsilons = constants(epsilons);
             return this;
         }
 

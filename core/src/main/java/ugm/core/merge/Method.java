@@ -26,6 +26,10 @@ public enum Method {
     BREADCRUMBS(true, false),
     /** As breadcrumbs, with TIES' sign election. */
     BREADCRUMBS_TIES(true, false),
+    /** Task vectors dropped at random with a keep probability rising with the magnitude's rank in its row (DELLA), rescaled, sign election. */
+    DELLA(true, false),
+    /** As della, summed without sign election. */
+    DELLA_LINEAR(true, false),
     /** Spherical interpolation between the base and one model, parameter {@code t}. */
     SLERP(true, false),
     /** Interpolation towards the base by the angle between the task vectors (Model Stock). */
@@ -60,12 +64,13 @@ public enum Method {
 
     /** mergekit's default for {@code normalize}. */
     public boolean normalizeDefault() {
-        return this == LINEAR || this == TIES;
+        return this == LINEAR || this == TIES || this == DELLA;
     }
 
     /** mergekit's default for {@code rescale} (the random sparsifiers). */
     public boolean rescaleDefault() {
-        return this == DARE_TIES || this == DARE_LINEAR || this == DARE_GRADIENT_MATCHING;
+        return this == DARE_TIES || this == DARE_LINEAR || this == DARE_GRADIENT_MATCHING || this == DELLA
+                || this == DELLA_LINEAR;
     }
 
     /** Whether {@code remove} (task negation) applies. */

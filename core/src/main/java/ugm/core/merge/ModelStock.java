@@ -5,25 +5,34 @@ import ugm.core.merge.MergePlan.TensorPlan;
 /**
  * model_stock: with the task vectors d_i = x_i − base, cos = the mean over pairs i < j of
  * {@code d_i·d_j / max(‖d_i‖‖d_j‖, 1e-6)}, {@code t = N·cos / (1 + (N − 1)·cos)} and
- * {@code out = t·mean(x_i) + (1 − t)·base}. The first pass accumulates the Gram matrix of the
- * task vectors in double.
+ * {@code out = t·mean(x_i) + (1 − t)·base}. Over the whole tensor, or with {@code filter_wise}
+ * per row (the last dimension; a 1-D tensor is one row), as mergekit. The first pass streams over
+ * the tensor accumulating the Gram matrix of the task vectors in double, one row (or the whole
+ * tensor) at a time, and keeps one t per row.
  */
 final class ModelStock implements ElementPass {
-    private final double t;
+    private final double[] t;
+    private final long span;
 
-    private ModelStock(double t) {
+    private ModelStock(double[] t, long span) {
         this.t = t;
+        this.span = span;
     }
 
     static ElementPass prepare(MergeRequest r, TensorPlan plan) {
         int models = plan.models().size();
         long count = plan.output().elementCount();
+        long[] shape = plan.output().shape();
+        long span = r.filterWise && shape.length > 0 && count > 0 ? shape[shape.length - 1] : Math.max(count, 1);
+        double[] ts = new double[(int) Math.max(1, count / span)];
         int block = TensorPasses.BLOCK;
         float[] base = new float[block];
         float[][] d = new float[models][block];
         double[][] gram = new double[models][models];
-        for (long at = 0; at < count; at += block) {
-            int n = (int) Math.min(block, count - at);
+        long at = 0;
+        while (at < count) {
+            long segmentEnd = (at / span + 1) * span;
+            int n = (int) Math.min(block, Math.min(count, segmentEnd) - at);
             TensorPasses.decode(plan.base(), at, n, base);
             for (int i = 0; i < models; i++) {
                 TensorPasses.decode(plan.models().get(i), at, n, d[i]);
@@ -40,7 +49,20 @@ final class ModelStock implements ElementPass {
                     gram[i][k] += s;
                 }
             }
+            at += n;
+            if (at == segmentEnd || at == count) {
+                ts[(int) ((at - 1) / span)] = t(gram);
+                for (double[] g : gram) {
+                    java.util.Arrays.fill(g, 0);
+                }
+            }
         }
+        return new ModelStock(ts, span);
+    }
+
+    /** t from the Gram matrix of the task vectors (upper triangle). */
+    private static double t(double[][] gram) {
+        int models = gram.length;
         double cos = 0;
         int pairs = 0;
         for (int i = 0; i < models; i++) {
@@ -50,7 +72,7 @@ final class ModelStock implements ElementPass {
             }
         }
         cos /= pairs;
-        return new ModelStock(models * cos / (1 + (models - 1) * cos));
+        return models * cos / (1 + (models - 1) * cos);
     }
 
     @Override
@@ -62,7 +84,8 @@ final class ModelStock implements ElementPass {
                 mean += x[j];
             }
             mean /= m;
-            out[j] = (float) (t * mean + (1 - t) * base[j]);
+            double tj = t[(int) ((from + j) / span)];
+            out[j] = (float) (tj * mean + (1 - tj) * base[j]);
         }
     }
 }

@@ -5,20 +5,22 @@ import ugm.core.UgmException;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.pass.CounterRandom;
+import ugm.core.merge.pass.MagnitudeRows;
 import ugm.core.merge.pass.Rank;
 import ugm.core.merge.pass.Values;
 
 /**
- * The task-vector family (ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties) and the
+ * The task-vector family (ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della,
+ * della_linear) and the
  * sparsified gradient-matching methods, as mergekit-methods.md defines them. The first pass finds,
  * per model, which elements survive (a {@link Rank} for the magnitude sparsifiers, a
- * {@link CounterRandom} stream for the random one) and the rescale factor; the element pass
+ * {@link CounterRandom} stream for the random one, {@link MagnitudeRows} for della) and the rescale factor; the element pass
  * applies them, elects signs and sums.
  */
 final class TaskVectorPass implements ElementPass {
 
     /** How a model's vector is thinned. */
-    enum Sparsifier { NONE, MAGNITUDE, RANDOM, OUTLIERS }
+    enum Sparsifier { NONE, MAGNITUDE, RANDOM, OUTLIERS, DELLA }
 
     /** Which elements of one model's vector survive. */
     private interface Keep {
@@ -52,12 +54,14 @@ final class TaskVectorPass implements ElementPass {
             case TIES, TIES_GRADIENT_MATCHING -> Sparsifier.MAGNITUDE;
             case DARE_TIES, DARE_LINEAR, DARE_GRADIENT_MATCHING -> Sparsifier.RANDOM;
             case BREADCRUMBS, BREADCRUMBS_TIES -> Sparsifier.OUTLIERS;
+            case DELLA, DELLA_LINEAR -> Sparsifier.DELLA;
             default -> Sparsifier.NONE;
         };
     }
 
     static boolean consensus(Method m) {
-        return m == Method.TIES || m == Method.DARE_TIES || m == Method.BREADCRUMBS_TIES || m == Method.TIES_GRADIENT_MATCHING;
+        return m == Method.TIES || m == Method.DARE_TIES || m == Method.BREADCRUMBS_TIES || m == Method.DELLA
+                || m == Method.TIES_GRADIENT_MATCHING;
     }
 
     static ElementPass prepare(MergeRequest r, TensorPlan t) {
@@ -71,14 +75,19 @@ final class TaskVectorPass implements ElementPass {
         Keep[] keep = new Keep[models];
         double[] factors = new double[models];
         float[] buffer = new float[TensorPasses.BLOCK];
+        Sparsifier s = sparsifier(m);
         for (int i = 0; i < models; i++) {
             double density = TensorPasses.decimal(r.densities.get(i).valueFor(name));
             double gamma = TensorPasses.decimal(r.gammas.get(i).valueFor(name));
             if (!(density >= 0) || Double.isInfinite(density)) {
                 throw bad(name, "density of model " + (i + 1) + " must be a finite number >= 0, not " + density);
             }
+            double epsilon = TensorPasses.decimal(r.epsilons.get(i).valueFor(name));
             Values values = values(t, i, updates);
-            keep[i] = keep(r, name, i, count, density, gamma, values, buffer);
+            int model = i;
+            keep[i] = s == Sparsifier.DELLA
+                    ? della(r, t, i, density, epsilon, () -> values(t, model, updates))
+                    : keep(r, name, i, count, density, gamma, values, buffer);
             factors[i] = keep[i] != null && r.rescale() ? factor(count, values, keep[i], buffer) : 1;
         }
         double lambda = updates != null ? 1 : r.lambda.valueFor(name);
@@ -125,6 +134,45 @@ final class TaskVectorPass implements ElementPass {
             }
             default -> throw new IllegalStateException(s.name());
         }
+    }
+
+    /**
+     * della_magprune's survivors of model i, or null when all survive: per row (the last
+     * dimension), keep probabilities from density − ε to density + ε by magnitude rank.
+     */
+    private static Keep della(MergeRequest r, TensorPlan t, int i, double density, double epsilon,
+                              java.util.function.Supplier<Values> values) {
+        String name = t.output().name();
+        if (density >= 1) {
+            return null;
+        }
+        if (density <= 0) {
+            return (index, v) -> false;
+        }
+        String problem = dellaProblem(density, epsilon, i);
+        if (problem != null) {
+            throw bad(name, problem);
+        }
+        long[] shape = t.output().shape();
+        long cols = shape.length == 0 ? 1 : shape[shape.length - 1];
+        if (cols > Integer.MAX_VALUE - 8) {
+            throw bad(name, "della ranks rows of at most " + (Integer.MAX_VALUE - 8) + " elements, not " + cols);
+        }
+        MagnitudeRows rows = new MagnitudeRows((int) cols, TensorPasses.BLOCK, density, epsilon,
+                new CounterRandom(r.seed, name, i), values);
+        return (index, v) -> rows.keeps(index);
+    }
+
+    /** Why della cannot sparsify with this density and epsilon (mergekit: 0 < density ± ε < 1), or null. */
+    static String dellaProblem(double density, double epsilon, int model) {
+        if (density >= 1 || density <= 0) {
+            return null;
+        }
+        if (!(epsilon >= 0) || !(density - epsilon > 0) || !(density + epsilon < 1)) {
+            return "della needs 0 < density ± epsilon < 1 and epsilon >= 0; model " + (model + 1) + " has density "
+                    + density + ", epsilon " + epsilon;
+        }
+        return null;
     }
 
     /** ‖v‖₁ / ‖kept v‖₁, or 1 when either is below 1e-7 (mergekit). */
@@ -287,6 +335,7 @@ final class TaskVectorPass implements ElementPass {
 
     static List<Method> methods() {
         return List.of(Method.TIES, Method.DARE_TIES, Method.DARE_LINEAR, Method.BREADCRUMBS, Method.BREADCRUMBS_TIES,
+                Method.DELLA, Method.DELLA_LINEAR,
                 Method.TIES_GRADIENT_MATCHING, Method.DARE_GRADIENT_MATCHING);
     }
 }

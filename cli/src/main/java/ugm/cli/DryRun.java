@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import ugm.core.DType;
 import ugm.core.merge.MergePlan;
+import ugm.core.merge.Merger;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
@@ -17,7 +18,6 @@ import ugm.core.merge.Method;
 /** Prints a merge plan: every output tensor with its inputs and conversions, the totals, and every problem. */
 final class DryRun {
     /** Floats per decode buffer of one worker (MergeRequest's default chunk). */
-    private static final long CHUNK = 16 * 1024;
 
     private DryRun() {
     }
@@ -32,10 +32,10 @@ final class DryRun {
         long merged = plan.tensors().stream().filter(t -> t.action() == Action.MERGE).count();
         out.printf(Locale.ROOT, "tensors: %d merged, %d copied%n", merged, plan.tensors().size() - merged);
         out.printf(Locale.ROOT, "read: %s; write: %s%n", Sizes.format(plan.bytesRead()), Sizes.format(plan.bytesWritten()));
-        long heap = threads * (3L + 2L * models) * CHUNK * Float.BYTES;
+        long heap = threads * (3L + 2L * models) * Merger.bufferElements() * Float.BYTES;
         out.printf(Locale.ROOT, "expected peak memory: %s of heap buffers (%d threads x %d buffers of %d floats);"
                         + " inputs and output are memory-mapped (page cache, up to %s, reclaimable)%n",
-                Sizes.format(heap), threads, 3 + 2 * models, CHUNK, Sizes.format(plan.bytesRead() + plan.bytesWritten()));
+                Sizes.format(heap), threads, 3 + 2 * models, Merger.bufferElements(), Sizes.format(plan.bytesRead() + plan.bytesWritten()));
         out.println("output: " + outStatus);
         warnings.forEach(w -> out.println("warning: " + w));
         List<String> problems = plan.problems();

@@ -46,6 +46,11 @@ public final class Merger {
     private Merger() {
     }
 
+    /** Floats per decode buffer: each worker holds (3 + 2 x models) of them, whatever the model size. */
+    public static int bufferElements() {
+        return BLOCK;
+    }
+
     /** Plans, checks and runs a merge into {@code sink}. */
     public static MergeReport merge(MergeRequest request, TensorSink sink) {
         return execute(MergePlan.of(request).requireValid(), sink, bytes -> { });

@@ -20,27 +20,7 @@ final class JsonText {
      * for \b \f \n \r \t, backslash-u00xx for the rest); everything else, non-ASCII included, raw.
      */
     static void appendSerde(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\b' -> sb.append("\\b");
-                case '\f' -> sb.append("\\f");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        appendUnicodeEscape(sb, c);
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
+        appendQuoted(sb, s, false);
     }
 
     /**
@@ -48,6 +28,10 @@ final class JsonText {
      * above, and backslash-uxxxx (UTF-16 units) for every other character outside space..tilde.
      */
     static void appendPython(StringBuilder sb, String s) {
+        appendQuoted(sb, s, true);
+    }
+
+    private static void appendQuoted(StringBuilder sb, String s, boolean asciiOnly) {
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -60,7 +44,7 @@ final class JsonText {
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
                 default -> {
-                    if (c < 0x20 || c > 0x7E) {
+                    if (c < 0x20 || (asciiOnly && c > 0x7E)) {
                         appendUnicodeEscape(sb, c);
                     } else {
                         sb.append(c);

@@ -89,47 +89,8 @@ class DellaTest {
     /** mergekit-methods.md's task-vector family with della_magprune, in double. */
     static double[] twin(double[] b, double[][] x, int cols, double[] w, double[] density, double[] eps, boolean consensus,
                          boolean normalize, boolean rescale, double lambda, long seed, String name) {
-        int t = x.length;
-        int n = b.length;
-        double[][] kept = new double[t][n];
-        for (int i = 0; i < t; i++) {
-            float[] d = new float[n];
-            for (int j = 0; j < n; j++) {
-                d[j] = (float) x[i][j] - (float) b[j];
-            }
-            boolean[] keep = twinKeep(d, cols, density[i], eps[i], seed, name, i);
-            double all = 0;
-            double sum = 0;
-            for (int j = 0; j < n; j++) {
-                all += Math.abs(d[j]);
-                sum += keep[j] ? Math.abs(d[j]) : 0;
-            }
-            double f = rescale && all >= 1e-7 && sum >= 1e-7 ? all / sum : 1;
-            for (int j = 0; j < n; j++) {
-                kept[i][j] = keep[j] ? d[j] * f : 0;
-            }
-        }
-        double[] out = new double[n];
-        for (int j = 0; j < n; j++) {
-            double total = 0;
-            for (int i = 0; i < t; i++) {
-                total += w[i] * kept[i][j];
-            }
-            double mixed = 0;
-            double div = 0;
-            for (int i = 0; i < t; i++) {
-                double wi = w[i] * kept[i][j];
-                if (!consensus || (total >= 0 ? wi > 0 : wi < 0)) {
-                    mixed += wi;
-                    div += w[i];
-                }
-            }
-            if (normalize) {
-                mixed /= consensus && div == 0 || !consensus && Math.abs(div) < 1e-8 ? 1 : div;
-            }
-            out[j] = b[j] + lambda * mixed;
-        }
-        return out;
+        return TaskVectorMethodsTest.mix(b, x, w, (d, i) -> twinKeep(d, cols, density[i], eps[i], seed, name, i),
+                i -> rescale, consensus, normalize, lambda);
     }
 
     /** Weights exact in float, so that an exact tie of the sign vote (BF16 makes them) is one in the twin too. */

@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.IntPredicate;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -167,6 +168,21 @@ class TaskVectorMethodsTest {
     /** mergekit-methods.md's task-vector family, in double, elements one by one. */
     static double[] twin(double[] b, double[][] x, double[] w, double[] density, double[] gamma, String sparsifier,
                          boolean consensus, boolean normalize, boolean rescale, double lambda, long seed, String name) {
+        return mix(b, x, w, (d, i) -> twinKeep(d, sparsifier, density[i], gamma[i], seed, name, i),
+                i -> rescale && density[i] < 1, consensus, normalize, lambda);
+    }
+
+    /** Which elements of model i's task vector d survive its sparsifier. */
+    interface Keep {
+        boolean[] keep(float[] d, int model);
+    }
+
+    /**
+     * The family's common part, in double: task vectors, sparsified by {@code keep}, rescaled to
+     * their L1 norm where {@code rescale} says so, then sign consensus, normalisation and lambda.
+     */
+    static double[] mix(double[] b, double[][] x, double[] w, Keep keep, IntPredicate rescale,
+                        boolean consensus, boolean normalize, double lambda) {
         int t = x.length;
         int n = b.length;
         double[][] kept = new double[t][n];
@@ -175,16 +191,16 @@ class TaskVectorMethodsTest {
             for (int j = 0; j < n; j++) {
                 d[j] = (float) x[i][j] - (float) b[j];
             }
-            boolean[] keep = twinKeep(d, sparsifier, density[i], gamma[i], seed, name, i);
+            boolean[] k = keep.keep(d, i);
             double all = 0;
             double sum = 0;
             for (int j = 0; j < n; j++) {
                 all += Math.abs(d[j]);
-                sum += keep[j] ? Math.abs(d[j]) : 0;
+                sum += k[j] ? Math.abs(d[j]) : 0;
             }
-            double f = rescale && density[i] < 1 && all >= 1e-7 && sum >= 1e-7 ? all / sum : 1;
+            double f = rescale.test(i) && all >= 1e-7 && sum >= 1e-7 ? all / sum : 1;
             for (int j = 0; j < n; j++) {
-                kept[i][j] = keep[j] ? d[j] * f : 0;
+                kept[i][j] = k[j] ? d[j] * f : 0;
             }
         }
         double[] out = new double[n];

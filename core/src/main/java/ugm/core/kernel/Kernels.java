@@ -39,6 +39,23 @@ public interface Kernels {
     long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
 
     /**
+     * Gradient matching (not removal) in one pass from the mapped tensors straight into
+     * {@code out}, for elements {@code [from, from + n)}: no decode buffers, no separate scans.
+     * Tensors are indexed by element from byte 0 of each segment. It serves the common case where
+     * every input and the output are {@code type}, BF16 or F32, and there is a base Fisher.
+     *
+     * <p>Returns false, leaving that range of {@code out} unspecified, where the general path
+     * (decode, checks, {@link #gradientMatching}, encode) must do the range instead: {@code type}
+     * is neither BF16 nor F32, {@code p.remove()} is set, some input holds a NaN or an infinity
+     * (the general path counts them for the report) or some Fisher value has its sign bit set (the
+     * general path rejects negatives). Where Hbar is not positive it writes the task-arithmetic
+     * value, as the general path does. Where it returns true, {@code out} holds exactly the bits
+     * the general path writes.
+     */
+    boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
+                                   MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n);
+
+    /**
      * Fisher averaging: sum a_t F_t x_t / sum a_t F_t with F_t = max(s_t H_t, floor); where the
      * denominator is 0: sum a_t x_t / sum a_t.
      */

@@ -15,6 +15,7 @@ import ugm.core.DType;
 public final class ScalarKernels implements Kernels {
 
     static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -233,6 +234,80 @@ public final class ScalarKernels implements Kernels {
         }
         out[i] = b + num / hbar;
         return replaced;
+    }
+
+    @Override
+    public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
+                                          MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
+        checkDirect(p, x, fisher, from, n);
+        return gradientMatchingDirectRange(p, type, base, baseFisher, x, fisher, out, from, from + n);
+    }
+
+    static void checkDirect(GradientMatching p, MemorySegment[] x, MemorySegment[] fisher, long from, int n) {
+        if (x.length != p.alphas().length || fisher.length != x.length) {
+            throw new IllegalArgumentException(x.length + " models, " + fisher.length + " Fishers, " + p.alphas().length + " alphas");
+        }
+        if (from < 0 || n < 0) {
+            throw new IllegalArgumentException("range " + from + " + " + n);
+        }
+    }
+
+    /**
+     * Elements [from, to) of {@link #gradientMatchingDirect}, one at a time: the scalar twin, and
+     * the vector implementation's tail. The same float operations in the same order as
+     * {@link #gradientMatchingAt}.
+     */
+    static boolean gradientMatchingDirectRange(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
+                                               MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, long to) {
+        if (p.remove() || (type != DType.BF16 && type != DType.F32)) {
+            return false;
+        }
+        boolean bf16 = type == DType.BF16;
+        float[] alphas = p.alphas();
+        float[] scales = p.scales();
+        float delta0 = p.delta0();
+        float s0 = p.baseScale();
+        for (long i = from; i < to; i++) {
+            int bBits = floatBits(bf16, base, i);
+            int hBits = floatBits(bf16, baseFisher, i);
+            int flags = nonFiniteSign(bBits) | nonFiniteSign(hBits) | hBits;
+            float b = Float.intBitsToFloat(bBits);
+            float p0 = delta0 + Float.intBitsToFloat(hBits) * s0;
+            float hbar = p0;
+            float num = 0f;
+            float ta = 0f;
+            for (int t = 0; t < x.length; t++) {
+                int fBits = floatBits(bf16, fisher[t], i);
+                int xBits = floatBits(bf16, x[t], i);
+                flags |= nonFiniteSign(fBits) | fBits | nonFiniteSign(xBits);
+                float at = alphas[t];
+                float sh = Float.intBitsToFloat(fBits) * scales[t];
+                float d = Float.intBitsToFloat(xBits) - b;
+                hbar += sh * at;
+                num += ((p0 + sh) * at) * d;
+                ta += at * d;
+            }
+            if (flags < 0) {
+                return false;
+            }
+            float theta = hbar <= 0f ? b + ta : b + num / hbar;
+            if (bf16) {
+                out.set(SHORT_LE, 2 * i, floatToBf16(theta));
+            } else {
+                out.set(FLOAT_LE, 4 * i, theta);
+            }
+        }
+        return true;
+    }
+
+    /** The float bits of element i of a BF16 (widened) or F32 tensor. */
+    private static int floatBits(boolean bf16, MemorySegment s, long i) {
+        return bf16 ? s.get(SHORT_LE, 2 * i) << 16 : s.get(INT_LE, 4 * i);
+    }
+
+    /** Float bits -> an int whose sign bit is set exactly when they are an infinity or a NaN. */
+    private static int nonFiniteSign(int bits) {
+        return (bits & 0x7F80_0000) + 0x0080_0000;
     }
 
     static float fisherAt(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float aSum, int i) {

@@ -320,6 +320,141 @@ abstract sealed class VectorKernels implements Kernels
         return replaced;
     }
 
+    /*
+     * The direct kernels read each input once, as int lanes straight from the mapping. A BF16 int
+     * lane holds two elements: the even one in its low half, the odd one in its high half; the
+     * loop computes the even and the odd elements as two float vectors (x << 16 and
+     * x & 0xFFFF0000) and packs the rounded results back the same way, so no lane ever crosses
+     * (no shape conversion). Every check is one integer operation per input on those lanes:
+     * (bits & exponent) + exponent-lsb sets a half's sign bit exactly when the half is an
+     * infinity or a NaN, and a Fisher's own sign bit is or-ed in as it is.
+     *
+     * Everything is written out in the loop, on purpose: C2 stops inlining our own helper methods
+     * past a node budget that Vector API code reaches quickly, and a vector passed to a method
+     * that is not inlined is boxed on the heap (measured: 4x slower, and allocating).
+     */
+
+    @Override
+    public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
+                                          MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
+        ScalarKernels.checkDirect(p, x, fisher, from, n);
+        if (p.remove()) {
+            return false;
+        }
+        long end = from + n;
+        long done = switch (type) {
+            case BF16 -> directBf16(p, base, baseFisher, x, fisher, out, from, end);
+            case F32 -> directF32(p, base, baseFisher, x, fisher, out, from, end);
+            default -> -1;
+        };
+        return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, type, base, baseFisher, x, fisher, out, done, end);
+    }
+
+    /** BF16 elements from .. up to the last whole pair of vectors; returns where it stopped, or -1 to give the range up. */
+    private long directBf16(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
+                            MemorySegment[] fisher, MemorySegment out, long from, long end) {
+        Species sp = species();
+        VectorSpecies<Integer> is = sp.i();
+        VectorSpecies<Float> fs = sp.f();
+        int step = 2 * is.length(); // elements per iteration
+        float[] alphas = p.alphas();
+        float[] scales = p.scales();
+        float delta0 = p.delta0();
+        float s0 = p.baseScale();
+        int models = x.length;
+        IntVector flags = IntVector.zero(is);
+        long i = from;
+        for (; i <= end - step; i += step) {
+            long off = 2 * i;
+            IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
+            IntVector wh = IntVector.fromMemorySegment(is, baseFisher, off, LE);
+            IntVector f = wb.and(0x7F80_7F80).add(0x0080_0080).or(wh.and(0x7F80_7F80).add(0x0080_0080)).or(wh);
+            FloatVector be = wb.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector bo = wb.and(0xFFFF_0000).reinterpretAsFloats();
+            FloatVector pe = wh.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(s0).add(delta0);
+            FloatVector po = wh.and(0xFFFF_0000).reinterpretAsFloats().mul(s0).add(delta0);
+            FloatVector hbarE = pe;
+            FloatVector hbarO = po;
+            FloatVector numE = FloatVector.zero(fs);
+            FloatVector numO = numE;
+            FloatVector taE = numE;
+            FloatVector taO = numE;
+            for (int t = 0; t < models; t++) {
+                IntVector wf = IntVector.fromMemorySegment(is, fisher[t], off, LE);
+                IntVector wx = IntVector.fromMemorySegment(is, x[t], off, LE);
+                f = f.or(wf.and(0x7F80_7F80).add(0x0080_0080).or(wf).or(wx.and(0x7F80_7F80).add(0x0080_0080)));
+                float at = alphas[t];
+                float st = scales[t];
+                FloatVector shE = wf.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(st);
+                FloatVector shO = wf.and(0xFFFF_0000).reinterpretAsFloats().mul(st);
+                FloatVector dE = wx.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().sub(be);
+                FloatVector dO = wx.and(0xFFFF_0000).reinterpretAsFloats().sub(bo);
+                hbarE = hbarE.add(shE.mul(at));
+                hbarO = hbarO.add(shO.mul(at));
+                numE = numE.add(pe.add(shE).mul(at).mul(dE));
+                numO = numO.add(po.add(shO).mul(at).mul(dO));
+                taE = taE.add(dE.mul(at));
+                taO = taO.add(dO.mul(at));
+            }
+            flags = flags.or(f);
+            // where Hbar allows no division: task arithmetic (as the general path)
+            FloatVector thetaE = be.add(numE.div(hbarE)).blend(be.add(taE), hbarE.compare(VectorOperators.LE, 0f));
+            FloatVector thetaO = bo.add(numO.div(hbarO)).blend(bo.add(taO), hbarO.compare(VectorOperators.LE, 0f));
+            // round to nearest even into the upper half; NaN stays NaN, quiet (as floatToBf16)
+            IntVector e = thetaE.reinterpretAsInts();
+            IntVector o = thetaO.reinterpretAsInts();
+            e = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF))
+                    .blend(e.or(0x40_0000), e.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000));
+            o = o.add(o.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF))
+                    .blend(o.or(0x40_0000), o.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000));
+            e.lanewise(VectorOperators.LSHR, 16).or(o.and(0xFFFF_0000)).intoMemorySegment(out, off, LE);
+        }
+        boolean clean = flags.and(0x8000_8000).compare(VectorOperators.EQ, 0).allTrue();
+        return clean ? i : -1;
+    }
+
+    /** F32 elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
+    private long directF32(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
+                           MemorySegment[] fisher, MemorySegment out, long from, long end) {
+        Species sp = species();
+        VectorSpecies<Integer> is = sp.i();
+        VectorSpecies<Float> fs = sp.f();
+        int step = is.length();
+        float[] alphas = p.alphas();
+        float[] scales = p.scales();
+        float delta0 = p.delta0();
+        float s0 = p.baseScale();
+        int models = x.length;
+        IntVector flags = IntVector.zero(is);
+        long i = from;
+        for (; i <= end - step; i += step) {
+            long off = 4 * i;
+            IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
+            IntVector wh = IntVector.fromMemorySegment(is, baseFisher, off, LE);
+            IntVector f = wb.and(0x7F80_0000).add(0x0080_0000).or(wh.and(0x7F80_0000).add(0x0080_0000)).or(wh);
+            FloatVector b = wb.reinterpretAsFloats();
+            FloatVector p0 = wh.reinterpretAsFloats().mul(s0).add(delta0);
+            FloatVector hbar = p0;
+            FloatVector num = FloatVector.zero(fs);
+            FloatVector ta = num;
+            for (int t = 0; t < models; t++) {
+                IntVector wf = IntVector.fromMemorySegment(is, fisher[t], off, LE);
+                IntVector wx = IntVector.fromMemorySegment(is, x[t], off, LE);
+                f = f.or(wf.and(0x7F80_0000).add(0x0080_0000).or(wf).or(wx.and(0x7F80_0000).add(0x0080_0000)));
+                float at = alphas[t];
+                FloatVector sh = wf.reinterpretAsFloats().mul(scales[t]);
+                FloatVector d = wx.reinterpretAsFloats().sub(b);
+                hbar = hbar.add(sh.mul(at));
+                num = num.add(p0.add(sh).mul(at).mul(d));
+                ta = ta.add(d.mul(at));
+            }
+            flags = flags.or(f);
+            b.add(num.div(hbar)).blend(b.add(ta), hbar.compare(VectorOperators.LE, 0f)).intoMemorySegment(out, off, LE);
+        }
+        boolean clean = !flags.compare(VectorOperators.LT, 0).anyTrue();
+        return clean ? i : -1;
+    }
+
     @Override
     public void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n) {
         ScalarKernels.checkFisher(x, fisher, a, s, out, n);

@@ -12,6 +12,7 @@ import java.util.function.LongConsumer;
 import ugm.core.DType;
 import ugm.core.TensorSink;
 import ugm.core.UgmException;
+import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.Kernels;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Coefficients;
@@ -167,6 +168,8 @@ public final class Merger {
         final boolean probeVector;
 
         final TensorSink sink;
+        /** Per tensor, its operands for {@link Kernels#gradientMatchingDirect}, or null where only the general path applies. */
+        final Direct[] direct;
 
         Run(MergePlan plan, TensorSink sink, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels,
             MergeProgress progress, boolean callerOnly) {
@@ -191,6 +194,10 @@ public final class Merger {
             this.method = plan.request().method;
             this.models = plan.request().models.size();
             this.passes = new TensorPasses(plan.request());
+            this.direct = new Direct[tensors.size()];
+            for (int i = 0; i < direct.length; i++) {
+                direct[i] = Direct.of(tensors.get(i), method);
+            }
         }
 
         void start(int threads) {
@@ -273,9 +280,9 @@ public final class Merger {
                         if (t.action() == Action.COPY) {
                             bytes = copy(t, targets[ti], c);
                         } else if (timing != null && active != vector) {
-                            bytes = probe(t, targets[ti], c, s, timing);
+                            bytes = probe(t, direct[ti], targets[ti], c, s, timing);
                         } else {
-                            bytes = merge(t, targets[ti], c, s);
+                            bytes = merge(t, direct[ti], targets[ti], c, s);
                         }
                         progress.written(bytes);
                         if (remaining.decrementAndGet(ti) == 0) {
@@ -330,14 +337,14 @@ public final class Merger {
             }
         }
 
-        long probe(TensorPlan t, MemorySegment target, long c, Scratch s, Probe timing) {
+        long probe(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s, Probe timing) {
             long from = c * chunk;
             long end = Math.min(from + chunk, t.output().elementCount());
             long bytes = 0;
             for (long at = from; at < end; at += BLOCK) {
                 int n = (int) Math.min(BLOCK, end - at);
                 long t0 = System.nanoTime();
-                bytes += mergeRange(vector, t, target, at, n, s, clamped);
+                bytes += mergeRange(vector, t, d, target, at, n, s, clamped);
                 if (timing.hot(n, System.nanoTime() - t0) && active != vector) {
                     switchNanos = System.nanoTime() - startNanos;
                     active = vector;
@@ -367,18 +374,28 @@ public final class Merger {
             return n;
         }
 
-        long merge(TensorPlan t, MemorySegment target, long c, Scratch s) {
+        long merge(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s) {
             long from = c * chunk;
             long end = Math.min(from + chunk, t.output().elementCount());
             Kernels k = active;
             long bytes = 0;
             for (long at = from; at < end; at += BLOCK) {
-                bytes += mergeRange(k, t, target, at, (int) Math.min(BLOCK, end - at), s, clamped);
+                bytes += mergeRange(k, t, d, target, at, (int) Math.min(BLOCK, end - at), s, clamped);
             }
             return bytes;
         }
 
-        long mergeRange(Kernels kernels, TensorPlan t, MemorySegment target, long from, int n, Scratch s, LongAdder clampCount) {
+        /**
+         * Elements [from, from + n) of tensor t: in one pass by the direct kernel where it applies
+         * and accepts the range, else by the general path (decode, check, compute, encode), which
+         * gives the same bits and also reports, rejects or falls back where the data asks for it.
+         */
+        long mergeRange(Kernels kernels, TensorPlan t, Direct d, MemorySegment target, long from, int n, Scratch s,
+                        LongAdder clampCount) {
+            DType outType = t.output().dtype();
+            if (d != null && kernels.gradientMatchingDirect(d.p, outType, d.base, d.baseFisher, d.x, d.fisher, target, from, n)) {
+                return (long) n * outType.byteWidth();
+            }
             String name = t.output().name();
             for (int i = 0; i < models; i++) {
                 decode(kernels, t.models().get(i), from, s.models[i], n);
@@ -412,7 +429,6 @@ public final class Merger {
                 }
                 default -> passes.of(t).apply(from, n, s.base, s.models, s.fishers, baseFisher, s.out); // first pass, then element-wise
             }
-            DType outType = t.output().dtype();
             kernels.encode(s.out, n, outType, target, from * outType.byteWidth());
             return (long) n * outType.byteWidth();
         }
@@ -430,6 +446,33 @@ public final class Merger {
             }
         }
 
+    }
+
+    /**
+     * The operands of {@link Kernels#gradientMatchingDirect} for one tensor: gradient matching
+     * (not removal) with a base Fisher, every input and the output of one dtype, BF16 or F32.
+     */
+    private record Direct(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
+                          MemorySegment[] fisher) {
+
+        static Direct of(TensorPlan t, Method method) {
+            if (method != Method.GRADIENT_MATCHING || t.action() != Action.MERGE || t.baseFisher() == null
+                    || t.coefficients().gradientMatching().remove()) {
+                return null;
+            }
+            DType type = t.output().dtype();
+            if (type != DType.BF16 && type != DType.F32) {
+                return null;
+            }
+            for (Input in : t.all()) {
+                if (in.dtype() != type) {
+                    return null;
+                }
+            }
+            return new Direct(t.coefficients().gradientMatching(), t.base().data(), t.baseFisher().data(),
+                    t.models().stream().map(Input::data).toArray(MemorySegment[]::new),
+                    t.fishers().stream().map(Input::data).toArray(MemorySegment[]::new));
+        }
     }
 
     /** Per-thread decode buffers. */

@@ -304,14 +304,23 @@ class MergerTest {
 
     @Test
     void aNegativeOrNaNFisherValueIsAnErrorNamingTensorAndElement() {
-        for (double bad : new double[] {-0.5, Double.NaN}) {
-            MemoryTensors base = Tensors.add(new MemoryTensors("base"), "w", DType.F32, new double[] {1, 2, 3, 4});
-            MemoryTensors m = Tensors.add(new MemoryTensors("m"), "w", DType.F32, new double[] {1, 2, 3, 4});
-            MemoryTensors h = Tensors.add(new MemoryTensors("h"), "w", DType.F32, new double[] {1, 1, bad, 1});
-            UgmException e = assertThrows(UgmException.class,
-                    () -> run(MergeRequest.builder(Method.GRADIENT_MATCHING).base(base).model(m).fisher(h).build(), null));
-            assertTrue(e.getMessage().contains("'w'") && e.getMessage().contains("element 2"), e.getMessage());
-            assertEquals(UgmException.Kind.INVALID_INPUT, e.kind());
+        // one dtype throughout with a base Fisher: the direct kernel refuses the block and the general path reports
+        for (DType type : new DType[] {DType.F32, DType.BF16}) {
+            for (boolean withBaseFisher : new boolean[] {false, true}) {
+                for (double bad : new double[] {-0.5, Double.NaN}) {
+                    MemoryTensors base = Tensors.add(new MemoryTensors("base"), "w", type, new double[] {1, 2, 3, 4});
+                    MemoryTensors h0 = Tensors.add(new MemoryTensors("h0"), "w", type, new double[] {1, 1, 1, 1});
+                    MemoryTensors m = Tensors.add(new MemoryTensors("m"), "w", type, new double[] {1, 2, 3, 4});
+                    MemoryTensors h = Tensors.add(new MemoryTensors("h"), "w", type, new double[] {1, 1, bad, 1});
+                    MergeRequest.Builder b = MergeRequest.builder(Method.GRADIENT_MATCHING).base(base).model(m).fisher(h);
+                    if (withBaseFisher) {
+                        b.baseFisher(h0);
+                    }
+                    UgmException e = assertThrows(UgmException.class, () -> run(b.build(), null));
+                    assertTrue(e.getMessage().contains("'w'") && e.getMessage().contains("element 2"), e.getMessage());
+                    assertEquals(UgmException.Kind.INVALID_INPUT, e.kind());
+                }
+            }
         }
     }
 

@@ -90,6 +90,67 @@ class NonFiniteInputsTest {
         assertEquals(List.of(new NonFinite("a", "base", 0, 1), new NonFinite("b", "model-1", 3, 2)), report[0].nonFinite());
     }
 
+    /**
+     * Inputs of one dtype with a base Fisher take the direct kernel; blocks holding NaN or
+     * infinity are handed to the general path, which counts them, and the finite elements around
+     * them still follow method.md (checked against a double evaluation).
+     */
+    @Test
+    void oneDtypeFamiliesStillCountNonFiniteInputsAndMergeTheRest() {
+        for (DType type : new DType[] {DType.BF16, DType.F32}) {
+            Random r = new Random(11);
+            double[] b = values(r, B, 0, 0.02);
+            double[] h0 = values(r, B, 0, 1e-3);
+            double[] x1 = values(r, B, 0, 0.02);
+            double[] x2 = values(r, B, 0, 0.02);
+            double[] h1 = values(r, B, 0, 1e-3);
+            double[] h2 = values(r, B, 0, 1e-3);
+            for (double[] h : new double[][] {h0, h1, h2}) {
+                for (int i = 0; i < B; i++) {
+                    h[i] = i % 9 == 0 ? 0 : Math.abs(h[i]); // exact zeros: with delta0 = 0, Hbar is 0 where all are
+                }
+            }
+            x1[0] = Double.NaN;
+            x1[600] = Double.POSITIVE_INFINITY;
+            x1[4999] = Double.NaN;
+            MemoryTensors base = Tensors.add(new MemoryTensors("base"), "w", type, b);
+            MemoryTensors bf = Tensors.add(new MemoryTensors("base-fisher"), "w", type, h0);
+            MemoryTensors m1 = Tensors.add(new MemoryTensors("model-1"), "w", type, x1);
+            MemoryTensors m2 = Tensors.add(new MemoryTensors("model-2"), "w", type, x2);
+            MemoryTensors f1 = Tensors.add(new MemoryTensors("fisher-1"), "w", type, h1);
+            MemoryTensors f2 = Tensors.add(new MemoryTensors("fisher-2"), "w", type, h2);
+            for (int threads : new int[] {1, 2}) {
+                MergeReport[] report = new MergeReport[1];
+                Map<String, MemorySegment> out = merge(MergeRequest.builder(Method.GRADIENT_MATCHING).base(base).baseFisher(bf)
+                        .model(m1).model(m2).fisher(f1).fisher(f2).weights(0.6f, 0.4f).delta0(0f).threads(threads)
+                        .chunkElements(1024).build(), report);
+                assertEquals(List.of(new NonFinite("w", "model-1", 2, 1)), report[0].nonFinite(), type + " threads " + threads);
+                double[] got = Tensors.decode(type, out.get("w"));
+                double[] sb = Tensors.stored(type, b);
+                double[] sh0 = Tensors.stored(type, h0);
+                double[][] sx = {Tensors.stored(type, x1), Tensors.stored(type, x2)};
+                double[][] sh = {Tensors.stored(type, h1), Tensors.stored(type, h2)};
+                Reference.Params p = new Reference.Params(new double[] {0.6, 0.4}, 1, new double[] {1, 1}, 1, 0, false, 0,
+                        false, true);
+                int fallbacks = 0;
+                for (int i = 0; i < B; i++) {
+                    if (i == 0 || i == 600 || i == 4999) {
+                        assertFalse(Double.isFinite(got[i]), type + " element " + i);
+                        continue;
+                    }
+                    double want = Reference.value(Method.GRADIENT_MATCHING, p, sb[i], sh0[i],
+                            new double[] {sx[0][i], sx[1][i]}, new double[] {sh[0][i], sh[1][i]}, new long[1]);
+                    fallbacks += i % 9 == 0 ? 1 : 0;
+                    // output rounding, plus float32 rounding of the terms where they cancel
+                    double terms = Math.abs(sb[i]) + Math.abs(sx[0][i]) + Math.abs(sx[1][i]);
+                    double tolerance = (type == DType.BF16 ? 1.0 / 256 : 1e-7) * Math.abs(want) + 1e-6 * terms;
+                    assertEquals(want, got[i], tolerance, type + " threads " + threads + " element " + i);
+                }
+                assertTrue(fallbacks > 500);
+            }
+        }
+    }
+
     /** Degenerate but finite inputs: zero Fishers, zero prior, models equal to the base, removal, huge and tiny values. */
     @ParameterizedTest
     @EnumSource(Method.class)

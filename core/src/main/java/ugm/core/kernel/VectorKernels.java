@@ -350,13 +350,18 @@ abstract sealed class VectorKernels implements Kernels
         return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, type, base, baseFisher, x, fisher, out, done, end);
     }
 
+    /** BF16 elements per iteration of the direct kernel. */
+    int bf16Step() {
+        return 2 * species().i().length();
+    }
+
     /** BF16 elements from .. up to the last whole pair of vectors; returns where it stopped, or -1 to give the range up. */
     private long directBf16(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
                             MemorySegment[] fisher, MemorySegment out, long from, long end) {
         Species sp = species();
         VectorSpecies<Integer> is = sp.i();
         VectorSpecies<Float> fs = sp.f();
-        int step = 2 * is.length(); // elements per iteration
+        int step = 2 * is.length(); // elements per iteration (bf16Step)
         float[] alphas = p.alphas();
         float[] scales = p.scales();
         float delta0 = p.delta0();

@@ -14,6 +14,7 @@ import ugm.core.TensorSink;
 import ugm.core.UgmException;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.Kernels;
+import ugm.core.kernel.WarmUp;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.Input;
@@ -151,6 +152,8 @@ public final class Merger {
         volatile Kernels active;
         final long startNanos = System.nanoTime();
         volatile long switchNanos = -1;
+        /** Whether direct kernels switched to the vector ones because {@link WarmUp} had compiled them. */
+        volatile boolean warmedUp;
         final MergeProgress progress;
         /** Chunks not yet written, per tensor. */
         final AtomicLongArray remaining;
@@ -248,7 +251,7 @@ public final class Merger {
 
         /** The kernels that did the work, e.g. "vector-256 (scalar for the first 0.41 s)". */
         String kernelsUsed() {
-            if (active != vector) {
+            if (active != vector && !warmedUp) {
                 return active.name();
             }
             long sw = switchNanos;
@@ -279,7 +282,7 @@ public final class Merger {
                         long bytes;
                         if (t.action() == Action.COPY) {
                             bytes = copy(t, targets[ti], c);
-                        } else if (timing != null && active != vector) {
+                        } else if (timing != null && active != vector && !(direct[ti] != null && WarmUp.started())) {
                             bytes = probe(t, direct[ti], targets[ti], c, s, timing);
                         } else {
                             bytes = merge(t, direct[ti], targets[ti], c, s);
@@ -393,8 +396,18 @@ public final class Merger {
         long mergeRange(Kernels kernels, TensorPlan t, Direct d, MemorySegment target, long from, int n, Scratch s,
                         LongAdder clampCount) {
             DType outType = t.output().dtype();
-            if (d != null && kernels.gradientMatchingDirect(d.p, outType, d.base, d.baseFisher, d.x, d.fisher, target, from, n)) {
-                return (long) n * outType.byteWidth();
+            if (d != null) {
+                Kernels k = kernels;
+                if (k != vector && WarmUp.hot(outType)) {
+                    k = vector; // compiled ahead by the warm-up thread
+                    if (!warmedUp) {
+                        warmedUp = true;
+                        switchNanos = System.nanoTime() - startNanos;
+                    }
+                }
+                if (k.gradientMatchingDirect(d.p, outType, d.base, d.baseFisher, d.x, d.fisher, target, from, n)) {
+                    return (long) n * outType.byteWidth();
+                }
             }
             String name = t.output().name();
             for (int i = 0; i < models; i++) {

@@ -1,0 +1,128 @@
+package ugm.core.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import ugm.core.DType;
+
+/**
+ * Compiles the BF16 direct vector kernel before a merge needs it, on scratch data, in a
+ * background thread: for a command-line merge, while the main thread is still parsing, opening
+ * and planning. The Vector API runs about a hundred times slower than scalar code until C2 has
+ * compiled it, so a merge uses the vector direct kernel only once {@link #hot} says so, and the
+ * scalar twin until then (the bits are the same either way).
+ *
+ * <p>"Hot" is measured, not guessed: the thread times the vector kernel against the compiled
+ * scalar twin on the same data and declares it hot once it is clearly faster. Calls are small
+ * (a few vector iterations), so the slow early calls cost little and the compiler's invocation
+ * counters fill quickly.
+ */
+public final class WarmUp {
+    /** Elements of each scratch tensor. */
+    private static final int ELEMENTS = 2048;
+    private static final int MODELS = 3;
+    /** Scratch bytes {@link #start} needs: base, base Fisher, 3 models, 3 Fishers and an output, BF16. */
+    public static final long SCRATCH_BYTES = (long) (3 + 2 * MODELS) * ELEMENTS * 2;
+    /** The warm-up gives up after this long (then merges keep the scalar twin). */
+    private static final long GIVE_UP_NANOS = 20_000_000_000L;
+
+    private static final boolean DEBUG = Boolean.getBoolean("ugm.warm-up.debug");
+    private static volatile boolean bf16Hot;
+    private static volatile Thread thread;
+
+    private WarmUp() {
+    }
+
+    /** Whether the direct vector kernel for {@code type} is compiled and faster than the scalar twin. */
+    public static boolean hot(DType type) {
+        return type == DType.BF16 && bf16Hot;
+    }
+
+    /**
+     * Starts warming up on {@code scratch} (at least {@link #SCRATCH_BYTES} bytes, writable;
+     * best a file mapping, like the inputs a merge reads, so the compiled code matches theirs)
+     * unless the selected kernels are scalar or a warm-up has already started. The thread is a
+     * daemon; it stops once the kernel is hot, or after 20 s, and then calls {@code done}.
+     */
+    public static synchronized void start(MemorySegment scratch, Runnable done) {
+        if (scratch.byteSize() < SCRATCH_BYTES) {
+            throw new IllegalArgumentException("scratch has " + scratch.byteSize() + " bytes; the warm-up needs " + SCRATCH_BYTES);
+        }
+        Kernels vector = Kernels.get();
+        if (thread != null || vector instanceof ScalarKernels) {
+            done.run();
+            return;
+        }
+        Thread t = Thread.ofPlatform().daemon().name("ugm-warm-up").unstarted(() -> {
+            try {
+                run(vector, scratch);
+            } finally {
+                done.run();
+            }
+        });
+        thread = t;
+        t.start();
+    }
+
+    /** Whether a warm-up was started in this JVM (it may still be running). */
+    public static boolean started() {
+        return thread != null;
+    }
+
+    /** Waits for the warm-up thread (tests and benchmarks); returns whether the kernel is hot. */
+    public static boolean await() throws InterruptedException {
+        Thread t = thread;
+        if (t != null) {
+            t.join();
+        }
+        return bf16Hot;
+    }
+
+    private static void run(Kernels vector, MemorySegment scratch) {
+        long bytes = ELEMENTS * 2L;
+        MemorySegment[] s = new MemorySegment[3 + 2 * MODELS];
+        float[] values = new float[ELEMENTS];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = scratch.asSlice(i * bytes, bytes);
+            for (int e = 0; e < ELEMENTS; e++) {
+                values[e] = i % 2 == 0 ? 0.01f * ((e * 37 + i) % 101 - 50) : 1e-4f * ((e * 13 + i) % 17); // weights, Fishers
+            }
+            Kernels.scalar().encode(values, ELEMENTS, DType.BF16, s[i], 0);
+        }
+        MemorySegment[] x = {s[2], s[4], s[6]};
+        MemorySegment[] fisher = {s[3], s[5], s[7]};
+        float[] ones = new float[MODELS];
+        Arrays.fill(ones, 1f);
+        GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, ones, 1f, 1e-8f, false, 1f);
+        Kernels scalar = Kernels.scalar();
+        // four vector iterations per call: until C2 has compiled the kernel every call is slow,
+        // and what the compiler counts is calls and loop turns; with fewer turns the compiled
+        // loop would not expect to go round again, and the first real call would throw it away
+        int call = 4 * (vector instanceof VectorKernels v ? v.bf16Step() : 16);
+        long start = System.nanoTime();
+        double scalarNanos = Double.MAX_VALUE;
+        for (int round = 0; System.nanoTime() - start < GIVE_UP_NANOS; round++) {
+            // the scalar twin compiles in milliseconds: its best time is the yardstick
+            scalarNanos = Math.min(scalarNanos, time(scalar, p, s, x, fisher, call));
+            double vectorNanos = time(vector, p, s, x, fisher, call);
+            if (DEBUG) {
+                System.err.printf("warm-up round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call%n", round,
+                        (System.nanoTime() - start) / 1e9, scalarNanos, vectorNanos);
+            }
+            if (round >= 8 && vectorNanos < 0.8 * scalarNanos) {
+                bf16Hot = true;
+                return;
+            }
+        }
+    }
+
+    /** Nanoseconds per call, over a round of calls across the scratch tensors. */
+    private static double time(Kernels k, GradientMatching p, MemorySegment[] s, MemorySegment[] x, MemorySegment[] fisher,
+                               int call) {
+        int calls = ELEMENTS / call;
+        long t0 = System.nanoTime();
+        for (int c = 0; c < calls; c++) {
+            k.gradientMatchingDirect(p, DType.BF16, s[0], s[1], x, fisher, s[8], (long) c * call, call);
+        }
+        return (double) (System.nanoTime() - t0) / calls;
+    }
+}

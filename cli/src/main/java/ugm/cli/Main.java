@@ -14,6 +14,9 @@ public final class Main {
         PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
         Cli.stderrIsTerminal = Progress.stderrIsTerminal();
         Interrupts.install(err);
+        if (KernelWarmUp.wanted(args)) {
+            KernelWarmUp.start(); // on the other core, while this one loads classes, parses, opens and plans
+        }
         int code = Cli.run(out, err, args);
         out.flush();
         err.flush();

@@ -1,18 +1,22 @@
 package ugm.io;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 
-/** Releasing pages of file mappings drops only residency, never data. */
+/** Releasing pages of file mappings drops only residency, never data; early write-back is a hint that changes nothing. */
 class PagesTest {
     @TempDir
     Path tmp;
@@ -48,5 +52,22 @@ class PagesTest {
                 }
             }
         }
+    }
+
+    @Test
+    void writebackIsHandedToTheKernelOnLinuxAndDoesNothingOnceClosed() throws IOException {
+        Path f = tmp.resolve("w.bin");
+        Files.write(f, new byte[3 * 4096]);
+        boolean linux = System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux");
+        try (Writeback w = Writeback.of(f)) {
+            assertEquals(linux, w.active()); // the tests run with native access, as ugm does
+            w.start(0, 3 * 4096);
+            w.start(4096, 0);
+            w.close();
+            assertFalse(w.active());
+            w.start(0, 4096); // a closed descriptor is never used again
+        }
+        assertFalse(Writeback.of(tmp.resolve("missing")).active());
+        assertEquals(3 * 4096, Files.size(f));
     }
 }

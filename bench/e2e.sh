@@ -34,11 +34,11 @@ if [ ! -f "$family/.complete" ]; then
   "$ugm" family "$family" --size "$size" --tasks "$tasks" --force 2>/dev/null
   touch "$family/.complete"
 fi
-inputs=$(find "$family" -name '*.safetensors' | sort)
+inputs=$(find "$family/" -name '*.safetensors' | sort)
 models=()
 for t in $(seq 1 "$tasks"); do models+=(--model "$family/task-$t"); done
 out="$dir/out"
-merge=(merge --method gradient_matching --base "$family/base" "${models[@]}" --out "$out" --force)
+merge=(merge --method gradient_matching --base "$family/base" "${models[@]}" --out "$out")
 
 # Size of the output: one model's worth of tensor bytes.
 out_bytes=$(du -bc "$family"/base/*.safetensors | tail -1 | cut -f1)
@@ -52,12 +52,14 @@ for r in $(seq 1 "$runs"); do
   e=$(now); t_floor+=("$(echo "$e - $s" | bc)")
   rm -f "$dir/floor.out"
 
+  rm -rf "$out"  # (replacing an output deletes the old one: not part of a merge's cost)
   s=$(now)
-  /usr/bin/time -v -o "$dir/time.txt" "$ugm" "${merge[@]}" > "$dir/merge.txt" 2>/dev/null
+  /usr/bin/time -v -o "$dir/time.txt" "$ugm" "${merge[@]}" > "$dir/merge.txt" 2>&1
   e=$(now); t_merge+=("$(echo "$e - $s" | bc)")
   rss+=("$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$dir/time.txt")")
   scalar_s+=("$(sed -n 's/.*scalar for the first \([0-9.]*\) s.*/\1/p' "$dir/merge.txt")")
 
+  rm -rf "$out"
   s=$(now)
   /usr/bin/time -v -o "$dir/time.txt" "$ugm" "${merge[@]}" --threads 1 > /dev/null 2>&1
   e=$(now); t_merge1+=("$(echo "$e - $s" | bc)")

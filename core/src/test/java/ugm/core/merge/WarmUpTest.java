@@ -1,0 +1,40 @@
+package ugm.core.merge;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.File;
+import java.lang.foreign.Arena;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import ugm.core.kernel.WarmUp;
+
+/**
+ * {@link WarmUp} compiles the BF16 direct vector kernel and says so only once it beats the
+ * scalar twin; a small merge then switches to it and writes the scalar twin's bytes. Checked in
+ * a fresh JVM ({@link WarmUpProbe}): this one has run the kernels at every vector width, so its
+ * compiled code is not what a real merge runs.
+ */
+class WarmUpTest {
+
+    @Test
+    void aSmallMergeSwitchesToTheWarmedUpKernelAndWritesTheScalarTwinsBytes() throws Exception {
+        int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        assumeTrue(bits >= 128, "this CPU has no vector kernels to warm up");
+        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
+                WarmUpProbe.class.getName()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the probe JVM finished");
+        String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertEquals(0, process.exitValue(), out);
+        assertTrue(out.startsWith("hot=true same=true kernels=vector-" + bits), out);
+    }
+
+    @Test
+    void scratchTooSmallIsRefused() {
+        assertThrows(IllegalArgumentException.class, () -> WarmUp.start(Arena.ofAuto().allocate(16), () -> { }));
+    }
+}

@@ -42,7 +42,8 @@ public interface Kernels {
      * Gradient matching (not removal) in one pass from the mapped tensors straight into
      * {@code out}, for elements {@code [from, from + n)}: no decode buffers, no separate scans.
      * Tensors are indexed by element from byte 0 of each segment. It serves the common case where
-     * every input and the output are {@code type}, BF16 or F32, and there is a base Fisher.
+     * every input and the output are {@code type}, BF16 or F32; {@code baseFisher} may be null
+     * (then P0 = delta0).
      *
      * <p>Returns false, leaving that range of {@code out} unspecified, where the general path
      * (decode, checks, {@link #gradientMatching}, encode) must do the range instead: {@code type}

@@ -269,7 +269,7 @@ public final class ScalarKernels implements Kernels {
         float s0 = p.baseScale();
         for (long i = from; i < to; i++) {
             int bBits = floatBits(bf16, base, i);
-            int hBits = floatBits(bf16, baseFisher, i);
+            int hBits = baseFisher == null ? 0 : floatBits(bf16, baseFisher, i); // none: P0 = delta0 + 0 * s0 = delta0
             int flags = nonFiniteSign(bBits) | nonFiniteSign(hBits) | hBits;
             float b = Float.intBitsToFloat(bBits);
             float p0 = delta0 + Float.intBitsToFloat(hBits) * s0;

@@ -367,12 +367,13 @@ abstract sealed class VectorKernels implements Kernels
         float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
+        boolean withBaseFisher = baseFisher != null; // without: P0 = 0 * s0 + delta0 = delta0, as the general path
         IntVector flags = IntVector.zero(is);
         long i = from;
         for (; i <= end - step; i += step) {
             long off = 2 * i;
             IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
-            IntVector wh = IntVector.fromMemorySegment(is, baseFisher, off, LE);
+            IntVector wh = withBaseFisher ? IntVector.fromMemorySegment(is, baseFisher, off, LE) : IntVector.zero(is);
             IntVector f = wb.and(0x7F80_7F80).add(0x0080_0080).or(wh.and(0x7F80_7F80).add(0x0080_0080)).or(wh);
             FloatVector be = wb.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
             FloatVector bo = wb.and(0xFFFF_0000).reinterpretAsFloats();
@@ -430,12 +431,13 @@ abstract sealed class VectorKernels implements Kernels
         float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
+        boolean withBaseFisher = baseFisher != null; // without: P0 = 0 * s0 + delta0 = delta0, as the general path
         IntVector flags = IntVector.zero(is);
         long i = from;
         for (; i <= end - step; i += step) {
             long off = 4 * i;
             IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
-            IntVector wh = IntVector.fromMemorySegment(is, baseFisher, off, LE);
+            IntVector wh = withBaseFisher ? IntVector.fromMemorySegment(is, baseFisher, off, LE) : IntVector.zero(is);
             IntVector f = wb.and(0x7F80_0000).add(0x0080_0000).or(wh.and(0x7F80_0000).add(0x0080_0000)).or(wh);
             FloatVector b = wb.reinterpretAsFloats();
             FloatVector p0 = wh.reinterpretAsFloats().mul(s0).add(delta0);

@@ -463,26 +463,26 @@ public final class Merger {
 
     /**
      * The operands of {@link Kernels#gradientMatchingDirect} for one tensor: gradient matching
-     * (not removal) with a base Fisher, every input and the output of one dtype, BF16 or F32.
+     * (not removal), every input and the output of one dtype, BF16 or F32; baseFisher may be null.
      */
     private record Direct(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
                           MemorySegment[] fisher) {
 
         static Direct of(TensorPlan t, Method method) {
-            if (method != Method.GRADIENT_MATCHING || t.action() != Action.MERGE || t.baseFisher() == null
-                    || t.coefficients().gradientMatching().remove()) {
+            if (method != Method.GRADIENT_MATCHING || t.action() != Action.MERGE || t.coefficients().gradientMatching().remove()) {
                 return null;
             }
             DType type = t.output().dtype();
-            if (type != DType.BF16 && type != DType.F32) {
-                return null;
+            if (type != DType.BF16 && type != DType.F32
+                    || t.baseFisher() == null && !Float.isFinite(t.coefficients().gradientMatching().baseScale())) {
+                return null; // (without a base Fisher the kernel takes P0 = 0 * s0 + delta0)
             }
             for (Input in : t.all()) {
                 if (in.dtype() != type) {
                     return null;
                 }
             }
-            return new Direct(t.coefficients().gradientMatching(), t.base().data(), t.baseFisher().data(),
+            return new Direct(t.coefficients().gradientMatching(), t.base().data(), t.baseFisher() == null ? null : t.baseFisher().data(),
                     t.models().stream().map(Input::data).toArray(MemorySegment[]::new),
                     t.fishers().stream().map(Input::data).toArray(MemorySegment[]::new));
         }

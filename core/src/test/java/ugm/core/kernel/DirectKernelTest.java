@@ -46,14 +46,18 @@ class DirectKernelTest {
                                 hbarZero += allFishersZero(d);
                             }
                             Encoded in = encode(arena, type, d, from, n);
-                            MemorySegment expected = general(arena, type, p, in, d, from, n);
-                            for (Kernels k : Implementations.all()) {
-                                String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from;
-                                MemorySegment out = sentinel(arena, type, from, n);
-                                assertTrue(k.gradientMatchingDirect(p, type, in.base, in.baseFisher, in.x, in.fisher, out, from, n),
-                                        what + ": refused a finite range");
-                                assertSameBytes(expected, out, what);
-                                accepted++;
+                            for (boolean withBaseFisher : new boolean[] {true, false}) {
+                                MemorySegment h0 = withBaseFisher ? in.baseFisher : null;
+                                MemorySegment expected = general(arena, type, p, in, h0, d, from, n);
+                                for (Kernels k : Implementations.all()) {
+                                    String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from
+                                            + " H0=" + withBaseFisher;
+                                    MemorySegment out = sentinel(arena, type, from, n);
+                                    assertTrue(k.gradientMatchingDirect(p, type, in.base, h0, in.x, in.fisher, out, from, n),
+                                            what + ": refused a finite range");
+                                    assertSameBytes(expected, out, what);
+                                    accepted++;
+                                }
                             }
                         }
                     }
@@ -144,7 +148,8 @@ class DirectKernelTest {
     }
 
     /** The general path over the encoded inputs, written at element offset {@code from} of a sentinel-filled segment. */
-    private static MemorySegment general(Arena arena, DType type, GradientMatching p, Encoded in, MethodData d, long from, int n) {
+    private static MemorySegment general(Arena arena, DType type, GradientMatching p, Encoded in, MemorySegment h0, MethodData d,
+                                         long from, int n) {
         int models = d.x.length;
         long off = from * type.byteWidth();
         float[] base = new float[n];
@@ -152,13 +157,15 @@ class DirectKernelTest {
         float[][] x = new float[models][n];
         float[][] fisher = new float[models][n];
         SCALAR.decode(type, in.base, off, base, n);
-        SCALAR.decode(type, in.baseFisher, off, baseFisher, n);
+        if (h0 != null) {
+            SCALAR.decode(type, h0, off, baseFisher, n);
+        }
         for (int t = 0; t < models; t++) {
             SCALAR.decode(type, in.x[t], off, x[t], n);
             SCALAR.decode(type, in.fisher[t], off, fisher[t], n);
         }
         float[] out = new float[n];
-        SCALAR.gradientMatching(p, base, baseFisher, x, fisher, out, n);
+        SCALAR.gradientMatching(p, base, h0 == null ? null : baseFisher, x, fisher, out, n);
         MemorySegment expected = sentinel(arena, type, from, n);
         SCALAR.encode(out, n, type, expected, off);
         return expected;

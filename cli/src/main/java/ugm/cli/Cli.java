@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Properties;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -14,9 +17,6 @@ import ugm.core.UgmException;
 @Command(name = "ugm", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
         description = "Merges fine-tuned model checkpoints (safetensors) by uncertainty-based gradient matching"
                 + " and the classic methods.",
-        subcommands = {MergeCommand.class, ugm.cli.demo.DemoCommand.class, ConvertCommand.class, InspectCommand.class,
-                ValidateCommand.class, FamilyCommand.class,
-                CommandLine.HelpCommand.class},
         footer = {"", ExitCodes.HELP})
 public final class Cli implements Runnable {
 
@@ -44,19 +44,44 @@ public final class Cli implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
     }
 
-    /** Runs {@code args} with output to {@code out} and {@code err}; returns the exit code. */
-    public static int run(PrintWriter out, PrintWriter err, String... args) {
-        return commandLine(out, err).execute(args);
+    /**
+     * The commands, by name, in the order help lists them. Picocli builds the model of every
+     * command it is given by reflection, and its classes are verified on every start (Java 5
+     * bytecode), about 0.1 s for the commands not asked for; so a command line naming one gets
+     * only that one, and anything else (help, a typo) gets them all.
+     */
+    private static final Map<String, Supplier<Object>> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("merge", MergeCommand::new);
+        COMMANDS.put("demo", ugm.cli.demo.DemoCommand::new);
+        COMMANDS.put("convert", ConvertCommand::new);
+        COMMANDS.put("inspect", InspectCommand::new);
+        COMMANDS.put("validate", ValidateCommand::new);
+        COMMANDS.put("family", FamilyCommand::new);
     }
 
-    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+    /** Runs {@code args} with output to {@code out} and {@code err}; returns the exit code. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        return commandLine(out, err, args).execute(args);
+    }
+
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Cli());
+        Supplier<Object> only = args.length > 0 ? COMMANDS.get(args[0]) : null;
+        if (only != null) {
+            cl.addSubcommand(only.get());
+        } else {
+            COMMANDS.values().forEach(c -> cl.addSubcommand(c.get()));
+            cl.addSubcommand(new CommandLine.HelpCommand());
+        }
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler(Cli::handle);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("ugm: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, c.getErr()); // "Did you mean: merge?"
             c.getErr().println("Try '" + c.getCommandSpec().qualifiedName() + " --help' for more information.");
             return ExitCodes.USAGE;
         });

@@ -113,6 +113,18 @@ class InspectValidateTest {
                 "--quiet", "--out", "Exit codes"}) {
             assertTrue(h.out().contains(opt), "merge --help lacks " + opt);
         }
+        // the commands are built only when asked for: help, help COMMAND and a typo still see them all
+        Run all = Run.of("--help");
+        assertEquals(0, all.code());
+        for (String command : new String[] {"merge", "demo", "convert", "inspect", "validate", "family", "help"}) {
+            assertTrue(all.out().contains("\n  " + command + " "), "ugm --help lacks " + command + ":\n" + all.out());
+        }
+        Run helpMerge = Run.of("help", "merge");
+        assertEquals(0, helpMerge.code());
+        assertTrue(helpMerge.out().contains("--base-fisher"), helpMerge.out());
+        Run typo = Run.of("merg");
+        assertEquals(ExitCodes.USAGE, typo.code());
+        assertTrue(typo.err().contains("merge"), typo.err()); // picocli suggests the command
         Run none = Run.of();
         assertEquals(ExitCodes.USAGE, none.code());
         Run bad = Run.of("inspect", "--bogus", "x");

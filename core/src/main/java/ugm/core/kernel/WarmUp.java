@@ -28,6 +28,8 @@ public final class WarmUp {
      */
     private static final long EAGER_CALLS = 800;
     private static final long POLL_MILLIS = 10;
+    /** Calls timed per poll: at most a few per cent of a core while the compiled code is not in. */
+    private static final int POLL_CALLS = 4;
     /** The warm-up gives up after this long (then merges keep the scalar twin). */
     private static final long GIVE_UP_NANOS = 20_000_000_000L;
 
@@ -108,19 +110,22 @@ public final class WarmUp {
         double scalarNanos = Double.MAX_VALUE;
         long calls = 0;
         for (int round = 0; System.nanoTime() - start < GIVE_UP_NANOS; round++) {
+            int batch = ELEMENTS / call;
             if (calls >= EAGER_CALLS) {
                 // enough calls for the compiler to have queued the kernel: wait for it without
-                // holding a core the merge needs, timing one round now and then
+                // holding a core the merge needs, timing a few calls now and then (each still
+                // costs a third of a millisecond until the compiled code is in)
+                batch = POLL_CALLS;
                 try {
                     Thread.sleep(POLL_MILLIS);
                 } catch (InterruptedException e) {
                     return;
                 }
             }
-            calls += 2L * (ELEMENTS / call);
+            calls += 2L * batch;
             // the scalar twin compiles in milliseconds: its best time is the yardstick
-            scalarNanos = Math.min(scalarNanos, time(scalar, p, s, x, fisher, call));
-            double vectorNanos = time(vector, p, s, x, fisher, call);
+            scalarNanos = Math.min(scalarNanos, time(scalar, p, s, x, fisher, call, batch));
+            double vectorNanos = time(vector, p, s, x, fisher, call, batch);
             if (DEBUG) {
                 System.err.printf("warm-up round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call%n", round,
                         (System.nanoTime() - start) / 1e9, scalarNanos, vectorNanos);
@@ -134,8 +139,7 @@ public final class WarmUp {
 
     /** Nanoseconds per call, over a round of calls across the scratch tensors. */
     private static double time(Kernels k, GradientMatching p, MemorySegment[] s, MemorySegment[] x, MemorySegment[] fisher,
-                               int call) {
-        int calls = ELEMENTS / call;
+                               int call, int calls) {
         long t0 = System.nanoTime();
         for (int c = 0; c < calls; c++) {
             // one call in four without a base Fisher, so the compiled code expects both

@@ -1,56 +1,26 @@
 package ugm.io;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.util.Locale;
 
 /**
  * Gives a new file its full size before it is mapped. On Linux the blocks are reserved with
  * {@code posix_fallocate}, so a full disk is an IOException now rather than a SIGBUS when a
  * page of the mapping is first written; elsewhere the file is just extended.
  */
-@SuppressWarnings("restricted") // native access is enabled for ugm (--enable-native-access)
 final class DiskSpace {
 
     private static final int O_WRONLY = 1;
     private static final int EFBIG = 27;
     private static final int ENOSPC = 28;
 
-    private static final MethodHandle OPEN;
-    private static final MethodHandle FALLOCATE;
-    private static final MethodHandle CLOSE;
-
-    static {
-        MethodHandle open = null;
-        MethodHandle fallocate = null;
-        MethodHandle close = null;
-        if (System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-            try {
-                Linker linker = Linker.nativeLinker();
-                SymbolLookup libc = linker.defaultLookup();
-                open = linker.downcallHandle(libc.find("open").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-                        Linker.Option.firstVariadicArg(2));
-                fallocate = linker.downcallHandle(libc.find("posix_fallocate").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-                close = linker.downcallHandle(libc.find("close").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-            } catch (RuntimeException | LinkageError e) {
-                open = null; // no native access: extend the file instead
-            }
-        }
-        OPEN = open;
-        FALLOCATE = open == null ? null : fallocate;
-        CLOSE = open == null ? null : close;
-    }
+    private static final MethodHandle FALLOCATE = Libc.available() ? Libc.call("posix_fallocate",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG)) : null;
 
     private DiskSpace() {
     }
@@ -81,21 +51,19 @@ final class DiskSpace {
 
     /** posix_fallocate's result, or -1 when the file could not be opened natively. */
     private static int fallocate(Path file, long size) {
-        try (Arena arena = Arena.ofConfined()) {
-            int fd = (int) OPEN.invokeExact(arena.allocateFrom(file.toAbsolutePath().toString()), O_WRONLY, 0);
-            if (fd < 0) {
-                return -1;
-            }
-            try {
-                return (int) FALLOCATE.invokeExact(fd, 0L, size);
-            } finally {
-                int ignored = (int) CLOSE.invokeExact(fd);
-            }
+        int fd = Libc.open(file, O_WRONLY);
+        if (fd < 0) {
+            return -1;
+        }
+        try {
+            return (int) FALLOCATE.invokeExact(fd, 0L, size);
         } catch (Throwable e) {
             if (e instanceof Error err) {
                 throw err;
             }
             return -1;
+        } finally {
+            Libc.close(fd);
         }
     }
 }

@@ -1,11 +1,9 @@
 package ugm.io;
 
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.Locale;
 
 /**
  * Drops the pages of a file mapping from this process's resident set once the engine is done
@@ -14,26 +12,13 @@ import java.util.Locale;
  * them in again. Without it, a merge that touches every page of 100 GB of inputs would show
  * 100 GB of RSS. Linux only; elsewhere, and without native access, it does nothing.
  */
-@SuppressWarnings("restricted") // native access is enabled for ugm (--enable-native-access)
 final class Pages {
     private static final int MADV_DONTNEED = 4;
     private static final long PAGE = 4096;
-    private static final MethodHandle MADVISE = madvise();
+    private static final MethodHandle MADVISE = Libc.call("madvise",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
 
     private Pages() {
-    }
-
-    private static MethodHandle madvise() {
-        if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-            return null;
-        }
-        try {
-            Linker linker = Linker.nativeLinker();
-            return linker.downcallHandle(linker.defaultLookup().find("madvise").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-        } catch (RuntimeException | LinkageError e) {
-            return null;
-        }
     }
 
     /**

@@ -1,13 +1,9 @@
 package ugm.io;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
-import java.util.Locale;
 
 /**
  * Starts the write-back of finished ranges of an output file while the merge goes on
@@ -16,38 +12,12 @@ import java.util.Locale;
  * fsync at commit is what makes the file durable. Elsewhere, or without native access, it does
  * nothing.
  */
-@SuppressWarnings("restricted") // native access is enabled for ugm (--enable-native-access)
 final class Writeback implements AutoCloseable {
     private static final int O_RDONLY = 0;
     private static final int SYNC_FILE_RANGE_WRITE = 2;
-    private static final MethodHandle OPEN;
-    private static final MethodHandle SYNC_FILE_RANGE;
-    private static final MethodHandle CLOSE;
-
-    static {
-        MethodHandle open = null;
-        MethodHandle sync = null;
-        MethodHandle close = null;
-        if (System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-            try {
-                Linker linker = Linker.nativeLinker();
-                SymbolLookup libc = linker.defaultLookup();
-                open = linker.downcallHandle(libc.find("open").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-                        Linker.Option.firstVariadicArg(2));
-                sync = linker.downcallHandle(libc.find("sync_file_range").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
-                                ValueLayout.JAVA_INT));
-                close = linker.downcallHandle(libc.find("close").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-            } catch (RuntimeException | LinkageError e) {
-                open = null; // no native access or no such call: write-back starts at the fsync
-            }
-        }
-        OPEN = open;
-        SYNC_FILE_RANGE = open == null ? null : sync;
-        CLOSE = open == null ? null : close;
-    }
+    private static final MethodHandle SYNC_FILE_RANGE = Libc.available() ? Libc.call("sync_file_range",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT)) : null;
 
     /** The file's descriptor, or -1 when there is none (unsupported, or closed). */
     private int fd;
@@ -58,17 +28,7 @@ final class Writeback implements AutoCloseable {
 
     /** A write-back handle on {@code file}; one that does nothing where that is not possible. */
     static Writeback of(Path file) {
-        if (OPEN == null) {
-            return new Writeback(-1);
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            return new Writeback((int) OPEN.invokeExact(arena.allocateFrom(file.toAbsolutePath().toString()), O_RDONLY, 0));
-        } catch (Throwable e) {
-            if (e instanceof Error err) {
-                throw err;
-            }
-            return new Writeback(-1);
-        }
+        return new Writeback(SYNC_FILE_RANGE == null ? -1 : Libc.open(file, O_RDONLY));
     }
 
     /** Whether ranges are really handed to the kernel (Linux with native access). */
@@ -92,16 +52,8 @@ final class Writeback implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        if (fd < 0) {
-            return;
-        }
-        try {
-            int ignored = (int) CLOSE.invokeExact(fd);
-        } catch (Throwable e) {
-            if (e instanceof Error err) {
-                throw err;
-            }
-        } finally {
+        if (fd >= 0) {
+            Libc.close(fd);
             fd = -1;
         }
     }

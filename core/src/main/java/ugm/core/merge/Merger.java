@@ -29,12 +29,12 @@ import ugm.core.merge.MergePlan.TensorPlan;
 public final class Merger {
 
     /**
-     * Bytes of input from which a merge warms up the vector kernels (system property
-     * {@code ugm.vector.after}, read at each merge; default 4 GiB; 0 = vector kernels from the
-     * first chunk). C2 needs
-     * about 4 CPU-seconds on this project's 2-core machine to compile the Vector API kernels, and
-     * they run at twice the scalar twin's speed once compiled (0.4 against 0.8 s per GB of BF16
-     * input), so smaller merges finish sooner on the scalar twin alone. See {@link Run#work}.
+     * Bytes of input from which a merge warms up the vector kernels itself, by the probe worker
+     * (system property {@code ugm.vector.after}, read at each merge; default 4 GiB; 0 = vector
+     * kernels from the first chunk). C2 needs about 4 CPU-seconds on this project's 2-core
+     * machine to compile all the general-path kernels, so smaller merges finish sooner on the
+     * scalar twin. The direct kernel does not wait for this: once {@link WarmUp} has compiled it,
+     * merges of any size use it. See {@link Run#work}.
      */
     static long vectorAfter() {
         return Long.getLong("ugm.vector.after", 4L << 30);

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.IntStream;
@@ -25,48 +24,6 @@ class DellaTest {
     /** Shapes: 1-D, small 2-D, rows longer than a block, many short rows, a row of one element. */
     private static final long[][] SHAPES = {{7}, {5, 9}, {3, 301}, {2, 4099}, {13, 333}, {11, 1}};
 
-    private record Family(MemoryTensors base, MemoryTensors[] models, Map<String, double[]> b, Map<String, double[][]> x) {
-        static Family of(long seed, int t, DType type) {
-            Random r = new Random(seed);
-            MemoryTensors base = new MemoryTensors("base");
-            MemoryTensors[] models = new MemoryTensors[t];
-            Map<String, double[]> b = new HashMap<>();
-            Map<String, double[][]> x = new HashMap<>();
-            for (int i = 0; i < t; i++) {
-                models[i] = new MemoryTensors("m" + i);
-            }
-            for (long[] shape : SHAPES) {
-                String name = name(shape);
-                int n = (int) Arrays.stream(shape).reduce(1, (p, q) -> p * q);
-                double[] bv = new double[n];
-                for (int j = 0; j < n; j++) {
-                    bv[j] = r.nextGaussian();
-                }
-                b.put(name, Tensors.stored(type, bv));
-                base.add(name, type, shape, Tensors.encode(type, bv));
-                double[][] xv = new double[t][n];
-                for (int i = 0; i < t; i++) {
-                    for (int j = 0; j < n; j++) {
-                        xv[i][j] = bv[j] + r.nextGaussian() * 0.05;
-                    }
-                    xv[i] = Tensors.stored(type, xv[i]);
-                    models[i].add(name, type, shape, Tensors.encode(type, xv[i]));
-                }
-                x.put(name, xv);
-            }
-            return new Family(base, models, b, x);
-        }
-
-        MergeRequest.Builder request(Method m) {
-            MergeRequest.Builder r = MergeRequest.builder(m).base(base).chunkElements(64).threads(2);
-            Arrays.stream(models).forEach(r::model);
-            return r;
-        }
-    }
-
-    private static String name(long[] shape) {
-        return "t" + Arrays.toString(shape).replaceAll("[^0-9,]", "").replace(',', 'x');
-    }
 
     /** Which elements survive, row by row: sort the row by |Δ| ascending (equal |Δ|: higher index first), p from the rank. */
     static boolean[] twinKeep(float[] d, int cols, double density, double eps, long seed, String name, int model) {
@@ -95,14 +52,14 @@ class DellaTest {
 
     /** Weights exact in float, so that an exact tie of the sign vote (BF16 makes them) is one in the twin too. */
     private static void compare(Method m, boolean consensus, boolean normalize, boolean rescale, DType type) {
-        Family f = Family.of(m.ordinal() * 17L + type.ordinal() + (rescale ? 1 : 0), 3, type);
+        TaskFamily f = TaskFamily.of(m.ordinal() * 17L + type.ordinal() + (rescale ? 1 : 0), 3, type, SHAPES);
         MergeRequest r = f.request(m).weights(0.875f, 0.5f, 1.25f).densities(0.4f, 0.7f, 0.55f).epsilons(0.15f, 0.2f, 0.05f)
                 .normalize(normalize).rescale(rescale).lambda(1.5f).seed(7).build();
         Map<String, MemorySegment> out = MergerTest.run(r, null);
         for (long[] shape : SHAPES) {
-            String name = name(shape);
+            String name = TaskFamily.name(shape);
             int cols = (int) shape[shape.length - 1];
-            double[] e = twin(f.b.get(name), f.x.get(name), cols, new double[] {0.875, 0.5, 1.25}, new double[] {0.4, 0.7, 0.55},
+            double[] e = twin(f.b().get(name), f.x().get(name), cols, new double[] {0.875, 0.5, 1.25}, new double[] {0.4, 0.7, 0.55},
                     new double[] {0.15, 0.2, 0.05}, consensus, normalize, rescale, 1.5, 7, name);
             double[] got = Tensors.decode(type, out.get(name));
             for (int j = 0; j < got.length; j++) {
@@ -140,17 +97,17 @@ class DellaTest {
 
     @Test
     void defaultsAreMergekits() {
-        Family f = Family.of(3, 2, DType.F32);
+        TaskFamily f = TaskFamily.of(3, 2, DType.F32, SHAPES);
         // della: normalize and rescale on, epsilon 0.15; della_linear: rescale on, normalize off
         Map<String, MemorySegment> della = MergerTest.run(f.request(Method.DELLA).weights(1f, 0.5f).densities(0.5f, 0.6f).seed(1).build(), null);
         Map<String, MemorySegment> linear = MergerTest.run(f.request(Method.DELLA_LINEAR).weights(1f, 0.5f).densities(0.5f, 0.6f)
                 .normalize(false).seed(1).build(), null);
-        String name = name(SHAPES[4]);
+        String name = TaskFamily.name(SHAPES[4]);
         double[] w = {1, 0.5};
         double[] d = {0.5, 0.6};
         double[] e = {0.15, 0.15};
-        double[] ed = twin(f.b.get(name), f.x.get(name), 333, w, d, e, true, true, true, 1, 1, name);
-        double[] el = twin(f.b.get(name), f.x.get(name), 333, w, d, e, false, false, true, 1, 1, name);
+        double[] ed = twin(f.b().get(name), f.x().get(name), 333, w, d, e, true, true, true, 1, 1, name);
+        double[] el = twin(f.b().get(name), f.x().get(name), 333, w, d, e, false, false, true, 1, 1, name);
         double[] gd = Tensors.decode(DType.F32, della.get(name));
         double[] gl = Tensors.decode(DType.F32, linear.get(name));
         for (int j = 0; j < gd.length; j++) {
@@ -161,7 +118,7 @@ class DellaTest {
 
     @Test
     void bytesDoNotDependOnThreadsOrChunks() {
-        Family f = Family.of(11, 2, DType.F32);
+        TaskFamily f = TaskFamily.of(11, 2, DType.F32, SHAPES);
         Map<String, MemorySegment> a = MergerTest.run(f.request(Method.DELLA).threads(1).chunkElements(16384)
                 .densities(0.3f, 0.6f).seed(42).build(), null);
         Map<String, MemorySegment> b = MergerTest.run(f.request(Method.DELLA).threads(4).chunkElements(64)
@@ -169,9 +126,9 @@ class DellaTest {
         Map<String, MemorySegment> c = MergerTest.run(f.request(Method.DELLA).threads(4).chunkElements(64)
                 .densities(0.3f, 0.6f).seed(43).build(), null);
         for (long[] shape : SHAPES) {
-            assertEquals(-1, a.get(name(shape)).mismatch(b.get(name(shape))), name(shape));
+            assertEquals(-1, a.get(TaskFamily.name(shape)).mismatch(b.get(TaskFamily.name(shape))), TaskFamily.name(shape));
         }
-        assertTrue(a.get(name(SHAPES[3])).mismatch(c.get(name(SHAPES[3]))) >= 0, "another seed drops other elements");
+        assertTrue(a.get(TaskFamily.name(SHAPES[3])).mismatch(c.get(TaskFamily.name(SHAPES[3]))) >= 0, "another seed drops other elements");
     }
 
     /** One model on a zero base, della_linear: the output is the model's sparsified (and maybe rescaled) Δ. */

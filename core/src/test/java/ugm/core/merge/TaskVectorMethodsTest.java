@@ -23,6 +23,7 @@ import ugm.core.merge.pass.CounterRandom;
 /** ties, dare_*, breadcrumbs*, slerp, model_stock, nearswap against mergekit's cases and a double-precision twin written here. */
 class TaskVectorMethodsTest {
     private static final int[] SIZES = {3, 7, 301, 4099};
+    private static final long[][] SHAPES = Arrays.stream(SIZES).mapToObj(n -> new long[] {n}).toArray(long[][]::new);
 
     // ---- public cases of mergekit-methods.md (the YAML path repeats them in the cli tests) ----
 
@@ -87,44 +88,6 @@ class TaskVectorMethodsTest {
 
     // ---- randomized comparison with an independent double-precision implementation ----
 
-    /** A base and T models per size; BF16 models so that equal magnitudes (ties at the threshold) occur. */
-    private record Family(MemoryTensors base, MemoryTensors[] models, Map<String, double[]> b, Map<String, double[][]> x) {
-        static Family of(long seed, int t, DType type) {
-            Random r = new Random(seed);
-            MemoryTensors base = new MemoryTensors("base");
-            MemoryTensors[] models = new MemoryTensors[t];
-            Map<String, double[]> b = new java.util.HashMap<>();
-            Map<String, double[][]> x = new java.util.HashMap<>();
-            for (int i = 0; i < t; i++) {
-                models[i] = new MemoryTensors("m" + i);
-            }
-            for (int n : SIZES) {
-                String name = "t" + n;
-                double[] bv = new double[n];
-                for (int j = 0; j < n; j++) {
-                    bv[j] = r.nextGaussian();
-                }
-                b.put(name, Tensors.stored(type, bv));
-                Tensors.add(base, name, type, bv);
-                double[][] xv = new double[t][n];
-                for (int i = 0; i < t; i++) {
-                    for (int j = 0; j < n; j++) {
-                        xv[i][j] = bv[j] + r.nextGaussian() * 0.05;
-                    }
-                    xv[i] = Tensors.stored(type, xv[i]);
-                    Tensors.add(models[i], name, type, xv[i]);
-                }
-                x.put(name, xv);
-            }
-            return new Family(base, models, b, x);
-        }
-
-        MergeRequest.Builder request(Method m) {
-            MergeRequest.Builder r = MergeRequest.builder(m).base(base).chunkElements(64).threads(2);
-            Arrays.stream(models).forEach(r::model);
-            return r;
-        }
-    }
 
     /** Which elements of Δ (float) survive, by sorting (|Δ| descending, index ascending), as the README documents. */
     static boolean[] twinKeep(float[] d, String sparsifier, double density, double gamma, long seed, String name, int model) {
@@ -231,7 +194,7 @@ class TaskVectorMethodsTest {
     }
 
     private static void compareFamily(Method m, String sparsifier, boolean consensus, boolean normalize, boolean rescale, DType type) {
-        Family f = Family.of(m.ordinal() * 31L + type.ordinal(), 3, type);
+        TaskFamily f = TaskFamily.of(m.ordinal() * 31L + type.ordinal(), 3, type, SHAPES);
         float[] w = {0.9f, 0.5f, 1.25f};
         float[] dens = {0.4f, 0.7f, 0.55f};
         float[] gam = {0.05f, 0.1f, 0f};
@@ -243,7 +206,7 @@ class TaskVectorMethodsTest {
         Map<String, MemorySegment> out = MergerTest.run(r, null);
         for (int n : SIZES) {
             String name = "t" + n;
-            double[] e = twin(f.b.get(name), f.x.get(name), wd, dd, gd, sparsifier, consensus, normalize, rescale, 1.5, 7, name);
+            double[] e = twin(f.b().get(name), f.x().get(name), wd, dd, gd, sparsifier, consensus, normalize, rescale, 1.5, 7, name);
             double[] got = Tensors.decode(type, out.get(name));
             for (int j = 0; j < n; j++) {
                 double tol = Tensors.ulps(type, got[j], e[j]);
@@ -279,7 +242,7 @@ class TaskVectorMethodsTest {
 
     @Test
     void dareBytesDoNotDependOnThreadsOrChunks() {
-        Family f = Family.of(11, 2, DType.F32);
+        TaskFamily f = TaskFamily.of(11, 2, DType.F32, SHAPES);
         Map<String, MemorySegment> a = MergerTest.run(f.request(Method.DARE_TIES).threads(1).chunkElements(16384)
                 .densities(0.3f, 0.6f).seed(42).build(), null);
         Map<String, MemorySegment> b = MergerTest.run(f.request(Method.DARE_TIES).threads(4).chunkElements(64)
@@ -316,15 +279,15 @@ class TaskVectorMethodsTest {
 
     @Test
     void slerpNearswapModelStockMatchTwins() {
-        Family one = Family.of(21, 1, DType.F32);
-        Family three = Family.of(22, 3, DType.F32);
+        TaskFamily one = TaskFamily.of(21, 1, DType.F32, SHAPES);
+        TaskFamily three = TaskFamily.of(22, 3, DType.F32, SHAPES);
         Map<String, MemorySegment> slerp = MergerTest.run(one.request(Method.SLERP).t(0.3f).build(), null);
         Map<String, MemorySegment> near = MergerTest.run(one.request(Method.NEARSWAP).t(0.04f).build(), null);
         Map<String, MemorySegment> stock = MergerTest.run(three.request(Method.MODEL_STOCK).build(), null);
         for (int n : SIZES) {
             String name = "t" + n;
-            double[] b = one.b.get(name);
-            double[] x = one.x.get(name)[0];
+            double[] b = one.b().get(name);
+            double[] x = one.x().get(name)[0];
             double dot = 0;
             double nb = 0;
             double nx = 0;
@@ -346,8 +309,8 @@ class TaskVectorMethodsTest {
             close(es, Tensors.decode(DType.F32, slerp.get(name)));
             close(en, Tensors.decode(DType.F32, near.get(name)));
 
-            double[] b3 = three.b.get(name);
-            double[][] x3 = three.x.get(name);
+            double[] b3 = three.b().get(name);
+            double[][] x3 = three.x().get(name);
             double c = 0;
             for (int i = 0; i < 3; i++) {
                 for (int k = i + 1; k < 3; k++) {

@@ -16,7 +16,6 @@ import picocli.CommandLine.Model.CommandSpec;
 import ugm.core.Conversion;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
-import ugm.core.UgmException;
 import ugm.io.Checkpoint;
 import ugm.io.OutputFolder;
 import ugm.io.ShardedWriter;
@@ -47,24 +46,16 @@ final class ConvertCommand implements Callable<Integer> {
             description = "Largest output shard (default: the input's sharding).")
     Long shardSize;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Worker threads (default: all processors).")
-    int threads;
-
-    @Option(names = "--force", description = "Replace a non-empty output folder (only once the conversion has succeeded).")
-    boolean force;
-
-    @Option(names = "--quiet", description = "Print nothing but errors.")
-    boolean quiet;
+    @Mixin
+    RunOptions run;
 
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() {
-        if (threads < 0) {
-            throw new UgmException(UgmException.Kind.USAGE, "--threads must be >= 0");
-        }
-        OutputFolder.checkTarget(out, force);
+        int threads = run.threads();
+        OutputFolder.checkTarget(out, run.force);
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
@@ -78,11 +69,11 @@ final class ConvertCommand implements Callable<Integer> {
                 shards = ShardedWriter.split(all, shardSize);
             }
             long written;
-            try (OutputFolder folder = OutputFolder.create(out, force)) {
+            try (OutputFolder folder = OutputFolder.create(out, run.force)) {
                 try (ShardedWriter w = ShardedWriter.createShards(folder.temp(), shards, ck.metadata())) {
                     long total = all.stream().mapToLong(TensorInfo::byteSize).sum();
                     long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
-                    try (Progress p = Progress.start("convert", total, read, 0, err, quiet, Cli.stderrIsTerminal)) {
+                    try (Progress p = Progress.start("convert", total, read, 0, err, run.quiet, Cli.stderrIsTerminal)) {
                         written = Conversion.run(ck, all, w, workers, p::bytes);
                     }
                     w.commit();
@@ -92,7 +83,7 @@ final class ConvertCommand implements Callable<Integer> {
                 }
                 folder.publish();
             }
-            if (!quiet) {
+            if (!run.quiet) {
                 double seconds = (System.nanoTime() - start) / 1e9;
                 long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
                 err.printf(Locale.ROOT, "ugm: converted %d tensors into %s (%d file(s)): read %s, wrote %s in %.2f s (%.2f GB/s, %d threads)%n",

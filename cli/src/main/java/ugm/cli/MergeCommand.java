@@ -147,30 +147,22 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--shard-size", paramLabel = "SIZE", defaultValue = "5GB", converter = Sizes.class, description = "Largest output shard (default ${DEFAULT-VALUE}).")
     long shardSize;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "Worker threads (default: all processors).")
-    int threads;
-
     @Option(names = "--dry-run", description = "Print the plan (every tensor's inputs and conversions, sizes, memory, problems) and write nothing.")
     boolean dryRun;
 
-    @Option(names = "--force", description = "Replace a non-empty output folder (only once the merge has succeeded).")
-    boolean force;
-
-    @Option(names = "--quiet", description = "Print nothing but errors: no progress, warnings or summary.")
-    boolean quiet;
+    @Mixin
+    RunOptions run;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() {
-        if (threads < 0) {
-            throw usage("--threads must be >= 0");
-        }
+        int threads = run.threads();
         MergeConfig cfg = config != null ? fromConfig() : fromFlags();
         Path target = outDir != null ? outDir : out;
         if (!dryRun) {
-            OutputFolder.checkTarget(target, force);
+            OutputFolder.checkTarget(target, run.force);
         }
         PrintWriter err = spec.commandLine().getErr();
         try (MergeSetup setup = new MergeSetup(cfg)) {
@@ -180,19 +172,19 @@ final class MergeCommand implements Callable<Integer> {
                 return dryRun(plan, setup, target);
             }
             plan.requireValid();
-            if (!quiet) {
+            if (!run.quiet) {
                 setup.warnings().forEach(w -> err.println("ugm: warning: " + w));
                 plan.warnings().forEach(w -> err.println("ugm: warning: " + w));
                 err.flush();
             }
             String yaml = cfg.toYaml();
             MergeReport report;
-            try (OutputFolder folder = OutputFolder.create(target, force)) {
+            try (OutputFolder folder = OutputFolder.create(target, run.force)) {
                 Map<String, String> metadata = new LinkedHashMap<>();
                 metadata.put("format", "pt");
                 metadata.put("merge_method", cfg.method().id());
                 try (ShardedWriter writer = folder.shards(plan.outputs(), metadata, shardSize)) {
-                    try (Progress progress = Progress.start("merge", plan.bytesWritten(), plan.bytesRead(), plan.tensors().size(), err, quiet,
+                    try (Progress progress = Progress.start("merge", plan.bytesWritten(), plan.bytesRead(), plan.tensors().size(), err, run.quiet,
                             Cli.stderrIsTerminal)) {
                         report = Merger.execute(plan, writer, progress);
                     }
@@ -205,7 +197,7 @@ final class MergeCommand implements Callable<Integer> {
                 folder.writeFile("README.md", ModelCard.of(cfg, yaml, Cli.version()).getBytes(StandardCharsets.UTF_8));
                 folder.publish();
             }
-            if (!quiet) {
+            if (!run.quiet) {
                 report.nonFinite().forEach(w -> err.println("ugm: warning: " + w));
                 err.printf(Locale.ROOT, "ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
                         report.tensors(), cfg.method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
@@ -223,7 +215,7 @@ final class MergeCommand implements Callable<Integer> {
         String status;
         boolean refused = false;
         try {
-            OutputFolder.checkTarget(target, force);
+            OutputFolder.checkTarget(target, run.force);
             status = target + (java.nio.file.Files.exists(target) ? " (exists; would be replaced)" : " (would be created)");
         } catch (UgmException e) {
             status = target + ": " + e.getMessage();

@@ -60,6 +60,9 @@ final class ConvertCommand implements Callable<Integer> {
         long start = System.nanoTime();
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         try (Checkpoint ck = Checkpoint.open(in)) {
+            List<Path> inputs = new ArrayList<>(ck.files());
+            inputs.add(ck.path());
+            OutputFolder.requireApart(out, inputs);
             List<List<TensorInfo>> shards = new ArrayList<>();
             for (var file : ck.shards()) {
                 shards.add(file.tensors().stream().map(this::converted).toList());

@@ -168,9 +168,14 @@ final class MergeCommand implements Callable<Integer> {
         try (MergeSetup setup = new MergeSetup(cfg)) {
             MergeRequest request = setup.request(threads);
             MergePlan plan = MergePlan.of(request);
-            if (dryRun) {
-                return dryRun(plan, setup, target);
+            List<Path> inputs = new ArrayList<>(setup.inputs());
+            if (config != null) {
+                inputs.add(config);
             }
+            if (dryRun) {
+                return dryRun(plan, setup, target, inputs);
+            }
+            OutputFolder.requireApart(target, inputs);
             plan.requireValid();
             if (!run.quiet) {
                 setup.warnings().forEach(w -> err.println("ugm: warning: " + w));
@@ -211,11 +216,12 @@ final class MergeCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
-    private int dryRun(MergePlan plan, MergeSetup setup, Path target) {
+    private int dryRun(MergePlan plan, MergeSetup setup, Path target, List<Path> inputs) {
         String status;
         boolean refused = false;
         try {
             OutputFolder.checkTarget(target, run.force);
+            OutputFolder.requireApart(target, inputs);
             status = target + (java.nio.file.Files.exists(target) ? " (exists; would be replaced)" : " (would be created)");
         } catch (UgmException e) {
             status = target + ": " + e.getMessage();

@@ -100,6 +100,16 @@ final class MergeSetup implements AutoCloseable {
                 .clampRel((float) scalar(Param.CLAMP)).fisherFloor((float) scalar(Param.FISHER_FLOOR)).build();
     }
 
+    /** Every checkpoint opened (models, Fishers, the base), with the files it reads; for the output's overlap check. */
+    List<Path> inputs() {
+        List<Path> paths = new ArrayList<>();
+        for (Checkpoint c : open) {
+            paths.add(c.path());
+            paths.addAll(c.files());
+        }
+        return paths;
+    }
+
     /** Base folder for the model files (config, tokenizer) to copy, or null. */
     Path modelFilesFrom() {
         return config.base() != null && Files.isDirectory(config.base()) ? config.base() : null;

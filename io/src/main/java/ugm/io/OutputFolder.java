@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
@@ -55,6 +56,55 @@ public final class OutputFolder implements AutoCloseable {
         if (!force && Files.isDirectory(target) && !isEmpty(target)) {
             throw new UgmException(UgmException.Kind.USAGE,
                     "output folder " + target + " exists and is not empty; use --force to replace it");
+        }
+    }
+
+    /**
+     * Refuses (a usage error) an output that is, contains or lies inside one of {@code inputs}
+     * (files or folders: checkpoints, their shards, Fishers, the config), comparing both the paths
+     * as written and with links, {@code .} and {@code ..} resolved. Publishing replaces the
+     * output folder whole, so an output that held an input would delete it; one inside an input
+     * folder would change that model.
+     */
+    public static void requireApart(Path target, Collection<Path> inputs) {
+        List<Path> outs = forms(target);
+        String[] relations = {"is", "contains", "lies inside"};
+        Path closest = null;
+        int relation = relations.length;
+        for (Path input : inputs) {
+            boolean folder = Files.isDirectory(input);
+            for (Path in : forms(input)) {
+                for (Path out : outs) {
+                    int r = out.equals(in) ? 0 : in.startsWith(out) ? 1 : folder && out.startsWith(in) ? 2 : relations.length;
+                    if (r < relation) {
+                        relation = r;
+                        closest = input;
+                    }
+                }
+            }
+        }
+        if (closest != null) {
+            throw new UgmException(UgmException.Kind.USAGE, "output " + Messages.oneLine(target.toString()) + " " + relations[relation]
+                    + " the input " + Messages.oneLine(closest.toString()) + "; choose an output folder apart from every input");
+        }
+    }
+
+    /** The path made absolute and normalized, and with links resolved as far as it exists. */
+    private static List<Path> forms(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        Path rest = Path.of("");
+        while (existing != null && !Files.exists(existing)) {
+            rest = existing.getFileName().resolve(rest);
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return List.of(abs);
+        }
+        try {
+            return List.of(abs, existing.toRealPath().resolve(rest).normalize());
+        } catch (IOException e) {
+            return List.of(abs);
         }
     }
 

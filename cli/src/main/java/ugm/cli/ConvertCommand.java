@@ -84,6 +84,7 @@ final class ConvertCommand implements Callable<Integer> {
                 if (Files.isDirectory(in)) {
                     folder.copyModelFiles(in, dtype);
                 }
+                ck.requireUnchanged("conversion");
                 folder.publish();
             }
             if (!run.quiet) {

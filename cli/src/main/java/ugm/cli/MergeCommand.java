@@ -200,6 +200,7 @@ final class MergeCommand implements Callable<Integer> {
                 }
                 folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
                 folder.writeFile("README.md", ModelCard.of(cfg, yaml, Cli.version()).getBytes(StandardCharsets.UTF_8));
+                setup.requireUnchanged();
                 folder.publish();
             }
             if (!run.quiet) {

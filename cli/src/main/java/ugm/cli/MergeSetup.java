@@ -110,6 +110,11 @@ final class MergeSetup implements AutoCloseable {
         return paths;
     }
 
+    /** Every opened checkpoint's files are still those read (before the output is published). */
+    void requireUnchanged() {
+        open.forEach(c -> c.requireUnchanged("merge"));
+    }
+
     /** Base folder for the model files (config, tokenizer) to copy, or null. */
     Path modelFilesFrom() {
         return config.base() != null && Files.isDirectory(config.base()) ? config.base() : null;

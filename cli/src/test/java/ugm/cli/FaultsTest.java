@@ -250,7 +250,38 @@ class FaultsTest {
         assertTrue(truncated, "every merge finished before the truncation");
     }
 
-    /** Links the family's files into {@code to}, except task-2's weights, which are copied (they get truncated). */
+    @Test
+    void anInputRewrittenInPlaceAtTheSameSizeDuringTheMergeIsAnIoErrorNamingItWithNoOutput() throws Exception {
+        boolean rewritten = false;
+        for (int attempt = 0; attempt < 3 && !rewritten; attempt++) {
+            Path cwd = tmp.resolve("rewrite-" + attempt);
+            Path fam = cwd.resolve("family");
+            copyFamily(fam);
+            Path out = cwd.resolve("out");
+            Path victim = fam.resolve("task-2").resolve("model.safetensors");
+            long size = Files.size(victim);
+            Process p = start(cwd, null, mergeArgs(fam, out));
+            boolean writing = awaitWriting(p, out);
+            try (FileChannel ch = FileChannel.open(victim, StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.allocate(1 << 16), size / 2); // zeros over data, as a training job saving over it
+            }
+            assertEquals(size, Files.size(victim));
+            int code = await(p);
+            assertNoCrashLog(cwd);
+            if (code == 0 && !writing) {
+                continue;
+            }
+            rewritten = true;
+            List<String> err = errLines(cwd);
+            assertEquals(ExitCodes.IO, code, err::toString);
+            assertEquals(List.of("ugm: input changed during merge: " + victim), err);
+            assertFalse(Files.exists(out), "no output");
+            assertEquals(List.of(), temporaries(out), "no temporaries");
+        }
+        assertTrue(rewritten, "every merge finished before the rewrite");
+    }
+
+    /** Links the family's files into {@code to}, except task-2's weights, which are copied (they get truncated or rewritten). */
     static void copyFamily(Path to) throws IOException {
         try (Stream<Path> s = Files.walk(family)) {
             for (Path f : s.toList()) {

@@ -300,6 +300,21 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         return f == null ? null : f.changedFile(name);
     }
 
+    /**
+     * Checks that every file is still the one opened (see {@link SafetensorsFile#changedOnDisk()}).
+     *
+     * @param activity what read the files, for the message: "merge", "conversion"
+     * @throws ugm.core.UgmException of kind IO, {@code input changed during ACTIVITY: FILE}
+     */
+    public void requireUnchanged(String activity) {
+        for (SafetensorsFile f : files) {
+            if (f.changedOnDisk()) {
+                throw new ugm.core.UgmException(ugm.core.UgmException.Kind.IO,
+                        "input changed during " + activity + ": " + Messages.oneLine(f.path().toString()));
+            }
+        }
+    }
+
     @Override
     public void close() {
         files.forEach(SafetensorsFile::close);

@@ -4,10 +4,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.List;
@@ -30,15 +27,12 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
     private final Map<String, TensorEntry> byName;
     private final List<TensorInfo> infos;
     private final AtomicBoolean closed = new AtomicBoolean();
-    /** The file's identity (inode) and modification time when it was mapped, to tell a change. */
-    private final Object fileKey;
-    private final FileTime modified;
+    /** The file's identity when it was opened, to tell a change (see {@link #changedOnDisk()}). */
+    private final FileIdentity identity;
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment mapping, SafetensorsHeader header) {
+    private SafetensorsFile(Path path, FileIdentity identity, Arena arena, MemorySegment mapping, SafetensorsHeader header) {
         this.path = path;
-        BasicFileAttributes a = attributes(path);
-        this.fileKey = a == null ? null : a.fileKey();
-        this.modified = a == null ? null : a.lastModifiedTime();
+        this.identity = identity;
         this.arena = arena;
         this.mapping = mapping;
         this.header = header;
@@ -57,6 +51,7 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
      */
     public static SafetensorsFile open(Path path) {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            FileIdentity identity = FileIdentity.of(path);
             long size = channel.size();
             if (size < 8) {
                 throw new SafetensorsException(Rule.FILE_TOO_SHORT, path.toString(),
@@ -65,7 +60,7 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
             Arena arena = Arena.ofShared();
             try {
                 MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-                return new SafetensorsFile(path, arena, mapping, SafetensorsHeader.parse(mapping, path.toString()));
+                return new SafetensorsFile(path, identity, arena, mapping, SafetensorsHeader.parse(mapping, path.toString()));
             } catch (RuntimeException | IOException | Error e) {
                 arena.close();
                 throw e;
@@ -157,30 +152,19 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
     }
 
     /**
-     * Whether the file on disk is no longer the one mapped: another size, another file under the
-     * name, a later modification time, or gone. Reads of a truncated mapping fault (see
-     * {@link TensorSource#changedFile}).
+     * Whether the file on disk is no longer the one opened: gone, another file under the name,
+     * another size, or written since (its modification or status-change time moved), in place
+     * at the same size included. Reads of a truncated mapping fault (see
+     * {@link TensorSource#changedFile}); a rewrite in place shows through the mapping, so
+     * callers ask this before they trust what they read.
      */
     public boolean changedOnDisk() {
-        BasicFileAttributes now = attributes(path);
-        if (now == null) {
-            return true;
-        }
-        return now.size() != mapping.byteSize() || (fileKey != null && !fileKey.equals(now.fileKey()))
-                || (modified != null && !modified.equals(now.lastModifiedTime()));
+        return identity == null || identity.size() != mapping.byteSize() || !identity.equals(FileIdentity.of(path));
     }
 
     @Override
     public String changedFile(String name) {
         return changedOnDisk() ? path.toString() : null;
-    }
-
-    private static BasicFileAttributes attributes(Path p) {
-        try {
-            return Files.readAttributes(p, BasicFileAttributes.class);
-        } catch (IOException e) {
-            return null;
-        }
     }
 
     /** Unmaps the file; segments handed out become inaccessible. Idempotent. */

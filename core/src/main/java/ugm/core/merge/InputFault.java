@@ -19,6 +19,21 @@ final class InputFault {
     private InputFault() {
     }
 
+    /**
+     * Once a tensor is written: every file it was read from is still the one opened. A file
+     * rewritten in place shows its new bytes through the mapping without any fault, so without
+     * this check the output would mix old and new bytes.
+     */
+    static void requireUnchanged(TensorPlan t) {
+        String name = t.output().name();
+        for (Input in : t.all()) {
+            String f = in.source().changedFile(name);
+            if (f != null) {
+                throw new UgmException(UgmException.Kind.IO, "input changed during merge: " + f);
+            }
+        }
+    }
+
     static UgmException of(TensorPlan t, InternalError cause) {
         String name = t.output().name();
         Set<String> changed = new LinkedHashSet<>();

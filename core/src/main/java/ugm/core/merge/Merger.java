@@ -289,6 +289,7 @@ public final class Merger {
                         }
                         progress.written(bytes);
                         if (remaining.decrementAndGet(ti) == 0) {
+                            InputFault.requireUnchanged(t);
                             release(t);
                             progress.tensorDone(t.output());
                         }

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.TypeConversionException;
 import ugm.cli.config.ConfigParser;
 import ugm.cli.config.MergeConfig;
-import ugm.cli.config.Param;
+import ugm.core.merge.Parameter;
 import ugm.cli.config.Setting;
 import ugm.core.DType;
 import ugm.core.UgmException;
@@ -32,33 +32,6 @@ import ugm.io.ShardedWriter;
 @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpAutoWidth = true,
         customSynopsis = {"ugm merge CONFIG.yml OUT_DIR [--dry-run] [--force] [--quiet] [--threads N] [--shard-size SIZE]",
                 "ugm merge --method M [--base DIR] --model DIR... [options] --out DIR"},
-        description = {"Merges fine-tuned models of one base into a new checkpoint folder, from a mergekit-style",
-                "YAML config (paths relative to it) or from the options below.",
-                "",
-                "Methods:",
-                "  gradient_matching  θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0),",
-                "                     P0 = delta0 + s0 H0, α_t = lambda·weight_t (Daheim et al., ICLR 2024)",
-                "  task_arithmetic    θ0 + Σ lambda·weight_t (θ_t − θ0)",
-                "  linear             Σ w_t θ_t / Σ w_t (without the division when --no-normalize)",
-                "  fisher             Σ w_t s_t H_t θ_t / Σ w_t s_t H_t",
-                "  fisher_with_base   as fisher, with the base and its Fisher as one more model of weight 1",
-                "  ties               task vectors trimmed to the --density largest |Δ|, sign election, mean of the agreeing",
-                "  dare_ties          task vectors with elements kept with probability --density, rescaled, sign election",
-                "  dare_linear        as dare_ties, summed without sign election",
-                "  breadcrumbs        task vectors without the --gamma largest and the smallest |Δ| (keeping --density), summed",
-                "  breadcrumbs_ties   as breadcrumbs, with sign election",
-                "  della              as dare_ties, keep probability density ± --epsilon by |Δ| rank in each row",
-                "  della_linear       as della, summed without sign election",
-                "  slerp              spherical interpolation from the base (--t 0) to the one model (--t 1)",
-                "  model_stock        t·mean(θ_t) + (1 − t)·θ0, t from the task vectors' mean cosine (--filter-wise: per row)",
-                "  nearswap           the model where it is within --t of the base, else moved towards the base",
-                "  ties_gradient_matching   gradient matching with its per-model updates trimmed and sign-elected as ties",
-                "  dare_gradient_matching   gradient matching with its per-model updates dropped and rescaled as DARE",
-                "",
-                "Fishers default to <model>/hessian and <base>/hessian when those folders exist.",
-                "The output is built beside OUT_DIR under a temporary name and renamed into place only when complete;",
-                "it also holds the config used (ugm_config.yml) and a model card (README.md).",
-                ""},
         footer = {"", ExitCodes.HELP})
 final class MergeCommand implements Callable<Integer> {
 
@@ -153,8 +126,43 @@ final class MergeCommand implements Callable<Integer> {
     @Mixin
     RunOptions run;
 
-    @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
+
+    /** picocli hands the command's model here as it builds it: the description lists the methods from {@link Method}. */
+    @picocli.CommandLine.Spec
+    void spec(picocli.CommandLine.Model.CommandSpec spec) {
+        this.spec = spec;
+        spec.usageMessage().description(description());
+    }
+
+    static String[] description() {
+        List<String> lines = new ArrayList<>(List.of(
+                "Merges fine-tuned models of one base into a new checkpoint folder, from a",
+                "mergekit-style YAML config (paths relative to it) or from the options below.", "", "Methods:"));
+        for (Method m : Method.values()) {
+            wrap(String.format(Locale.ROOT, "  %-18s %s", m.id(), m.summary()), 21, lines);
+        }
+        lines.addAll(List.of("",
+                "Fishers default to <model>/hessian and <base>/hessian when those folders exist.",
+                "The output is built beside OUT_DIR under a temporary name and renamed into place",
+                "only when complete; it also holds the config used (ugm_config.yml) and a model",
+                "card (README.md). An output that is, contains or lies inside an input is refused.", ""));
+        return lines.toArray(String[]::new);
+    }
+
+    /** Breaks {@code text} at spaces into lines of at most 80 characters, later lines indented by {@code indent}. */
+    static void wrap(String text, int indent, List<String> lines) {
+        String rest = text;
+        while (rest.length() > 80) {
+            int cut = rest.lastIndexOf(' ', 80);
+            if (cut <= indent) {
+                break;
+            }
+            lines.add(rest.substring(0, cut));
+            rest = " ".repeat(indent) + rest.substring(cut + 1);
+        }
+        lines.add(rest);
+    }
 
     @Override
     public Integer call() {
@@ -244,12 +252,15 @@ final class MergeCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
+    /** Options that do not describe the merge, so a config may come with them. */
+    private static final java.util.Set<String> RUN_OPTIONS = java.util.Set.of("--out", "--shard-size", "--dry-run", "--threads",
+            "--force", "--quiet", "--verbose");
+
     /** The config form: no merge flags besides the run options. */
     private MergeConfig fromConfig() {
-        if (method != null || base != null || !models.isEmpty() || !weights.isEmpty() || !fishers.isEmpty() || baseFisher != null
-                || !fisherScales.isEmpty() || baseFisherScale != null || lambda != null || delta0 != null || remove
-                || clampRel != null || fisherFloor != null || noNormalize || outDtype != null || normalize || !densities.isEmpty()
-                || !gammas.isEmpty() || !epsilons.isEmpty() || filterWise || rescale != null || t != null || seed != null) {
+        boolean mergeOption = spec.commandLine().getParseResult().matchedOptions().stream()
+                .anyMatch(o -> !RUN_OPTIONS.contains(o.longestName()));
+        if (mergeOption) {
             throw usage("give either CONFIG.yml OUT_DIR or the merge options (--method, --model, ...), not both");
         }
         if (outDir == null && out == null) {
@@ -285,43 +296,43 @@ final class MergeCommand implements Callable<Integer> {
         for (int i = 0; i < models.size(); i++) {
             Map<String, Setting> p = new LinkedHashMap<>();
             if (!weights.isEmpty()) {
-                p.put(Param.WEIGHT.key(), new Setting.Number(weights.get(i)));
+                p.put(Parameter.WEIGHT.key(), new Setting.Number(weights.get(i)));
             }
             if (!fisherScales.isEmpty()) {
-                p.put(Param.FISHER_SCALE.key(), new Setting.Number(fisherScales.get(i)));
+                p.put(Parameter.FISHER_SCALE.key(), new Setting.Number(fisherScales.get(i)));
             }
             if (!densities.isEmpty()) {
-                p.put(Param.DENSITY.key(), new Setting.Number(densities.get(i)));
+                p.put(Parameter.DENSITY.key(), new Setting.Number(densities.get(i)));
             }
             if (!gammas.isEmpty()) {
-                p.put(Param.GAMMA.key(), new Setting.Number(gammas.get(i)));
+                p.put(Parameter.GAMMA.key(), new Setting.Number(gammas.get(i)));
             }
             if (!epsilons.isEmpty()) {
-                p.put(Param.EPSILON.key(), new Setting.Number(epsilons.get(i)));
+                p.put(Parameter.EPSILON.key(), new Setting.Number(epsilons.get(i)));
             }
             entries.add(new MergeConfig.Model(absolute(models.get(i)), fishers.isEmpty() ? null : absolute(fishers.get(i)), p));
         }
         Map<String, Setting> global = new LinkedHashMap<>();
-        putNumber(global, Param.LAMBDA, lambda);
-        putNumber(global, Param.DELTA0, delta0);
-        putNumber(global, Param.BASE_FISHER_SCALE, baseFisherScale);
-        putNumber(global, Param.CLAMP, clampRel);
-        putNumber(global, Param.FISHER_FLOOR, fisherFloor);
+        putNumber(global, Parameter.LAMBDA, lambda);
+        putNumber(global, Parameter.DELTA0, delta0);
+        putNumber(global, Parameter.BASE_FISHER_SCALE, baseFisherScale);
+        putNumber(global, Parameter.CLAMP, clampRel);
+        putNumber(global, Parameter.FISHER_FLOOR, fisherFloor);
         if (remove) {
-            global.put(Param.REMOVE.key(), new Setting.Flag(true));
+            global.put(Parameter.REMOVE.key(), new Setting.Flag(true));
         }
         if (filterWise) {
-            global.put(Param.FILTER_WISE.key(), new Setting.Flag(true));
+            global.put(Parameter.FILTER_WISE.key(), new Setting.Flag(true));
         }
         if (noNormalize || normalize) {
-            global.put(Param.NORMALIZE.key(), new Setting.Flag(normalize));
+            global.put(Parameter.NORMALIZE.key(), new Setting.Flag(normalize));
         }
-        putNumber(global, Param.T, t);
+        putNumber(global, Parameter.T, t);
         if (seed != null) {
-            global.put(Param.RANDOM_SEED.key(), new Setting.Number(seed));
+            global.put(Parameter.RANDOM_SEED.key(), new Setting.Number(seed));
         }
         if (rescale != null) {
-            global.put(Param.RESCALE.key(), new Setting.Flag(rescale));
+            global.put(Parameter.RESCALE.key(), new Setting.Flag(rescale));
         }
         return new MergeConfig(method, absolute(base), absolute(baseFisher), entries, global, null,
                 outDtype == null ? null : OutputFolder.torchName(outDtype), null);
@@ -333,7 +344,7 @@ final class MergeCommand implements Callable<Integer> {
         }
     }
 
-    private static void putNumber(Map<String, Setting> m, Param p, Double v) {
+    private static void putNumber(Map<String, Setting> m, Parameter p, Double v) {
         if (v != null) {
             m.put(p.key(), new Setting.Number(v));
         }

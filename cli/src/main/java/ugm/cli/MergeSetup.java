@@ -9,7 +9,7 @@ import ugm.cli.config.ConfigException;
 import ugm.cli.config.ConfigParser;
 import ugm.cli.config.LayerPosition;
 import ugm.cli.config.MergeConfig;
-import ugm.cli.config.Param;
+import ugm.core.merge.Parameter;
 import ugm.cli.config.Setting;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
@@ -82,22 +82,18 @@ final class MergeSetup implements AutoCloseable {
         TensorParameter[] gammas = new TensorParameter[n];
         TensorParameter[] epsilons = new TensorParameter[n];
         for (int i = 0; i < n; i++) {
-            weights[i] = perModel(Param.WEIGHT, i);
-            scales[i] = perModel(Param.FISHER_SCALE, i);
-            densities[i] = perModel(Param.DENSITY, i);
-            gammas[i] = perModel(Param.GAMMA, i);
-            epsilons[i] = perModel(Param.EPSILON, i);
+            weights[i] = perModel(Parameter.WEIGHT, i);
+            scales[i] = perModel(Parameter.FISHER_SCALE, i);
+            densities[i] = perModel(Parameter.DENSITY, i);
+            gammas[i] = perModel(Parameter.GAMMA, i);
+            epsilons[i] = perModel(Parameter.EPSILON, i);
         }
-        Setting rescale = config.parameters().get(Param.RESCALE.key());
-        b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Param.T)).seed((long) scalar(Param.RANDOM_SEED))
-                .rescale(rescale == null ? null : ((Setting.Flag) rescale).value());
-        boolean normalize = flag(Param.NORMALIZE, method.normalizeDefault());
-        if (method == Method.TASK_ARITHMETIC && normalize) {
-            weights = normalized(weights);
-        }
-        return b.weights(weights).fisherScales(scales).lambda(global(Param.LAMBDA)).delta0(global(Param.DELTA0))
-                .baseFisherScale(global(Param.BASE_FISHER_SCALE)).normalize(normalize).remove(flag(Param.REMOVE, false)).filterWise(flag(Param.FILTER_WISE, false))
-                .clampRel((float) scalar(Param.CLAMP)).fisherFloor((float) scalar(Param.FISHER_FLOOR)).build();
+        b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Parameter.T)).seed((long) scalar(Parameter.RANDOM_SEED))
+                .rescale(flag(Parameter.RESCALE, method)).normalize(flag(Parameter.NORMALIZE, method));
+        return b.weights(weights).fisherScales(scales).lambda(global(Parameter.LAMBDA)).delta0(global(Parameter.DELTA0))
+                .baseFisherScale(global(Parameter.BASE_FISHER_SCALE)).remove(flag(Parameter.REMOVE, method))
+                .filterWise(flag(Parameter.FILTER_WISE, method))
+                .clampRel((float) scalar(Parameter.CLAMP)).fisherFloor((float) scalar(Parameter.FISHER_FLOOR)).build();
     }
 
     /** Every checkpoint opened (models, Fishers, the base), with the files it reads; for the output's overlap check. */
@@ -127,13 +123,13 @@ final class MergeSetup implements AutoCloseable {
         java.util.Set<String> warned = new java.util.TreeSet<>();
         for (Map<String, Setting> params : all) {
             for (String k : params.keySet()) {
-                Param p = Param.byKey(k);
-                if (p == Param.REMOVE && !p.appliesTo(method) && ((Setting.Flag) params.get(k)).value()) {
+                Parameter p = Parameter.byKey(k);
+                if (p == Parameter.REMOVE && !method.reads(p) && ((Setting.Flag) params.get(k)).value()) {
                     throw new ConfigException("remove applies to gradient_matching and task_arithmetic, not " + method);
                 }
-                if ((p == null || !p.appliesTo(method)) && warned.add(k)) {
+                if ((p == null || !method.reads(p)) && warned.add(k)) {
                     warnings.add("parameter '" + k + "' does not apply to " + method + "; ignored (" + method + " reads "
-                            + String.join(", ", Param.keysOf(method)) + ")");
+                            + String.join(", ", method.parameters().stream().map(Parameter::key).toList()) + ")");
                 }
             }
         }
@@ -172,13 +168,13 @@ final class MergeSetup implements AutoCloseable {
         return c;
     }
 
-    private TensorParameter perModel(Param p, int model) {
+    private TensorParameter perModel(Parameter p, int model) {
         Setting own = models.get(model).parameters().get(p.key());
         Setting global = config.parameters().get(p.key());
         return parameter(own, global, p.defaultValue());
     }
 
-    private TensorParameter global(Param p) {
+    private TensorParameter global(Parameter p) {
         return parameter(null, config.parameters().get(p.key()), p.defaultValue());
     }
 
@@ -199,28 +195,13 @@ final class MergeSetup implements AutoCloseable {
         };
     }
 
-    /** Task arithmetic with normalize (mergekit): the weights divided by their sum (a sum under 1e-8 in size counts as 1). */
-    private static TensorParameter[] normalized(TensorParameter[] w) {
-        TensorParameter[] out = new TensorParameter[w.length];
-        for (int i = 0; i < w.length; i++) {
-            int k = i;
-            out[i] = tensor -> {
-                double sum = 0;
-                for (TensorParameter p : w) {
-                    sum += p.valueFor(tensor);
-                }
-                return (float) (w[k].valueFor(tensor) / (Math.abs(sum) < 1e-8 ? 1 : sum));
-            };
-        }
-        return out;
-    }
-
-    private boolean flag(Param p, boolean fallback) {
+    /** The flag as the config sets it, else the method's default. */
+    private boolean flag(Parameter p, Method method) {
         Setting s = config.parameters().get(p.key());
-        return s == null ? fallback : ((Setting.Flag) s).value();
+        return s == null ? method.defaultFlag(p) : ((Setting.Flag) s).value();
     }
 
-    private double scalar(Param p) {
+    private double scalar(Parameter p) {
         Setting s = config.parameters().get(p.key());
         return s == null ? p.defaultValue() : ((Setting.Number) s).value();
     }

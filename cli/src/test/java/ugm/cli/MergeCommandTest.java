@@ -175,4 +175,14 @@ class MergeCommandTest {
         assertEquals(ExitCodes.USAGE, noFisher.code(), noFisher::toString);
         assertFalse(Files.exists(out));
     }
+
+    @Test
+    void helpListsEveryMethodWithItsSummary() {
+        Run h = Run.of("merge", "--help");
+        assertEquals(0, h.code(), h::toString);
+        String flat = h.out().replaceAll("\\s+", " ");
+        for (ugm.core.merge.Method m : ugm.core.merge.Method.values()) {
+            assertTrue(flat.contains(" " + m.id() + " " + m.summary().replaceAll("\\s+", " ")), m.id() + " missing from:\n" + h.out());
+        }
+    }
 }

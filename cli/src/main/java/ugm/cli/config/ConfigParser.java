@@ -17,6 +17,7 @@ import java.util.TreeSet;
 import ugm.core.DType;
 import ugm.core.UgmException;
 import ugm.core.merge.Method;
+import ugm.core.merge.Parameter;
 
 /** Reads a mergekit-style YAML config; every mistake is one line naming the file and the key. */
 public final class ConfigParser {
@@ -158,7 +159,7 @@ public final class ConfigParser {
         }
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             String k = e.getKey();
-            Param p = Param.byKey(k);
+            Parameter p = Parameter.byKey(k);
             if (p == null && !Param.MERGEKIT_ONLY.contains(k)) {
                 throw new ConfigException("unknown parameter '" + k + "' in " + where + Suggest.hint(k, Param.allKeys()));
             }
@@ -175,7 +176,7 @@ public final class ConfigParser {
         return out;
     }
 
-    private static void checkKind(Param p, Setting s, String where) {
+    private static void checkKind(Parameter p, Setting s, String where) {
         boolean ok = switch (p.kind()) {
             case FLAG -> s instanceof Setting.Flag;
             case SCALAR_NUMBER -> s instanceof Setting.Number;

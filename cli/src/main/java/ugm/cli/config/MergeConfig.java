@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import ugm.core.merge.Method;
+import ugm.core.merge.Parameter;
 
 /**
  * A merge as the config (or the flags) describes it, paths resolved: the mergekit schema for
@@ -84,7 +85,7 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
     /** Parameters in catalogue order, then any others (mergekit's) by name: stable output. */
     private static ObjectNode node(Map<String, Setting> params) {
         Map<String, Setting> ordered = new LinkedHashMap<>();
-        for (Param p : Param.values()) {
+        for (Parameter p : Parameter.values()) {
             if (params.containsKey(p.key())) {
                 ordered.put(p.key(), params.get(p.key()));
             }

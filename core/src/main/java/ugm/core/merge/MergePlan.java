@@ -294,6 +294,16 @@ public final class MergePlan {
             problems.add("tensor '" + tensor + "': " + problem);
             return null;
         }
+        if (r.method == Method.TASK_ARITHMETIC && r.normalize) {
+            // mergekit: the weights divided by their sum, a sum under 1e-8 in size counting as 1
+            double sum = 0;
+            for (float w : given) {
+                sum += w;
+            }
+            for (int i = 0; i < n; i++) {
+                given[i] = (float) (given[i] / (Math.abs(sum) < 1e-8 ? 1 : sum));
+            }
+        }
         float[] weights = given.clone();
         if (r.method == Method.LINEAR && r.normalize) {
             double sum = 0;

@@ -42,23 +42,23 @@ public final class MergeRequest {
         base = b.base;
         models = List.copyOf(b.models);
         int t = models.size();
-        weights = b.weights == null ? filled(t, 1f) : b.weights;
+        weights = b.weights == null ? filled(t, Parameter.WEIGHT) : b.weights;
         fishers = List.copyOf(b.fishers);
         baseFisher = b.baseFisher;
-        fisherScales = b.fisherScales == null ? filled(t, 1f) : b.fisherScales;
+        fisherScales = b.fisherScales == null ? filled(t, Parameter.FISHER_SCALE) : b.fisherScales;
         baseFisherScale = b.baseFisherScale;
         lambda = b.lambda;
         delta0 = b.delta0;
         remove = b.remove;
         clampRel = b.clampRel;
         fisherFloor = b.fisherFloor;
-        normalize = b.normalize;
+        normalize = b.normalize != null ? b.normalize : method.normalizeDefault();
         outDtype = b.outDtype;
         threads = b.threads > 0 ? b.threads : Runtime.getRuntime().availableProcessors();
         chunkElements = b.chunkElements;
-        densities = b.densities == null ? filled(t, 1f) : b.densities;
-        gammas = b.gammas == null ? filled(t, 0.01f) : b.gammas;
-        epsilons = b.epsilons == null ? filled(t, 0.15f) : b.epsilons;
+        densities = b.densities == null ? filled(t, Parameter.DENSITY) : b.densities;
+        gammas = b.gammas == null ? filled(t, Parameter.GAMMA) : b.gammas;
+        epsilons = b.epsilons == null ? filled(t, Parameter.EPSILON) : b.epsilons;
         filterWise = b.filterWise;
         this.t = b.t;
         rescale = b.rescale;
@@ -66,8 +66,12 @@ public final class MergeRequest {
         check();
     }
 
-    private static List<TensorParameter> filled(int n, float v) {
-        return java.util.Collections.nCopies(n, TensorParameter.of(v));
+    private static List<TensorParameter> filled(int n, Parameter p) {
+        return java.util.Collections.nCopies(n, defaultOf(p));
+    }
+
+    private static TensorParameter defaultOf(Parameter p) {
+        return TensorParameter.of((float) p.defaultValue());
     }
 
     private static List<TensorParameter> constants(float[] values) {
@@ -214,13 +218,13 @@ public final class MergeRequest {
         private final List<TensorSource> fishers = new ArrayList<>();
         private TensorSource baseFisher;
         private List<TensorParameter> fisherScales;
-        private TensorParameter baseFisherScale = TensorParameter.of(1f);
-        private TensorParameter lambda = TensorParameter.of(1f);
-        private TensorParameter delta0 = TensorParameter.of(0f);
+        private TensorParameter baseFisherScale = defaultOf(Parameter.BASE_FISHER_SCALE);
+        private TensorParameter lambda = defaultOf(Parameter.LAMBDA);
+        private TensorParameter delta0 = defaultOf(Parameter.DELTA0);
         private boolean remove;
-        private float clampRel = 0.1f;
-        private float fisherFloor = 0f;
-        private boolean normalize = true;
+        private float clampRel = (float) Parameter.CLAMP.defaultValue();
+        private float fisherFloor = (float) Parameter.FISHER_FLOOR.defaultValue();
+        private Boolean normalize;
         private DType outDtype;
         private int threads;
         private int chunkElements = 16 * 1024;
@@ -228,7 +232,7 @@ public final class MergeRequest {
         private List<TensorParameter> gammas;
         private List<TensorParameter> epsilons;
         private boolean filterWise;
-        private TensorParameter t = TensorParameter.of(0.5f);
+        private TensorParameter t = defaultOf(Parameter.T);
         private Boolean rescale;
         private long seed;
 
@@ -324,6 +328,11 @@ public final class MergeRequest {
             return this;
         }
 
+        /**
+         * Divide by the sum of the (surviving) weights; default: the method's, as mergekit
+         * ({@link Method#normalizeDefault()}). For task_arithmetic the weights are divided by their
+         * sum (a sum under 1e-8 in size counts as 1).
+         */
         public Builder normalize(boolean normalize) {
             this.normalize = normalize;
             return this;

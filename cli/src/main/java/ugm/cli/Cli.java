@@ -54,7 +54,7 @@ public final class Cli implements Runnable {
 
     static {
         COMMANDS.put("merge", MergeCommand::new);
-        COMMANDS.put("demo", ugm.cli.demo.DemoCommand::new);
+        COMMANDS.put("demo", ugm.demo.DemoCommand::new);
         COMMANDS.put("convert", ConvertCommand::new);
         COMMANDS.put("inspect", InspectCommand::new);
         COMMANDS.put("validate", ValidateCommand::new);

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 /** Labelled examples: row i of {@code x} (row-major, {@code features} wide) has class {@code y[i]}. */
 record Dataset(double[] x, int[] y, int features) {

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -8,10 +8,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
-import ugm.cli.demo.Results.Removal;
-import ugm.cli.demo.Results.Scores;
-import ugm.cli.demo.Results.SweepPoint;
-import ugm.cli.demo.SoftmaxRegression.FisherKind;
+import ugm.demo.Results.Removal;
+import ugm.demo.Results.Scores;
+import ugm.demo.Results.SweepPoint;
+import ugm.demo.SoftmaxRegression.FisherKind;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.Method;
 

@@ -1,11 +1,11 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
-import ugm.cli.demo.SoftmaxRegression.FisherKind;
+import ugm.demo.SoftmaxRegression.FisherKind;
 
 /** The demo's math against independent computations. */
 class NumericsTest {

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 /** Limited-memory BFGS with a backtracking (Armijo) line search, for smooth convex objectives. */
 final class Lbfgs {

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import java.nio.file.Path;
 import java.util.List;

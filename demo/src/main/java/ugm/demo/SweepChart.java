@@ -1,9 +1,9 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import ugm.cli.demo.Results.SweepPoint;
+import ugm.demo.Results.SweepPoint;
 
 /** The λ sweep as an SVG chart: mean accuracy (left) and distance to the target (right) against λ. */
 final class SweepChart {

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 /**
  * The experiment's fixed design. Class prototypes are Gaussian; pretraining draws every class,

@@ -1,4 +1,4 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -8,9 +8,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import ugm.cli.demo.Results.Removal;
-import ugm.cli.demo.Results.Scores;
-import ugm.cli.demo.Results.SweepPoint;
+import ugm.demo.Results.Removal;
+import ugm.demo.Results.Scores;
+import ugm.demo.Results.SweepPoint;
 
 /**
  * The results as JSON: {@code methods}, {@code target} and {@code sweep} in the shape of issue 7,

@@ -1,10 +1,10 @@
-package ugm.cli.demo;
+package ugm.demo;
 
 import java.io.PrintWriter;
 import java.util.Map;
-import ugm.cli.demo.Results.Removal;
-import ugm.cli.demo.Results.Scores;
-import ugm.cli.demo.Results.SweepPoint;
+import ugm.demo.Results.Removal;
+import ugm.demo.Results.Scores;
+import ugm.demo.Results.SweepPoint;
 
 /** The human-readable report: the methods table, the λ sweep and the removal example. */
 final class ResultsTable {

@@ -4,10 +4,10 @@ import java.util.List;
 import ugm.core.UgmException;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
-import ugm.core.merge.pass.CounterRandom;
-import ugm.core.merge.pass.MagnitudeRows;
-import ugm.core.merge.pass.Rank;
-import ugm.core.merge.pass.Values;
+import ugm.core.merge.sparsify.CounterRandom;
+import ugm.core.merge.sparsify.MagnitudeRows;
+import ugm.core.merge.sparsify.Rank;
+import ugm.core.merge.sparsify.Values;
 
 /**
  * The task-vector family (ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della,

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.UgmException;
-import ugm.core.merge.pass.CounterRandom;
+import ugm.core.merge.sparsify.CounterRandom;
 
 /** della and della_linear against a double-precision twin that sorts each row, plus their statistics. */
 class DellaTest {
@@ -88,7 +88,7 @@ class DellaTest {
             d[j] = (r.nextInt(41) - 20) / 64f; // few distinct magnitudes: long runs of ties
         }
         boolean[] expected = twinKeep(d, cols, 0.5, 0.3, 3, "w", 1);
-        ugm.core.merge.pass.MagnitudeRows rows3 = new ugm.core.merge.pass.MagnitudeRows(cols, 4096, 0.5, 0.3,
+        ugm.core.merge.sparsify.MagnitudeRows rows3 = new ugm.core.merge.sparsify.MagnitudeRows(cols, 4096, 0.5, 0.3,
                 new CounterRandom(3, "w", 1), () -> (from, n, out) -> System.arraycopy(d, (int) from, out, 0, n));
         for (int j = d.length - 1; j >= 0; j--) {
             assertEquals(expected[j], rows3.keeps(j), "element " + j);

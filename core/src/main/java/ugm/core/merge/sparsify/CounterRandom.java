@@ -1,4 +1,4 @@
-package ugm.core.merge.pass;
+package ugm.core.merge.sparsify;
 
 import java.nio.charset.StandardCharsets;
 

@@ -1,4 +1,4 @@
-package ugm.core.merge.pass;
+package ugm.core.merge.sparsify;
 
 /** A tensor-sized sequence of floats read block by block (a task vector, an update), never held whole. */
 @FunctionalInterface

@@ -1,4 +1,4 @@
-package ugm.core.merge.pass;
+package ugm.core.merge.sparsify;
 
 /**
  * The set of the {@code m} largest |v| of a tensor, found without sorting it: the elements are

@@ -20,6 +20,7 @@ import ugm.cli.config.MergeConfig;
 import ugm.cli.config.Param;
 import ugm.cli.config.Setting;
 import ugm.core.DType;
+import ugm.core.Printable;
 import ugm.core.UgmException;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeReport;
@@ -173,8 +174,8 @@ final class MergeCommand implements Callable<Integer> {
             }
             plan.requireValid();
             if (!run.quiet) {
-                setup.warnings().forEach(w -> err.println("ugm: warning: " + w));
-                plan.warnings().forEach(w -> err.println("ugm: warning: " + w));
+                setup.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
+                plan.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
                 err.flush();
             }
             String yaml = cfg.toYaml();
@@ -198,7 +199,7 @@ final class MergeCommand implements Callable<Integer> {
                 folder.publish();
             }
             if (!run.quiet) {
-                report.nonFinite().forEach(w -> err.println("ugm: warning: " + w));
+                report.nonFinite().forEach(w -> err.println("ugm: warning: " + Printable.of(w.toString())));
                 err.printf(Locale.ROOT, "ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
                         report.tensors(), cfg.method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
                         report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels());

@@ -6,6 +6,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
+import ugm.core.Printable;
 
 /** JSON string literals written exactly as two reference writers do. */
 final class JsonText {
@@ -71,7 +72,7 @@ final class JsonText {
             return out;
         } catch (CharacterCodingException e) {
             throw new IllegalArgumentException("text with an unpaired surrogate cannot be written as UTF-8: "
-                    + Messages.oneLine(s.length() > 80 ? s.subSequence(0, 80) + "..." : s.toString()));
+                    + Printable.of(s.length() > 80 ? s.subSequence(0, 80) + "..." : s.toString()));
         }
     }
 

@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import ugm.core.DType;
+import ugm.core.Printable;
 import ugm.io.SafetensorsException.Rule;
 
 /**
@@ -208,7 +209,7 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
     static String jsonProblem(JsonProcessingException e) {
         JsonLocation at = e.getLocation();
         String where = at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
-        return Messages.oneLine(e.getOriginalMessage()) + where;
+        return Printable.of(e.getOriginalMessage()) + where;
     }
 
     /** Reads the JSON object of a header: entries in header order, and metadata. */

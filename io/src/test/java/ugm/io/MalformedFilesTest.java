@@ -159,6 +159,17 @@ class MalformedFilesTest {
         SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsFile.open(file));
         assertEquals("a\nb", e.tensor());
         assertEquals(Rule.BAD_DTYPE, e.rule());
-        assertTrue(e.getMessage().contains("tensor 'a\\u000ab'"), e.getMessage());
+        assertTrue(e.getMessage().contains("tensor 'a\\x0ab'"), e.getMessage());
+    }
+
+    @Test
+    void terminalControlsInNamesAndValuesAreShownEscaped() throws IOException {
+        Path file = dir.resolve("esc.safetensors");
+        // ESC [2J (clear screen), BEL, CR, NEL (a C1 control), DEL in the name; an unknown dtype with ESC in it.
+        Files.write(file, Bytes.file("{\"a\\u001b[2J\\u0007\\r\u0085\u007fz\":{\"dtype\":\"\\u001b]0;x\",\"shape\":[],\"data_offsets\":[0,0]}}",
+                new byte[0]));
+        SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsFile.open(file));
+        assertEquals("a\u001b[2J\u0007\r\u0085\u007fz", e.tensor());
+        assertEquals(file + ": tensor 'a\\x1b[2J\\x07\\x0d\\u0085\\x7fz': unknown dtype \"\\x1b]0;x\"", e.getMessage());
     }
 }

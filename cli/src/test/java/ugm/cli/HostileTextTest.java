@@ -8,6 +8,10 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -119,5 +123,47 @@ class HostileTextTest {
         assertNoControls(d.out());
         assertNoControls(d.err());
         assertTrue(d.out().contains(NAME_SHOWN), d.out());
+    }
+
+    /** A one-tensor F32 file whose header is {@code json} (the data: 8 zero bytes). */
+    static Path file(Path path, String json) throws IOException {
+        byte[] h = json.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + h.length + 8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length).put(h);
+        Files.createDirectories(path.getParent());
+        Files.write(path, b.array());
+        return path;
+    }
+
+    @Test
+    void unpairedSurrogatesAreInvalidInputForEveryCommand() throws IOException {
+        String entry = "{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}";
+        Path name = file(tmp.resolve("name/model.safetensors"), "{\"w\\ud800\":" + entry + "}");
+        Path meta = file(tmp.resolve("meta/model.safetensors"), "{\"__metadata__\":{\"k\":\"\\udc00\"},\"w\":" + entry + "}");
+        Path good = file(tmp.resolve("good/model.safetensors"), "{\"w\":" + entry + "}");
+        for (Path bad : List.of(name, meta)) {
+            String expected = "ugm: " + bad + ": " + (bad == name ? "tensor 'w\\ud800': name" : "__metadata__ value of 'k'")
+                    + " holds an unpaired surrogate (\\u" + (bad == name ? "d800" : "dc00") + "), which is not Unicode text";
+            for (List<String> args : List.of(List.of("validate", bad.toString()), List.of("inspect", bad.toString()),
+                    List.of("convert", bad.getParent().toString(), tmp.resolve("out").toString()),
+                    List.of("merge", "--method", "linear", "--base", good.getParent().toString(), "--model", bad.getParent().toString(),
+                            "--out", tmp.resolve("out").toString()))) {
+                Run r = Run.of(args.toArray(String[]::new));
+                assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+                assertEquals(expected, r.errLine(), args::toString);
+                assertFalse(Files.exists(tmp.resolve("out")), "no output");
+            }
+        }
+    }
+
+    @Test
+    void unpairedSurrogatesInAnIndexAreInvalidInput() throws IOException {
+        Path folder = tmp.resolve("sharded");
+        file(folder.resolve("s1.safetensors"), "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}");
+        Path index = folder.resolve("model.safetensors.index.json");
+        Files.writeString(index, "{\"weight_map\":{\"w\":\"s1.safetensors\",\"x\\udbff\":\"s1.safetensors\"}}");
+        Run r = Run.of("validate", folder.toString());
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertEquals("ugm: " + index + ": tensor 'x\\udbff': name holds an unpaired surrogate (\\udbff), which is not Unicode text",
+                r.errLine());
     }
 }

@@ -7,13 +7,17 @@ import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -26,8 +30,9 @@ import ugm.core.UgmException;
 /**
  * A checkpoint folder built under a temporary name beside its target and renamed into place
  * only when complete: a failure or a kill never leaves a folder under the target name that
- * looks complete. Temporaries are named {@code .<target>.ugm-tmp-<pid>-<n>}; those of dead
- * processes are removed by the next run into the same target.
+ * looks complete. Temporaries are named {@code .<target>.ugm-tmp-<pid>-<n>} (the target's name
+ * shortened when that would not fit, see {@link #stem}); those of dead processes are removed by
+ * the next run into the same target.
  */
 public final class OutputFolder implements AutoCloseable {
     private static final String TMP = ".ugm-tmp-";
@@ -68,8 +73,8 @@ public final class OutputFolder implements AutoCloseable {
             removeStale(parent, abs.getFileName().toString());
             long pid = ProcessHandle.current().pid();
             for (int attempt = 0; ; attempt++) {
-                Path temp = parent.resolve("." + abs.getFileName() + TMP + pid + "-"
-                        + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
+                Path temp = parent.resolve(sideName(abs.getFileName().toString(), "tmp",
+                        pid + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt())));
                 try {
                     Files.createDirectory(temp);
                     Temporaries.register(temp);
@@ -194,7 +199,8 @@ public final class OutputFolder implements AutoCloseable {
             Temporaries.publishing(temp, () -> {
                 if (Files.exists(target)) {
                     checkTarget(target, force);
-                    old[0] = target.resolveSibling("." + target.getFileName() + OLD + ProcessHandle.current().pid());
+                    old[0] = target.resolveSibling(sideName(target.getFileName().toString(), "old",
+                            Long.toString(ProcessHandle.current().pid())));
                     deleteTree(old[0]);
                     Files.move(target, old[0], StandardCopyOption.ATOMIC_MOVE);
                 }
@@ -231,6 +237,56 @@ public final class OutputFolder implements AutoCloseable {
         }
     }
 
+    /** The longest file name, in bytes of UTF-8, of Linux's file systems (and most others). */
+    static final int NAME_MAX = 255;
+    /** Room kept after the stem: {@code .ugm-tmp-}, a pid (up to 19 digits), a dash and 16 hex digits. */
+    private static final int TAIL_MAX = TMP.length() + 19 + 1 + 16;
+
+    /**
+     * The name of a temporary ({@code kind} "tmp") or old ({@code kind} "old") file or folder beside
+     * {@code target}: {@code <stem>.ugm-<kind>-<tail>}, {@code tail} being at most a pid, a dash and
+     * 16 hex digits. See {@link #stem}.
+     */
+    static String sideName(String target, String kind, String tail) {
+        return stem(target) + ".ugm-" + kind + "-" + tail;
+    }
+
+    /**
+     * What the names beside {@code target} start with: {@code .<target>}, or, when that would leave
+     * a name with its tail longer than {@link #NAME_MAX} bytes, {@code .<the start of target>~<8 hex
+     * digits of a SHA-256 of the whole name>}, cut between characters. So every target name that
+     * fits has temporaries that fit, still recognisable, and distinct from those of other targets.
+     */
+    static String stem(String target) {
+        String plain = "." + target;
+        if (utf8Length(plain) + TAIL_MAX <= NAME_MAX) {
+            return plain;
+        }
+        int room = NAME_MAX - TAIL_MAX - 1 - 1 - 8; // the dot, the tilde, the hash
+        StringBuilder sb = new StringBuilder(".");
+        int used = 0;
+        for (int i = 0; i < target.length(); ) {
+            int cp = target.codePointAt(i);
+            int n = utf8Length(new String(Character.toChars(cp)));
+            if (used + n > room) {
+                break;
+            }
+            sb.appendCodePoint(cp);
+            used += n;
+            i += Character.charCount(cp);
+        }
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(target.getBytes(StandardCharsets.UTF_8));
+            return sb.append('~').append(HexFormat.of().formatHex(digest, 0, 4)).toString();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+    }
+
+    private static int utf8Length(String s) {
+        return s.getBytes(StandardCharsets.UTF_8).length;
+    }
+
     private static boolean isEmpty(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isEmpty();
@@ -240,8 +296,9 @@ public final class OutputFolder implements AutoCloseable {
     }
 
     private static void removeStale(Path parent, String name) throws IOException {
-        String prefix = "." + name;
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(parent, prefix + ".ugm-*")) {
+        String prefix = stem(name);
+        // A filter, not a glob: the name may hold *, ?, [ or {.
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(parent, p -> p.getFileName().toString().startsWith(prefix + ".ugm-"))) {
             for (Path p : s) {
                 String rest = p.getFileName().toString().substring(prefix.length());
                 String tail = rest.startsWith(TMP) ? rest.substring(TMP.length())

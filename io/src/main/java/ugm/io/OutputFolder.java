@@ -1,15 +1,16 @@
 package ugm.io;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.LinkOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -114,26 +115,41 @@ public final class OutputFolder implements AutoCloseable {
     }
 
     /**
-     * Copies the model's other files from {@code modelDir} (config, tokenizer, generation config, ...):
-     * regular top-level files that are not weights. When {@code outDtype} is set, {@code config.json}'s
+     * Copies the model's other files from {@code modelDir} (config, tokenizer, generation config, ...),
+     * as {@link ModelFiles#scan} chooses them. When {@code outDtype} is set, {@code config.json}'s
      * {@code torch_dtype} (and {@code dtype}) is rewritten to match.
+     *
+     * @return one line per file skipped and why (a link out of the folder, ...), for the user
+     * @throws UgmException of kind INVALID_INPUT when config.json is not valid JSON
      */
-    public void copyModelFiles(Path modelDir, DType outDtype) {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(modelDir)) {
-            for (Path f : files) {
-                String name = f.getFileName().toString();
-                if (!Files.isRegularFile(f) || name.startsWith(".") || isWeights(name)) {
-                    continue;
-                }
-                Path dst = temp.resolve(name);
-                if (name.equals("config.json") && outDtype != null) {
-                    rewriteTorchDtype(f, dst, torchName(outDtype));
+    public List<String> copyModelFiles(Path modelDir, DType outDtype) {
+        ModelFiles files = ModelFiles.scan(modelDir);
+        copyModelFiles(files, outDtype);
+        return files.warnings();
+    }
+
+    /**
+     * Copies the files {@code files} chose (scanned, and config.json checked, before the long work).
+     * Each is read without following links (a link was resolved and checked by the scan), so a file
+     * replaced by a link since then is not followed.
+     *
+     * @throws UgmException of kind INVALID_INPUT when config.json is no longer valid JSON
+     */
+    public void copyModelFiles(ModelFiles files, DType outDtype) {
+        for (ModelFiles.Source s : files.sources()) {
+            Path dst = temp.resolve(s.name());
+            try {
+                if (s.name().equals(ModelFiles.CONFIG) && outDtype != null) {
+                    rewriteTorchDtype(s, dst, torchName(outDtype));
                 } else {
-                    Files.copy(f, dst, StandardCopyOption.COPY_ATTRIBUTES);
+                    try (InputStream in = ModelFiles.open(s)) {
+                        Files.copy(in, dst);
+                    }
                 }
+                Files.setLastModifiedTime(dst, Files.getLastModifiedTime(s.read(), LinkOption.NOFOLLOW_LINKS));
+            } catch (IOException e) {
+                throw new UgmException(UgmException.Kind.IO, "cannot copy " + s.path() + " into " + temp + ": " + e.getMessage(), e);
             }
-        } catch (IOException e) {
-            throw new UgmException(UgmException.Kind.IO, "cannot copy the model files of " + modelDir + ": " + e.getMessage(), e);
         }
     }
 
@@ -155,9 +171,8 @@ public final class OutputFolder implements AutoCloseable {
         };
     }
 
-    private static void rewriteTorchDtype(Path src, Path dst, String dtype) throws IOException {
-        JsonFactory f = new JsonFactory();
-        try (JsonParser p = f.createParser(src.toFile()); JsonGenerator g = f.createGenerator(dst.toFile(),
+    private static void rewriteTorchDtype(ModelFiles.Source src, Path dst, String dtype) throws IOException {
+        try (JsonParser p = ModelFiles.parser(src); JsonGenerator g = ModelFiles.JSON.createGenerator(dst.toFile(),
                 com.fasterxml.jackson.core.JsonEncoding.UTF8)) {
             g.useDefaultPrettyPrinter();
             int depth = 0;
@@ -182,8 +197,10 @@ public final class OutputFolder implements AutoCloseable {
             }
             g.writeRaw('\n');
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            // Not JSON we understand: keep the user's file as it is rather than fail the merge.
-            Files.copy(src, dst, StandardCopyOption.REPLACE_EXISTING);
+            // The scan checked it: it changed since. Never write a config that claims the wrong dtype.
+            throw ModelFiles.invalidConfig(src, "not valid JSON: " + SafetensorsHeader.jsonProblem(e));
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw ModelFiles.invalidConfig(src, "not valid UTF-8");
         }
     }
 

@@ -191,8 +191,8 @@ final class MergeCommand implements Callable<Integer> {
                     }
                     writer.commit();
                 }
-                if (setup.modelFilesFrom() != null) {
-                    folder.copyModelFiles(setup.modelFilesFrom(), setup.outDtype());
+                if (setup.modelFiles() != null) {
+                    folder.copyModelFiles(setup.modelFiles(), setup.outDtype());
                 }
                 folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
                 folder.writeFile("README.md", ModelCard.of(cfg, yaml, Cli.version()).getBytes(StandardCharsets.UTF_8));

@@ -11,7 +11,9 @@ import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
+import ugm.core.Printable;
 import ugm.core.UgmException;
+import ugm.core.merge.MergePlan;
 
 /** Builds the command line: commands, exit-code mapping and the one-line error handler. */
 @Command(name = "ugm", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
@@ -93,14 +95,18 @@ public final class Cli implements Runnable {
         boolean verbose = isVerbose(parsed);
         Throwable t = ex instanceof UncheckedIOException u ? u.getCause() : ex;
         int code;
-        if (t instanceof UgmException u) {
-            err.println("ugm: " + u.getMessage());
+        if (t instanceof MergePlan.MergePlanException p && p.problems().size() > 1) {
+            err.println("ugm: " + p.problems().size() + " problems:");
+            p.problems().forEach(problem -> err.println("  " + Printable.of(problem)));
+            code = p.kind().exitCode();
+        } else if (t instanceof UgmException u) {
+            err.println("ugm: " + Printable.of(u.getMessage()));
             code = u.kind().exitCode();
         } else if (t instanceof IOException io) {
-            err.println("ugm: I/O error: " + io);
+            err.println("ugm: I/O error: " + Printable.of(io.toString()));
             code = ExitCodes.IO;
         } else {
-            err.println("ugm: internal error: " + t + (verbose ? "" : " (rerun with --verbose for details)"));
+            err.println("ugm: internal error: " + Printable.of(t.toString()) + (verbose ? "" : " (rerun with --verbose for details)"));
             code = ExitCodes.INTERNAL;
         }
         if (verbose) {

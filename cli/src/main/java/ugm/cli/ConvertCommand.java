@@ -15,8 +15,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import ugm.core.Conversion;
 import ugm.core.DType;
+import ugm.core.Printable;
 import ugm.core.TensorInfo;
 import ugm.io.Checkpoint;
+import ugm.io.ModelFiles;
 import ugm.io.OutputFolder;
 import ugm.io.ShardedWriter;
 
@@ -63,6 +65,12 @@ final class ConvertCommand implements Callable<Integer> {
             List<Path> inputs = new ArrayList<>(ck.files());
             inputs.add(ck.path());
             OutputFolder.requireApart(out, inputs);
+            // The other files (config.json checked) before any work.
+            ModelFiles modelFiles = Files.isDirectory(in) ? ModelFiles.scan(in) : null;
+            if (modelFiles != null && !run.quiet) {
+                modelFiles.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
+                err.flush();
+            }
             List<List<TensorInfo>> shards = new ArrayList<>();
             for (var file : ck.shards()) {
                 shards.add(file.tensors().stream().map(this::converted).toList());
@@ -81,8 +89,8 @@ final class ConvertCommand implements Callable<Integer> {
                     }
                     w.commit();
                 }
-                if (Files.isDirectory(in)) {
-                    folder.copyModelFiles(in, dtype);
+                if (modelFiles != null) {
+                    folder.copyModelFiles(modelFiles, dtype);
                 }
                 ck.requireUnchanged("conversion");
                 folder.publish();

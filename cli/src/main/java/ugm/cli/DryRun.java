@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import ugm.core.DType;
+import ugm.core.Printable;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.Merger;
 import ugm.core.merge.MergePlan.Action;
@@ -27,7 +28,7 @@ final class DryRun {
         out.printf(Locale.ROOT, "plan: %s of %d model(s), %d output tensor(s); arithmetic in float32%n", method, models,
                 plan.tensors().size());
         for (TensorPlan t : plan.tensors()) {
-            out.println("  " + describe(t, method));
+            out.println("  " + Printable.of(describe(t, method)));
         }
         long merged = plan.tensors().stream().filter(t -> t.action() == Action.MERGE).count();
         out.printf(Locale.ROOT, "tensors: %d merged, %d copied%n", merged, plan.tensors().size() - merged);
@@ -36,14 +37,14 @@ final class DryRun {
         out.printf(Locale.ROOT, "expected peak memory: %s of heap buffers (%d threads x %d buffers of %d floats);"
                         + " inputs and output are memory-mapped (page cache, up to %s, reclaimable)%n",
                 Sizes.format(heap), threads, 3 + 2 * models, Merger.bufferElements(), Sizes.format(plan.bytesRead() + plan.bytesWritten()));
-        out.println("output: " + outStatus);
-        warnings.forEach(w -> out.println("warning: " + w));
+        out.println("output: " + Printable.of(outStatus));
+        warnings.forEach(w -> out.println("warning: " + Printable.of(w)));
         List<String> problems = plan.problems();
         if (problems.isEmpty()) {
             out.println("problems: none found (Fisher values are checked while merging)");
         } else {
             out.println("problems: " + problems.size());
-            problems.forEach(p -> out.println("  " + p));
+            problems.forEach(p -> out.println("  " + Printable.of(p)));
         }
         out.println("dry run: nothing was written");
         out.flush();

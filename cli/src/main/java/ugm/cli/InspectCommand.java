@@ -2,6 +2,9 @@ package ugm.cli;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.core.io.SerializedString;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -16,6 +19,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 import ugm.core.DType;
+import ugm.core.Printable;
 import ugm.core.TensorInfo;
 import ugm.io.Checkpoint;
 
@@ -49,14 +53,14 @@ final class InspectCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         int width = 4;
         for (TensorInfo t : ck.tensors()) {
-            width = Math.max(width, t.name().length());
+            width = Math.max(width, Printable.of(t.name()).length());
         }
         width = Math.min(width, 80);
         String row = "%-" + width + "s  %-11s  %-20s  %12s%n";
         sb.append(String.format(Locale.ROOT, row, "name", "dtype", "shape", "bytes"));
         Map<DType, long[]> totals = new EnumMap<>(DType.class);
         for (TensorInfo t : ck.tensors()) {
-            sb.append(String.format(Locale.ROOT, row, t.name(), t.dtype(), t.shapeString(), t.byteSize()));
+            sb.append(String.format(Locale.ROOT, row, Printable.of(t.name()), t.dtype(), t.shapeString(), t.byteSize()));
             long[] tot = totals.computeIfAbsent(t.dtype(), d -> new long[3]);
             tot[0]++;
             tot[1] += t.elementCount();
@@ -77,15 +81,39 @@ final class InspectCommand implements Callable<Integer> {
                 tensors, elements, bytes, Sizes.format(bytes), ck.files().size()));
         if (!ck.metadata().isEmpty()) {
             sb.append("\nmetadata:\n");
-            ck.metadata().forEach((k, v) -> sb.append("  ").append(k).append(": ").append(v).append('\n'));
+            ck.metadata().forEach((k, v) -> sb.append("  ").append(Printable.of(k)).append(": ").append(Printable.of(v)).append('\n'));
         }
         return sb.toString();
     }
+
+    /**
+     * JSON escapes every C0 control already; DEL and the C1 controls are escaped too (as backslash-u
+     * escapes), so the JSON on a terminal holds nothing it acts on, and parses to the exact strings.
+     */
+    private static final CharacterEscapes NO_RAW_CONTROLS = new CharacterEscapes() {
+        private static final long serialVersionUID = 1L;
+        private final int[] ascii = standardAsciiEscapesForJSON();
+
+        {
+            ascii[0x7F] = ESCAPE_STANDARD;
+        }
+
+        @Override
+        public int[] getEscapeCodesForAscii() {
+            return ascii;
+        }
+
+        @Override
+        public SerializableString getEscapeSequence(int ch) {
+            return ch >= 0x80 && ch <= 0x9F ? new SerializedString(String.format(Locale.ROOT, "\\u%04x", ch)) : null;
+        }
+    };
 
     private static String json(Checkpoint ck) throws java.io.IOException {
         StringWriter w = new StringWriter();
         try (JsonGenerator g = new JsonFactory().createGenerator(w)) {
             g.useDefaultPrettyPrinter();
+            g.setCharacterEscapes(NO_RAW_CONTROLS);
             g.writeStartObject();
             g.writeStringField("path", ck.describe());
             g.writeArrayFieldStart("files");

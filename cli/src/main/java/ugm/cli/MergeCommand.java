@@ -20,6 +20,7 @@ import ugm.cli.config.MergeConfig;
 import ugm.core.merge.Parameter;
 import ugm.cli.config.Setting;
 import ugm.core.DType;
+import ugm.core.Printable;
 import ugm.core.UgmException;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeReport;
@@ -186,8 +187,8 @@ final class MergeCommand implements Callable<Integer> {
             OutputFolder.requireApart(target, inputs);
             plan.requireValid();
             if (!run.quiet) {
-                setup.warnings().forEach(w -> err.println("ugm: warning: " + w));
-                plan.warnings().forEach(w -> err.println("ugm: warning: " + w));
+                setup.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
+                plan.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
                 err.flush();
             }
             String yaml = cfg.toYaml();
@@ -203,8 +204,8 @@ final class MergeCommand implements Callable<Integer> {
                     }
                     writer.commit();
                 }
-                if (setup.modelFilesFrom() != null) {
-                    folder.copyModelFiles(setup.modelFilesFrom(), setup.outDtype());
+                if (setup.modelFiles() != null) {
+                    folder.copyModelFiles(setup.modelFiles(), setup.outDtype());
                 }
                 folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
                 folder.writeFile("README.md", ModelCard.of(cfg, yaml, Cli.version()).getBytes(StandardCharsets.UTF_8));
@@ -212,7 +213,7 @@ final class MergeCommand implements Callable<Integer> {
                 folder.publish();
             }
             if (!run.quiet) {
-                report.nonFinite().forEach(w -> err.println("ugm: warning: " + w));
+                report.nonFinite().forEach(w -> err.println("ugm: warning: " + Printable.of(w.toString())));
                 err.printf(Locale.ROOT, "ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
                         report.tensors(), cfg.method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
                         report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels());

@@ -18,6 +18,7 @@ import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Method;
 import ugm.core.merge.TensorParameter;
 import ugm.io.Checkpoint;
+import ugm.io.ModelFiles;
 
 /**
  * Turns a {@link MergeConfig} into a {@link MergeRequest}: opens the checkpoints (closed with
@@ -30,6 +31,7 @@ final class MergeSetup implements AutoCloseable {
     private final List<String> warnings = new ArrayList<>();
     private final List<MergeConfig.Model> models = new ArrayList<>();
     private Checkpoint base;
+    private ModelFiles modelFiles;
     private LayerPosition position;
 
     MergeSetup(MergeConfig config) {
@@ -51,6 +53,11 @@ final class MergeSetup implements AutoCloseable {
         checkParameters(method);
         if (config.base() != null) {
             base = open(config.base(), "base model");
+            if (Files.isDirectory(config.base())) {
+                // Checked now, not after the merge: an invalid config.json ends the run here.
+                modelFiles = ModelFiles.scan(config.base());
+                warnings.addAll(modelFiles.warnings());
+            }
         }
         for (MergeConfig.Model m : config.models()) {
             if (method.needsBase() && m.path().equals(config.base())) {
@@ -111,9 +118,9 @@ final class MergeSetup implements AutoCloseable {
         open.forEach(c -> c.requireUnchanged("merge"));
     }
 
-    /** Base folder for the model files (config, tokenizer) to copy, or null. */
-    Path modelFilesFrom() {
-        return config.base() != null && Files.isDirectory(config.base()) ? config.base() : null;
+    /** The base folder's other files (config, tokenizer) to copy, scanned and checked by {@link #request}; or null. */
+    ModelFiles modelFiles() {
+        return modelFiles;
     }
 
     private void checkParameters(Method method) {

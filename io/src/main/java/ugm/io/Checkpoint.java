@@ -208,7 +208,17 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
                     if (p.nextToken() != JsonToken.VALUE_STRING) {
                         throw new SafetensorsException(Rule.BAD_INDEX, file, tensor, "weight_map value is not a shard file name");
                     }
-                    if (weightMap.putIfAbsent(tensor, p.getText()) != null) {
+                    String shard = p.getText();
+                    int half = JsonText.unpairedSurrogate(tensor);
+                    if (half >= 0) {
+                        throw new SafetensorsException(Rule.BAD_INDEX, file, tensor, "name " + JsonText.surrogateProblem(tensor, half));
+                    }
+                    half = JsonText.unpairedSurrogate(shard);
+                    if (half >= 0) {
+                        throw new SafetensorsException(Rule.BAD_INDEX, file, tensor,
+                                "shard name \"" + shard + "\" " + JsonText.surrogateProblem(shard, half));
+                    }
+                    if (weightMap.putIfAbsent(tensor, shard) != null) {
                         throw new SafetensorsException(Rule.BAD_INDEX, file, tensor, "named twice in weight_map");
                     }
                 }
@@ -310,7 +320,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         for (SafetensorsFile f : files) {
             if (f.changedOnDisk()) {
                 throw new ugm.core.UgmException(ugm.core.UgmException.Kind.IO,
-                        "input changed during " + activity + ": " + Messages.oneLine(f.path().toString()));
+                        "input changed during " + activity + ": " + f.path().toString());
             }
         }
     }

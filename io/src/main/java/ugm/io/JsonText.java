@@ -6,6 +6,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
+import ugm.core.Printable;
 
 /** JSON string literals written exactly as two reference writers do. */
 final class JsonText {
@@ -71,8 +72,32 @@ final class JsonText {
             return out;
         } catch (CharacterCodingException e) {
             throw new IllegalArgumentException("text with an unpaired surrogate cannot be written as UTF-8: "
-                    + Messages.oneLine(s.length() > 80 ? s.subSequence(0, 80) + "..." : s.toString()));
+                    + Printable.of(s.length() > 80 ? s.subSequence(0, 80) + "..." : s.toString()));
         }
+    }
+
+    /**
+     * Where {@code s} holds half of a surrogate pair (a JSON backslash-u escape can spell one),
+     * or -1 when it is Unicode text. Such a string has no UTF-8 form; the reference parser
+     * (serde_json) refuses it.
+     */
+    static int unpairedSurrogate(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The problem with {@code s}, when {@link #unpairedSurrogate} finds one: "holds an unpaired surrogate (\ud800)". */
+    static String surrogateProblem(String s, int at) {
+        StringBuilder sb = new StringBuilder("holds an unpaired surrogate (");
+        appendUnicodeEscape(sb, s.charAt(at));
+        return sb.append("), which is not Unicode text").toString();
     }
 
     /** Orders strings by code point, which is also the byte-wise order of their UTF-8. */

@@ -1,20 +1,25 @@
 package ugm.io;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.LinkOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -27,8 +32,9 @@ import ugm.core.UgmException;
 /**
  * A checkpoint folder built under a temporary name beside its target and renamed into place
  * only when complete: a failure or a kill never leaves a folder under the target name that
- * looks complete. Temporaries are named {@code .<target>.ugm-tmp-<pid>-<n>}; those of dead
- * processes are removed by the next run into the same target.
+ * looks complete. Temporaries are named {@code .<target>.ugm-tmp-<pid>-<n>} (the target's name
+ * shortened when that would not fit, see {@link #stem}); those of dead processes are removed by
+ * the next run into the same target.
  */
 public final class OutputFolder implements AutoCloseable {
     private static final String TMP = ".ugm-tmp-";
@@ -84,8 +90,8 @@ public final class OutputFolder implements AutoCloseable {
             }
         }
         if (closest != null) {
-            throw new UgmException(UgmException.Kind.USAGE, "output " + Messages.oneLine(target.toString()) + " " + relations[relation]
-                    + " the input " + Messages.oneLine(closest.toString()) + "; choose an output folder apart from every input");
+            throw new UgmException(UgmException.Kind.USAGE, "output " + target.toString() + " " + relations[relation]
+                    + " the input " + closest.toString() + "; choose an output folder apart from every input");
         }
     }
 
@@ -118,8 +124,8 @@ public final class OutputFolder implements AutoCloseable {
             removeStale(parent, abs.getFileName().toString());
             long pid = ProcessHandle.current().pid();
             for (int attempt = 0; ; attempt++) {
-                Path temp = parent.resolve("." + abs.getFileName() + TMP + pid + "-"
-                        + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
+                Path temp = parent.resolve(sideName(abs.getFileName().toString(), "tmp",
+                        pid + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt())));
                 try {
                     Files.createDirectory(temp);
                     Temporaries.register(temp);
@@ -159,26 +165,41 @@ public final class OutputFolder implements AutoCloseable {
     }
 
     /**
-     * Copies the model's other files from {@code modelDir} (config, tokenizer, generation config, ...):
-     * regular top-level files that are not weights. When {@code outDtype} is set, {@code config.json}'s
+     * Copies the model's other files from {@code modelDir} (config, tokenizer, generation config, ...),
+     * as {@link ModelFiles#scan} chooses them. When {@code outDtype} is set, {@code config.json}'s
      * {@code torch_dtype} (and {@code dtype}) is rewritten to match.
+     *
+     * @return one line per file skipped and why (a link out of the folder, ...), for the user
+     * @throws UgmException of kind INVALID_INPUT when config.json is not valid JSON
      */
-    public void copyModelFiles(Path modelDir, DType outDtype) {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(modelDir)) {
-            for (Path f : files) {
-                String name = f.getFileName().toString();
-                if (!Files.isRegularFile(f) || name.startsWith(".") || isWeights(name)) {
-                    continue;
-                }
-                Path dst = temp.resolve(name);
-                if (name.equals("config.json") && outDtype != null) {
-                    rewriteTorchDtype(f, dst, torchName(outDtype));
+    public List<String> copyModelFiles(Path modelDir, DType outDtype) {
+        ModelFiles files = ModelFiles.scan(modelDir);
+        copyModelFiles(files, outDtype);
+        return files.warnings();
+    }
+
+    /**
+     * Copies the files {@code files} chose (scanned, and config.json checked, before the long work).
+     * Each is read without following links (a link was resolved and checked by the scan), so a file
+     * replaced by a link since then is not followed.
+     *
+     * @throws UgmException of kind INVALID_INPUT when config.json is no longer valid JSON
+     */
+    public void copyModelFiles(ModelFiles files, DType outDtype) {
+        for (ModelFiles.Source s : files.sources()) {
+            Path dst = temp.resolve(s.name());
+            try {
+                if (s.name().equals(ModelFiles.CONFIG) && outDtype != null) {
+                    rewriteTorchDtype(s, dst, torchName(outDtype));
                 } else {
-                    Files.copy(f, dst, StandardCopyOption.COPY_ATTRIBUTES);
+                    try (InputStream in = ModelFiles.open(s)) {
+                        Files.copy(in, dst);
+                    }
                 }
+                Files.setLastModifiedTime(dst, Files.getLastModifiedTime(s.read(), LinkOption.NOFOLLOW_LINKS));
+            } catch (IOException e) {
+                throw new UgmException(UgmException.Kind.IO, "cannot copy " + s.path() + " into " + temp + ": " + e.getMessage(), e);
             }
-        } catch (IOException e) {
-            throw new UgmException(UgmException.Kind.IO, "cannot copy the model files of " + modelDir + ": " + e.getMessage(), e);
         }
     }
 
@@ -200,9 +221,8 @@ public final class OutputFolder implements AutoCloseable {
         };
     }
 
-    private static void rewriteTorchDtype(Path src, Path dst, String dtype) throws IOException {
-        JsonFactory f = new JsonFactory();
-        try (JsonParser p = f.createParser(src.toFile()); JsonGenerator g = f.createGenerator(dst.toFile(),
+    private static void rewriteTorchDtype(ModelFiles.Source src, Path dst, String dtype) throws IOException {
+        try (JsonParser p = ModelFiles.parser(src); JsonGenerator g = ModelFiles.JSON.createGenerator(dst.toFile(),
                 com.fasterxml.jackson.core.JsonEncoding.UTF8)) {
             g.useDefaultPrettyPrinter();
             int depth = 0;
@@ -227,8 +247,10 @@ public final class OutputFolder implements AutoCloseable {
             }
             g.writeRaw('\n');
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            // Not JSON we understand: keep the user's file as it is rather than fail the merge.
-            Files.copy(src, dst, StandardCopyOption.REPLACE_EXISTING);
+            // The scan checked it: it changed since. Never write a config that claims the wrong dtype.
+            throw ModelFiles.invalidConfig(src, "not valid JSON: " + SafetensorsHeader.jsonProblem(e));
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw ModelFiles.invalidConfig(src, "not valid UTF-8");
         }
     }
 
@@ -244,7 +266,8 @@ public final class OutputFolder implements AutoCloseable {
             Temporaries.publishing(temp, () -> {
                 if (Files.exists(target)) {
                     checkTarget(target, force);
-                    old[0] = target.resolveSibling("." + target.getFileName() + OLD + ProcessHandle.current().pid());
+                    old[0] = target.resolveSibling(sideName(target.getFileName().toString(), "old",
+                            Long.toString(ProcessHandle.current().pid())));
                     deleteTree(old[0]);
                     Files.move(target, old[0], StandardCopyOption.ATOMIC_MOVE);
                 }
@@ -281,6 +304,56 @@ public final class OutputFolder implements AutoCloseable {
         }
     }
 
+    /** The longest file name, in bytes of UTF-8, of Linux's file systems (and most others). */
+    static final int NAME_MAX = 255;
+    /** Room kept after the stem: {@code .ugm-tmp-}, a pid (up to 19 digits), a dash and 16 hex digits. */
+    private static final int TAIL_MAX = TMP.length() + 19 + 1 + 16;
+
+    /**
+     * The name of a temporary ({@code kind} "tmp") or old ({@code kind} "old") file or folder beside
+     * {@code target}: {@code <stem>.ugm-<kind>-<tail>}, {@code tail} being at most a pid, a dash and
+     * 16 hex digits. See {@link #stem}.
+     */
+    static String sideName(String target, String kind, String tail) {
+        return stem(target) + ".ugm-" + kind + "-" + tail;
+    }
+
+    /**
+     * What the names beside {@code target} start with: {@code .<target>}, or, when that would leave
+     * a name with its tail longer than {@link #NAME_MAX} bytes, {@code .<the start of target>~<8 hex
+     * digits of a SHA-256 of the whole name>}, cut between characters. So every target name that
+     * fits has temporaries that fit, still recognisable, and distinct from those of other targets.
+     */
+    static String stem(String target) {
+        String plain = "." + target;
+        if (utf8Length(plain) + TAIL_MAX <= NAME_MAX) {
+            return plain;
+        }
+        int room = NAME_MAX - TAIL_MAX - 1 - 1 - 8; // the dot, the tilde, the hash
+        StringBuilder sb = new StringBuilder(".");
+        int used = 0;
+        for (int i = 0; i < target.length(); ) {
+            int cp = target.codePointAt(i);
+            int n = utf8Length(new String(Character.toChars(cp)));
+            if (used + n > room) {
+                break;
+            }
+            sb.appendCodePoint(cp);
+            used += n;
+            i += Character.charCount(cp);
+        }
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(target.getBytes(StandardCharsets.UTF_8));
+            return sb.append('~').append(HexFormat.of().formatHex(digest, 0, 4)).toString();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+    }
+
+    private static int utf8Length(String s) {
+        return s.getBytes(StandardCharsets.UTF_8).length;
+    }
+
     private static boolean isEmpty(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
             return s.findAny().isEmpty();
@@ -290,8 +363,9 @@ public final class OutputFolder implements AutoCloseable {
     }
 
     private static void removeStale(Path parent, String name) throws IOException {
-        String prefix = "." + name;
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(parent, prefix + ".ugm-*")) {
+        String prefix = stem(name);
+        // A filter, not a glob: the name may hold *, ?, [ or {.
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(parent, p -> p.getFileName().toString().startsWith(prefix + ".ugm-"))) {
             for (Path p : s) {
                 String rest = p.getFileName().toString().substring(prefix.length());
                 String tail = rest.startsWith(TMP) ? rest.substring(TMP.length())

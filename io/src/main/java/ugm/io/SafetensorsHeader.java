@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import ugm.core.DType;
+import ugm.core.Printable;
 import ugm.io.SafetensorsException.Rule;
 
 /**
@@ -208,7 +209,7 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
     static String jsonProblem(JsonProcessingException e) {
         JsonLocation at = e.getLocation();
         String where = at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
-        return Messages.oneLine(e.getOriginalMessage()) + where;
+        return Printable.of(e.getOriginalMessage()) + where;
     }
 
     /** Reads the JSON object of a header: entries in header order, and metadata. */
@@ -236,6 +237,10 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
                 boolean sawMetadata = false;
                 while (p.nextToken() == JsonToken.FIELD_NAME) {
                     String name = p.currentName();
+                    int half = JsonText.unpairedSurrogate(name);
+                    if (half >= 0) {
+                        throw new SafetensorsException(Rule.BAD_JSON, fileName, name, "name " + JsonText.surrogateProblem(name, half));
+                    }
                     if (name.equals("__metadata__")) {
                         if (sawMetadata) {
                             throw new SafetensorsException(Rule.DUPLICATE_KEY, fileName, "__metadata__ appears twice");
@@ -265,13 +270,13 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
                 throw new SafetensorsException(Rule.BAD_METADATA, fileName, "__metadata__ is " + kind(t) + ", not an object of strings");
             }
             while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String key = p.currentName();
+                String key = unicode(p.currentName(), null, "__metadata__ key '" + p.currentName() + "'");
                 JsonToken v = p.nextToken();
                 if (v != JsonToken.VALUE_STRING) {
                     throw new SafetensorsException(Rule.BAD_METADATA, fileName,
                             "__metadata__ value of '" + key + "' is " + kind(v) + ", not a string");
                 }
-                if (metadata.putIfAbsent(key, p.getText()) != null) {
+                if (metadata.putIfAbsent(key, unicode(p.getText(), null, "__metadata__ value of '" + key + "'")) != null) {
                     throw new SafetensorsException(Rule.DUPLICATE_KEY, fileName, "__metadata__ key '" + key + "' appears twice");
                 }
             }
@@ -286,7 +291,7 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
             long[] shape = null;
             long[] offsets = null;
             while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String key = p.currentName();
+                String key = unicode(p.currentName(), name, "field name \"" + p.currentName() + "\"");
                 JsonToken v = p.nextToken();
                 switch (key) {
                     case "dtype" -> {
@@ -294,7 +299,7 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
                         if (v != JsonToken.VALUE_STRING) {
                             throw new SafetensorsException(Rule.BAD_DTYPE, fileName, name, "dtype is " + kind(v) + ", not a string");
                         }
-                        dtype = DType.fromName(p.getText());
+                        dtype = DType.fromName(unicode(p.getText(), name, "dtype \"" + p.getText() + "\""));
                         if (dtype == null) {
                             throw new SafetensorsException(Rule.BAD_DTYPE, fileName, name, "unknown dtype \"" + p.getText() + "\"");
                         }
@@ -319,6 +324,18 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
                 throw new SafetensorsException(Rule.MISSING_FIELD, fileName, name, "entry has no \"" + missing + "\"");
             }
             return new TensorEntry(name, dtype, shape, offsets[0], offsets[1]);
+        }
+
+        /**
+         * {@code text}, refused as invalid JSON when it holds half of a surrogate pair, as the
+         * reference refuses it; {@code tensor} is the entry it is in, if any.
+         */
+        private String unicode(String text, String tensor, String what) {
+            int half = JsonText.unpairedSurrogate(text);
+            if (half >= 0) {
+                throw new SafetensorsException(Rule.BAD_JSON, fileName, tensor, what + " " + JsonText.surrogateProblem(text, half));
+            }
+            return text;
         }
 
         private void once(Object seen, String key, String name) {

@@ -66,8 +66,8 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
     public static SafetensorsWriter create(Path target, List<TensorInfo> tensors, Map<String, String> metadata) {
         SafetensorsLayout layout = SafetensorsLayout.of(tensors, metadata);
         Path absolute = target.toAbsolutePath();
-        Path temporary = absolute.resolveSibling("." + absolute.getFileName() + ".ugm-tmp-"
-                + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
+        Path temporary = absolute.resolveSibling(OutputFolder.sideName(absolute.getFileName().toString(), "tmp",
+                HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong())));
         FileChannel channel = null;
         Arena arena = null;
         try {

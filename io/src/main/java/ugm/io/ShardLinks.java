@@ -10,7 +10,7 @@ import ugm.io.SafetensorsException.Rule;
  * path, no way out through {@code ..}); this follows symbolic links, so a link inside the folder
  * that points elsewhere is refused too. One layout is allowed: a Hugging Face cache snapshot
  * ({@code <repo>/snapshots/<revision>/}), whose files are links into that same repository's
- * {@code <repo>/blobs/}.
+ * {@code <repo>/blobs/}. The model's other files ({@link ModelFiles}) follow the same rule.
  */
 final class ShardLinks {
 
@@ -27,11 +27,21 @@ final class ShardLinks {
         } catch (IOException e) {
             throw Messages.io(shard, "cannot resolve", e);
         }
-        if (realShard.startsWith(realFolder) || inHuggingFaceBlobs(realFolder, realShard)) {
+        if (allowed(realFolder, realShard)) {
             return;
         }
         throw new SafetensorsException(Rule.SHARD_OUTSIDE_FOLDER, index.toString(), tensor,
                 "shard \"" + name + "\" is a link to " + realShard + ", outside the checkpoint folder; refused");
+    }
+
+    /**
+     * Whether a file reached from {@code realFolder} (both real paths, links resolved) may be read
+     * as part of it: it is inside it, or the folder is a Hugging Face cache snapshot and the file is
+     * in its own repository's {@code blobs/}. Shards and the model's other files ({@link ModelFiles})
+     * follow this one rule.
+     */
+    static boolean allowed(Path realFolder, Path realFile) {
+        return realFile.startsWith(realFolder) || inHuggingFaceBlobs(realFolder, realFile);
     }
 
     /** {@code <repo>/snapshots/<rev>} and a file in {@code <repo>/blobs/}. */

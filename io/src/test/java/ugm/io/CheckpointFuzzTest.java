@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 
@@ -16,7 +17,7 @@ import ugm.core.TensorInfo;
  * ({@code s1}: a, b; {@code s2}: c) and a symbolic link {@code link.safetensors} to a valid file
  * outside it ({@code ../outside.safetensors}: x). Invariants: only {@link SafetensorsException}
  * (or an I/O {@link ugm.core.UgmException}) is thrown, and a checkpoint that opens maps no file
- * outside the folder.
+ * outside the folder and its index names only Unicode text.
  *
  * <p>Regression inputs: {@code src/test/resources/ugm/io/CheckpointFuzzTestInputs/}.
  *
@@ -64,6 +65,11 @@ class CheckpointFuzzTest {
             for (Path p : c.files()) {
                 if (!p.toRealPath().startsWith(real)) {
                     throw new AssertionError("opened " + p + ", which is outside " + real);
+                }
+            }
+            for (Map.Entry<String, String> w : Checkpoint.readWeightMap(f.resolve(Checkpoint.INDEX_FILE)).entrySet()) {
+                if (JsonText.unpairedSurrogate(w.getKey()) >= 0 || JsonText.unpairedSurrogate(w.getValue()) >= 0) {
+                    throw new AssertionError("accepted an index naming " + w + ", which is not Unicode text");
                 }
             }
         } catch (SafetensorsException expected) {

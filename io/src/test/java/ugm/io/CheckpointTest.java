@@ -203,7 +203,8 @@ class CheckpointTest {
         assertEquals(rule, e.rule(), e.getMessage());
         assertEquals(file.toString(), e.file(), e.getMessage());
         assertEquals(tensor, e.tensor(), e.getMessage());
-        assertTrue(e.getMessage().startsWith(file + ": " + (tensor == null ? "" : "tensor '" + tensor + "': ")), e.getMessage());
+        assertTrue(e.getMessage().startsWith(file + ": " + (tensor == null ? "" : "tensor '" + ugm.core.Printable.of(tensor) + "': ")),
+                e.getMessage());
         assertTrue(!e.getMessage().contains("\n"), e.getMessage());
         return e;
     }
@@ -283,6 +284,18 @@ class CheckpointTest {
         Path f = folder("");
         Files.write(f.resolve("model.safetensors.index.json"), new byte[] {'{', (byte) 0xFF, '}'});
         rejected(f, Rule.BAD_INDEX, f.resolve("model.safetensors.index.json"), null);
+    }
+
+    @Test
+    void unpairedSurrogatesInTheWeightMapAreRefused() throws IOException {
+        Path indexFile = dir.resolve("ckpt").resolve("model.safetensors.index.json");
+        Path f = folder(index("a", "s1.safetensors", "b", "s1.safetensors", "c", "s2.safetensors", "d\\ud800", "s1.safetensors"));
+        SafetensorsException e = rejected(f, Rule.BAD_INDEX, indexFile, "d\uD800");
+        assertTrue(e.getMessage().startsWith(indexFile + ": tensor 'd\\ud800': "), e.getMessage());
+        assertTrue(e.getMessage().contains("unpaired surrogate"), e.getMessage());
+        Files.writeString(indexFile, index("a", "s1.safetensors", "b", "s1.safetensors", "c", "s2\\udc00.safetensors"));
+        e = rejected(f, Rule.BAD_INDEX, indexFile, "c");
+        assertTrue(e.getMessage().contains("unpaired surrogate"), e.getMessage());
     }
 
     @Test

@@ -159,6 +159,57 @@ class MalformedFilesTest {
         SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsFile.open(file));
         assertEquals("a\nb", e.tensor());
         assertEquals(Rule.BAD_DTYPE, e.rule());
-        assertTrue(e.getMessage().contains("tensor 'a\\u000ab'"), e.getMessage());
+        assertTrue(e.getMessage().contains("tensor 'a\\x0ab'"), e.getMessage());
+    }
+
+    @Test
+    void terminalControlsInNamesAndValuesAreShownEscaped() throws IOException {
+        Path file = dir.resolve("esc.safetensors");
+        // ESC [2J (clear screen), BEL, CR, NEL (a C1 control), DEL in the name; an unknown dtype with ESC in it.
+        Files.write(file, Bytes.file("{\"a\\u001b[2J\\u0007\\r\u0085\u007fz\":{\"dtype\":\"\\u001b]0;x\",\"shape\":[],\"data_offsets\":[0,0]}}",
+                new byte[0]));
+        SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsFile.open(file));
+        assertEquals("a\u001b[2J\u0007\r\u0085\u007fz", e.tensor());
+        assertEquals(file + ": tensor 'a\\x1b[2J\\x07\\x0d\\u0085\\x7fz': unknown dtype \"\\x1b]0;x\"", e.getMessage());
+    }
+
+    /** JSON escapes (backslash-u) that leave half of a surrogate pair: text no UTF-8 can hold, refused as the reference refuses it. */
+    static Stream<Arguments> unpairedSurrogates() {
+        String entry = "\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]";
+        return Stream.of(
+                Arguments.of("lone high surrogate in a name", "{\"a\\ud800\":{" + entry + "}}", "a\uD800"),
+                Arguments.of("lone low surrogate in a name", "{\"\\udc00b\":{" + entry + "}}", "\uDC00b"),
+                Arguments.of("high surrogate then a letter", "{\"\\ud83d\\u0041\":{" + entry + "}}", "\uD83DA"),
+                Arguments.of("pair reversed", "{\"\\ude00\\ud83d\":{" + entry + "}}", "\uDE00\uD83D"),
+                Arguments.of("in the dtype", "{\"t\":{\"dtype\":\"I32\\ud800\",\"shape\":[1],\"data_offsets\":[0,4]}}", "t"),
+                Arguments.of("in a field name of an entry", "{\"t\":{" + entry + ",\"x\\udbff\":1}}", "t"),
+                Arguments.of("in a metadata key", "{\"__metadata__\":{\"k\\ud800\":\"v\"},\"t\":{" + entry + "}}", null),
+                Arguments.of("in a metadata value", "{\"__metadata__\":{\"k\":\"v\\udfff\"},\"t\":{" + entry + "}}", null));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("unpairedSurrogates")
+    void unpairedSurrogatesAreAnInvalidHeader(String label, String json, String tensor) throws IOException {
+        Path file = dir.resolve("surrogate.safetensors");
+        Files.write(file, Bytes.file(json, new byte[4]));
+        SafetensorsException e = assertThrows(SafetensorsException.class, () -> SafetensorsFile.open(file).close(), label);
+        assertEquals(Rule.BAD_JSON, e.rule(), e.getMessage());
+        assertEquals(UgmException.Kind.INVALID_INPUT, e.kind());
+        assertEquals(tensor, e.tensor(), e.getMessage());
+        String shown = tensor == null ? "" : "tensor '" + ugm.core.Printable.of(tensor) + "': ";
+        assertTrue(e.getMessage().startsWith(file + ": " + shown), e.getMessage());
+        assertTrue(e.getMessage().contains("unpaired surrogate"), e.getMessage());
+        // the message is printable: escaped, valid UTF-8
+        assertEquals(e.getMessage(), ugm.core.Printable.of(e.getMessage()));
+        assertTrue(StandardCharsets.UTF_8.newEncoder().canEncode(e.getMessage()), e.getMessage());
+    }
+
+    @Test
+    void escapedSurrogatePairsAreText() {
+        SafetensorsHeader h = SafetensorsHeader.parse(Bytes.file(
+                "{\"__metadata__\":{\"\\ud83d\\ude00\":\"\\udbff\\udfff\"},\"\\ud83d\\ude00\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                new byte[4]), "pairs");
+        assertEquals("\uD83D\uDE00", h.entries().getFirst().name());
+        assertEquals("\uDBFF\uDFFF", h.metadata().get("\uD83D\uDE00"));
     }
 }

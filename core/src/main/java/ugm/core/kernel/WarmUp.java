@@ -56,7 +56,7 @@ public final class WarmUp {
             throw new IllegalArgumentException("scratch has " + scratch.byteSize() + " bytes; the warm-up needs " + SCRATCH_BYTES);
         }
         Kernels vector = Kernels.get();
-        if (thread != null || vector instanceof ScalarKernels) {
+        if (thread != null || vector.isScalar()) {
             done.run();
             return;
         }
@@ -105,7 +105,7 @@ public final class WarmUp {
         // four vector iterations per call: until C2 has compiled the kernel every call is slow,
         // and what the compiler counts is calls and loop turns; with fewer turns the compiled
         // loop would not expect to go round again, and the first real call would throw it away
-        int call = 4 * (vector instanceof VectorKernels v ? v.bf16Step() : 16);
+        int call = 4 * vector.impl.bf16Step();
         long start = System.nanoTime();
         double scalarNanos = Double.MAX_VALUE;
         long calls = 0;

@@ -190,7 +190,7 @@ public final class Merger {
             this.vector = kernels;
             long after = vectorAfter();
             boolean worthIt = after == 0 || plan.bytesRead() >= after;
-            boolean startScalar = after > 0 && !kernels.name().equals("scalar");
+            boolean startScalar = after > 0 && !kernels.isScalar();
             this.active = startScalar ? Kernels.scalar() : kernels;
             this.probeVector = startScalar && worthIt && !callerOnly;
             this.progress = progress;

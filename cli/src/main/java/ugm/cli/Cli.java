@@ -124,7 +124,7 @@ public final class Cli implements Runnable {
         @Override
         public String[] getVersion() {
             return new String[] {"ugm " + version() + " (Java " + Runtime.version() + ", "
-                    + ugm.core.kernel.Kernels.get().name() + " kernels)"};
+                    + KernelSetup.kernels().name() + " kernels)"};
         }
     }
 }

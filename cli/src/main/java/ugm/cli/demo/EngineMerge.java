@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import ugm.cli.KernelSetup;
 import ugm.core.DType;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.MergeRequest;
@@ -71,7 +72,7 @@ record EngineMerge(Path base, List<Path> models, String fisherFolder, float[] fi
             try (SafetensorsWriter w = SafetensorsWriter.create(out, baseFile.tensors(),
                     Map.of("format", "pt", "merge_method", method.id(), "lambda", Float.toString(lambda),
                             "remove", Boolean.toString(remove)))) {
-                MergeReport report = Merger.merge(b.build(), w);
+                MergeReport report = Merger.merge(b.build(), w, KernelSetup.policy());
                 w.commit();
                 return report;
             }

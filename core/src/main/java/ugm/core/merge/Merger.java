@@ -13,8 +13,8 @@ import ugm.core.DType;
 import ugm.core.TensorSink;
 import ugm.core.UgmException;
 import ugm.core.kernel.GradientMatching;
+import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
-import ugm.core.kernel.WarmUp;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.Input;
@@ -28,17 +28,6 @@ import ugm.core.merge.MergePlan.TensorPlan;
  */
 public final class Merger {
 
-    /**
-     * Bytes of input from which a merge warms up the vector kernels itself, by the probe worker
-     * (system property {@code ugm.vector.after}, read at each merge; default 4 GiB; 0 = vector
-     * kernels from the first chunk). C2 needs about 4 CPU-seconds on this project's 2-core
-     * machine to compile all the general-path kernels, so smaller merges finish sooner on the
-     * scalar twin. The direct kernel does not wait for this: once {@link WarmUp} has compiled it,
-     * merges of any size use it. See {@link Run#work}.
-     */
-    static long vectorAfter() {
-        return Long.getLong("ugm.vector.after", 4L << 30);
-    }
     /**
      * Elements per kernel call: the decoded inputs of one call stay in L1, and the probe
      * worker's timed calls look exactly like every later call to the JIT.
@@ -56,6 +45,11 @@ public final class Merger {
     /** Plans, checks and runs a merge into {@code sink}. */
     public static MergeReport merge(MergeRequest request, TensorSink sink) {
         return execute(MergePlan.of(request).requireValid(), sink, bytes -> { });
+    }
+
+    /** Plans, checks and runs a merge into {@code sink} with the kernels {@code policy} chooses. */
+    public static MergeReport merge(MergeRequest request, TensorSink sink, KernelPolicy policy) {
+        return execute(MergePlan.of(request).requireValid(), sink, NO_PROGRESS, policy);
     }
 
     /**
@@ -89,8 +83,26 @@ public final class Merger {
         });
     }
 
-    /** Runs a checked plan, telling {@code progress} of every chunk and every finished tensor. */
+    private static final MergeProgress NO_PROGRESS = new MergeProgress() {
+        @Override
+        public void written(long bytes) {
+        }
+
+        @Override
+        public void tensorDone(ugm.core.TensorInfo tensor) {
+        }
+    };
+
+    /**
+     * Runs a checked plan, telling {@code progress} of every chunk and every finished tensor, with
+     * the default kernel policy ({@link KernelPolicy#defaults()}).
+     */
     public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress) {
+        return execute(plan, sink, progress, KernelPolicy.defaults());
+    }
+
+    /** Runs a checked plan with the kernels {@code policy} chooses (the bytes do not depend on it). */
+    public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress, KernelPolicy policy) {
         plan.requireValid();
         long start = System.nanoTime();
         List<TensorPlan> tensors = plan.tensors();
@@ -107,7 +119,7 @@ public final class Merger {
         }
         // Memory confined to the calling thread (Arena.ofConfined) can only be touched from it.
         boolean callerOnly = !sharedAccess(tensors, targets);
-        Run run = new Run(plan, sink, targets, firstChunk, chunk, Kernels.get(), progress, callerOnly);
+        Run run = new Run(plan, sink, targets, firstChunk, chunk, policy, progress, callerOnly);
         int threads = callerOnly ? 1 : (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
         run.start(threads);
         return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
@@ -147,13 +159,8 @@ public final class Merger {
         final MemorySegment[] targets;
         final long[] firstChunk;
         final int chunk;
-        final Kernels vector;
-        /** The kernels workers use now: scalar until the vector ones are compiled, then those. */
-        volatile Kernels active;
-        final long startNanos = System.nanoTime();
-        volatile long switchNanos = -1;
-        /** Whether direct kernels switched to the vector ones because {@link WarmUp} had compiled them. */
-        volatile boolean warmedUp;
+        /** Which kernels the workers use, call by call. */
+        final KernelPolicy.Switchover kernels;
         final MergeProgress progress;
         /** Chunks not yet written, per tensor. */
         final AtomicLongArray remaining;
@@ -167,14 +174,12 @@ public final class Merger {
         final TensorPasses passes;
 
         final boolean callerOnly;
-        /** Whether worker 0 warms up the vector kernels while the others run the scalar ones. */
-        final boolean probeVector;
 
         final TensorSink sink;
         /** Per tensor, its operands for {@link Kernels#gradientMatchingDirect}, or null where only the general path applies. */
         final Direct[] direct;
 
-        Run(MergePlan plan, TensorSink sink, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels,
+        Run(MergePlan plan, TensorSink sink, MemorySegment[] targets, long[] firstChunk, int chunk, KernelPolicy policy,
             MergeProgress progress, boolean callerOnly) {
             this.callerOnly = callerOnly;
             this.sink = sink;
@@ -187,12 +192,7 @@ public final class Merger {
             this.targets = targets;
             this.firstChunk = firstChunk;
             this.chunk = chunk;
-            this.vector = kernels;
-            long after = vectorAfter();
-            boolean worthIt = after == 0 || plan.bytesRead() >= after;
-            boolean startScalar = after > 0 && !kernels.isScalar();
-            this.active = startScalar ? Kernels.scalar() : kernels;
-            this.probeVector = startScalar && worthIt && !callerOnly;
+            this.kernels = policy.start(plan.bytesRead(), !callerOnly);
             this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
@@ -209,15 +209,15 @@ public final class Merger {
                     progress.tensorDone(tensors.get(i).output()); // nothing to write
                 }
             }
-            if (callerOnly || (threads == 1 && !probeVector)) {
-                work(false); // one worker: no thread to start (small merges, servers merging a tensor)
+            if (callerOnly || threads == 1) {
+                work(kernels.worker(true)); // one worker: no thread to start (small merges, servers merging a tensor)
                 rethrow(failure.get());
                 return;
             }
             List<Thread> workers = new ArrayList<>();
             for (int i = 0; i < threads; i++) {
-                boolean probe = i == 0 && probeVector;
-                workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(() -> work(probe)));
+                KernelPolicy.Worker worker = kernels.worker(i == 0);
+                workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(() -> work(worker)));
             }
             boolean interrupted = false;
             for (Thread w : workers) {
@@ -251,26 +251,16 @@ public final class Merger {
 
         /** The kernels that did the work, e.g. "vector-256 (scalar for the first 0.41 s)". */
         String kernelsUsed() {
-            if (active != vector && !warmedUp) {
-                return active.name();
-            }
-            long sw = switchNanos;
-            return sw < 0 ? vector.name() : String.format(java.util.Locale.ROOT, "%s (scalar for the first %.2f s)",
-                    vector.name(), sw / 1e9);
+            return kernels.kernelsUsed();
         }
 
         /**
-         * Takes chunks in order until none is left. The Vector API runs a hundred times slower
-         * than scalar code until C2 has compiled it, and a one-shot merge gets a single pass;
-         * so the workers start on the scalar kernels (bit-identical, compiled in milliseconds).
-         * In a merge large enough to repay the compilation, the probe worker does its share
-         * with the vector kernels in small calls, timing them; once its time per element stops
-         * falling, every worker switches to the vector kernels. No work is done twice and the
-         * bytes do not depend on when, or whether, the switch happens.
+         * Takes chunks in order until none is left, each kernel call on the kernels the policy
+         * gives this worker ({@link KernelPolicy}: scalar first, then vector once compiled). No
+         * work is done twice and the bytes do not depend on when, or whether, the switch happens.
          */
-        void work(boolean probe) {
+        void work(KernelPolicy.Worker worker) {
             Scratch s = new Scratch(models, BLOCK);
-            Probe timing = probe ? new Probe() : null;
             long total = firstChunk[firstChunk.length - 1];
             int ti = 0;
             try {
@@ -282,10 +272,8 @@ public final class Merger {
                         long bytes;
                         if (t.action() == Action.COPY) {
                             bytes = copy(t, targets[ti], c);
-                        } else if (timing != null && active != vector && !(direct[ti] != null && WarmUp.started())) {
-                            bytes = probe(t, direct[ti], targets[ti], c, s, timing);
                         } else {
-                            bytes = merge(t, direct[ti], targets[ti], c, s);
+                            bytes = merge(t, direct[ti], targets[ti], c, s, worker);
                         }
                         progress.written(bytes);
                         if (remaining.decrementAndGet(ti) == 0) {
@@ -312,50 +300,6 @@ public final class Merger {
             passes.release(t);
         }
 
-        /** The probe worker's timing of the vector kernels, in windows of calls. */
-        private static final class Probe {
-            static final int WINDOW = 64;
-            int calls;
-            long elements;
-            long nanos;
-            double previous = Double.MAX_VALUE;
-            int windows;
-
-            /** Records one call; true once a window was no faster per element than the one before. */
-            boolean hot(int n, long dt) {
-                calls++;
-                elements += n;
-                nanos += dt;
-                if (calls < WINDOW) {
-                    return false;
-                }
-                double perElement = (double) nanos / elements;
-                boolean flat = windows >= 4 && perElement >= 0.9 * previous;
-                previous = Math.min(previous, perElement);
-                windows++;
-                calls = 0;
-                elements = 0;
-                nanos = 0;
-                return flat;
-            }
-        }
-
-        long probe(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s, Probe timing) {
-            long from = c * chunk;
-            long end = Math.min(from + chunk, t.output().elementCount());
-            long bytes = 0;
-            for (long at = from; at < end; at += BLOCK) {
-                int n = (int) Math.min(BLOCK, end - at);
-                long t0 = System.nanoTime();
-                bytes += mergeRange(vector, t, d, target, at, n, s, clamped);
-                if (timing.hot(n, System.nanoTime() - t0) && active != vector) {
-                    switchNanos = System.nanoTime() - startNanos;
-                    active = vector;
-                }
-            }
-            return bytes;
-        }
-
         /** The tensor that owns global chunk g; chunks are taken in order, so start from the last one. */
         int tensorOf(long g, int hint) {
             if (g >= firstChunk[hint] && g < firstChunk[hint + 1]) {
@@ -377,13 +321,16 @@ public final class Merger {
             return n;
         }
 
-        long merge(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s) {
+        long merge(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s, KernelPolicy.Worker worker) {
             long from = c * chunk;
             long end = Math.min(from + chunk, t.output().elementCount());
-            Kernels k = active;
             long bytes = 0;
             for (long at = from; at < end; at += BLOCK) {
-                bytes += mergeRange(k, t, d, target, at, (int) Math.min(BLOCK, end - at), s, clamped);
+                int n = (int) Math.min(BLOCK, end - at);
+                // (the direct kernel is compiled ahead by the warm-up, if there is one: no probing it here)
+                Kernels k = worker.next(d != null);
+                bytes += mergeRange(k, worker, t, d, target, at, n, s, clamped);
+                worker.done(n);
             }
             return bytes;
         }
@@ -393,18 +340,11 @@ public final class Merger {
          * and accepts the range, else by the general path (decode, check, compute, encode), which
          * gives the same bits and also reports, rejects or falls back where the data asks for it.
          */
-        long mergeRange(Kernels kernels, TensorPlan t, Direct d, MemorySegment target, long from, int n, Scratch s,
-                        LongAdder clampCount) {
+        long mergeRange(Kernels kernels, KernelPolicy.Worker worker, TensorPlan t, Direct d, MemorySegment target, long from,
+                        int n, Scratch s, LongAdder clampCount) {
             DType outType = t.output().dtype();
             if (d != null) {
-                Kernels k = kernels;
-                if (k != vector && WarmUp.hot(outType)) {
-                    k = vector; // compiled ahead by the warm-up thread
-                    if (!warmedUp) {
-                        warmedUp = true;
-                        switchNanos = System.nanoTime() - startNanos;
-                    }
-                }
+                Kernels k = worker.direct(kernels, outType); // the vector kernel once the warm-up has compiled it
                 if (k.gradientMatchingDirect(d.p, outType, d.base, d.baseFisher, d.x, d.fisher, target, from, n)) {
                     return (long) n * outType.byteWidth();
                 }

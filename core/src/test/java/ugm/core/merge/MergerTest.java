@@ -21,6 +21,8 @@ import ugm.core.MemoryTensors;
 import ugm.core.TensorInfo;
 import ugm.core.TensorSink;
 import ugm.core.UgmException;
+import ugm.core.kernel.KernelPolicy;
+import ugm.core.kernel.Kernels;
 
 class MergerTest {
     /** Odd sizes: a scalar-like one, tails, several chunks with a ragged last one. */
@@ -102,9 +104,13 @@ class MergerTest {
 
     /** Merges into fresh memory and returns the outputs by name. */
     static Map<String, MemorySegment> run(MergeRequest r, long[] clampedOut) {
+        return run(r, clampedOut, KernelPolicy.defaults());
+    }
+
+    static Map<String, MemorySegment> run(MergeRequest r, long[] clampedOut, KernelPolicy policy) {
         Map<String, MemorySegment> out = new HashMap<>();
         TensorSink sink = t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8));
-        MergeReport report = Merger.merge(r, sink);
+        MergeReport report = Merger.merge(r, sink, policy);
         if (clampedOut != null) {
             clampedOut[0] = report.clampedElements();
         }
@@ -237,21 +243,15 @@ class MergerTest {
     void theBytesDoNotDependOnWhetherOrWhenTheVectorKernelsTakeOver() {
         Family f = new Family(6, 3, false);
         Map<String, Map<String, MemorySegment>> outs = new HashMap<>();
-        String before = System.getProperty("ugm.vector.after");
-        try {
-            // 0: vector kernels from the start; 1: scalar first, the probe switches when they are
-            // compiled; huge: the scalar twin throughout.
-            for (String after : new String[] {"0", "1", String.valueOf(Long.MAX_VALUE)}) {
-                System.setProperty("ugm.vector.after", after);
-                for (int rep = 0; rep < (after.equals("1") ? 3 : 1); rep++) {
-                    outs.put(after + "/" + rep, run(f.request(Method.GRADIENT_MATCHING, true).threads(2).chunkElements(1024).build(), null));
-                }
-            }
-        } finally {
-            if (before == null) {
-                System.clearProperty("ugm.vector.after");
-            } else {
-                System.setProperty("ugm.vector.after", before);
+        Kernels vector = Kernels.get();
+        // 0: vector kernels from the start; 1: scalar first, the probe switches when they are
+        // compiled; huge: the scalar twin throughout (as is the scalar-only policy).
+        Map<String, KernelPolicy> policies = Map.of("0", KernelPolicy.vectorOnly(vector), "1", KernelPolicy.scalarFirst(vector, 1, null),
+                "huge", KernelPolicy.scalarFirst(vector, Long.MAX_VALUE, null), "scalar", KernelPolicy.scalarOnly());
+        for (Map.Entry<String, KernelPolicy> p : policies.entrySet()) {
+            for (int rep = 0; rep < (p.getKey().equals("1") ? 3 : 1); rep++) {
+                outs.put(p.getKey() + "/" + rep, run(f.request(Method.GRADIENT_MATCHING, true).threads(2).chunkElements(1024).build(),
+                        null, p.getValue()));
             }
         }
         Map<String, MemorySegment> ref = outs.get("0/0");

@@ -1,5 +1,6 @@
 package ugm.cli;
 
+import ugm.core.ChunkExecutor;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 import ugm.core.kernel.WarmUp;
@@ -31,7 +32,12 @@ public final class KernelSetup {
     }
 
     /** The kernel policy of a merge: {@link #kernels()}, {@value KernelPolicy#AFTER_PROPERTY} read now, and the warm-up. */
-    public static synchronized KernelPolicy policy() {
+    static synchronized KernelPolicy policy() {
         return KernelPolicy.of(kernels(), System.getProperty(KernelPolicy.AFTER_PROPERTY), warmUp);
+    }
+
+    /** What a merge runs on: platform threads and {@link #policy()}. */
+    public static ChunkExecutor executor() {
+        return ChunkExecutor.of(policy());
     }
 }

@@ -72,7 +72,7 @@ record EngineMerge(Path base, List<Path> models, String fisherFolder, float[] fi
             try (SafetensorsWriter w = SafetensorsWriter.create(out, baseFile.tensors(),
                     Map.of("format", "pt", "merge_method", method.id(), "lambda", Float.toString(lambda),
                             "remove", Boolean.toString(remove)))) {
-                MergeReport report = Merger.merge(b.build(), w, KernelSetup.policy());
+                MergeReport report = Merger.merge(b.build(), w, KernelSetup.executor());
                 w.commit();
                 return report;
             }

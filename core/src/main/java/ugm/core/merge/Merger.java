@@ -2,15 +2,14 @@ package ugm.core.merge;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
+import ugm.core.ChunkExecutor;
 import ugm.core.DType;
+import ugm.core.TensorInfo;
 import ugm.core.TensorSink;
+import ugm.core.TensorSource;
 import ugm.core.UgmException;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.KernelPolicy;
@@ -21,10 +20,10 @@ import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
 
 /**
- * Executes a {@link MergePlan}: every tensor is cut into chunks of a few thousand elements, and a
- * pool of threads takes chunks in order, decodes each input chunk into small per-thread float
- * buffers, runs the method's kernel and encodes into the sink's segment. The heap holds only those
- * buffers, whatever the model size.
+ * Executes a {@link MergePlan}: every tensor is cut into chunks of a few thousand elements, and the
+ * {@link ChunkExecutor}'s workers take chunks in order, decode each input chunk into small
+ * per-thread float buffers, run the method's kernel and encode into the sink's segment. The heap
+ * holds only those buffers, whatever the model size.
  */
 public final class Merger {
 
@@ -33,6 +32,16 @@ public final class Merger {
      * worker's timed calls look exactly like every later call to the JIT.
      */
     private static final int BLOCK = Integer.getInteger("ugm.block", 512);
+
+    private static final MergeProgress NO_PROGRESS = new MergeProgress() {
+        @Override
+        public void written(long bytes) {
+        }
+
+        @Override
+        public void tensorDone(TensorInfo tensor) {
+        }
+    };
 
     private Merger() {
     }
@@ -44,12 +53,12 @@ public final class Merger {
 
     /** Plans, checks and runs a merge into {@code sink}. */
     public static MergeReport merge(MergeRequest request, TensorSink sink) {
-        return execute(MergePlan.of(request).requireValid(), sink, bytes -> { });
+        return merge(request, sink, ChunkExecutor.defaults());
     }
 
-    /** Plans, checks and runs a merge into {@code sink} with the kernels {@code policy} chooses. */
-    public static MergeReport merge(MergeRequest request, TensorSink sink, KernelPolicy policy) {
-        return execute(MergePlan.of(request).requireValid(), sink, NO_PROGRESS, policy);
+    /** Plans, checks and runs a merge into {@code sink} on {@code executor} (its threads and kernel policy). */
+    public static MergeReport merge(MergeRequest request, TensorSink sink, ChunkExecutor executor) {
+        return execute(MergePlan.of(request).requireValid(), sink, NO_PROGRESS, executor);
     }
 
     /**
@@ -57,13 +66,18 @@ public final class Merger {
      * tensor's size (see {@link MergePlan#ofTensor}). For servers that merge layer by layer.
      */
     public static MergeReport mergeTensor(MergeRequest request, String name, MemorySegment target) {
+        return mergeTensor(request, name, target, ChunkExecutor.defaults());
+    }
+
+    /** {@link #mergeTensor(MergeRequest, String, MemorySegment)} on {@code executor} (its threads and kernel policy). */
+    public static MergeReport mergeTensor(MergeRequest request, String name, MemorySegment target, ChunkExecutor executor) {
         MergePlan plan = MergePlan.ofTensor(request, name).requireValid();
         long need = plan.tensors().get(0).output().byteSize();
         if (target.byteSize() != need) {
             throw new UgmException(UgmException.Kind.USAGE,
                     "target for tensor '" + name + "' has " + target.byteSize() + " bytes; it needs " + need);
         }
-        return execute(plan, t -> target, bytes -> { });
+        return execute(plan, t -> target, NO_PROGRESS, executor);
     }
 
     /**
@@ -78,122 +92,74 @@ public final class Merger {
             }
 
             @Override
-            public void tensorDone(ugm.core.TensorInfo tensor) {
+            public void tensorDone(TensorInfo tensor) {
             }
         });
     }
 
-    private static final MergeProgress NO_PROGRESS = new MergeProgress() {
-        @Override
-        public void written(long bytes) {
-        }
-
-        @Override
-        public void tensorDone(ugm.core.TensorInfo tensor) {
-        }
-    };
-
     /**
-     * Runs a checked plan, telling {@code progress} of every chunk and every finished tensor, with
-     * the default kernel policy ({@link KernelPolicy#defaults()}).
+     * Runs a checked plan, telling {@code progress} of every chunk and every finished tensor, on
+     * the default executor ({@link ChunkExecutor#defaults()}).
      */
     public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress) {
-        return execute(plan, sink, progress, KernelPolicy.defaults());
+        return execute(plan, sink, progress, ChunkExecutor.defaults());
     }
 
-    /** Runs a checked plan with the kernels {@code policy} chooses (the bytes do not depend on it). */
-    public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress, KernelPolicy policy) {
+    /**
+     * Runs a checked plan on {@code executor}: its threads (the caller's alone for one worker) and
+     * its kernel policy (the bytes do not depend on it).
+     */
+    public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress, ChunkExecutor executor) {
         plan.requireValid();
         long start = System.nanoTime();
-        List<TensorPlan> tensors = plan.tensors();
-        int chunk = plan.request().chunkElements;
-        long[] firstChunk = new long[tensors.size() + 1];
-        MemorySegment[] targets = new MemorySegment[tensors.size()];
-        for (int i = 0; i < tensors.size(); i++) {
-            TensorPlan t = tensors.get(i);
-            targets[i] = sink.target(t.output());
-            if (targets[i].byteSize() != t.output().byteSize()) {
-                throw new IllegalStateException("sink gave " + targets[i].byteSize() + " bytes for " + t.output());
-            }
-            firstChunk[i + 1] = firstChunk[i] + chunks(t, chunk);
-        }
-        // Memory confined to the calling thread (Arena.ofConfined) can only be touched from it.
-        boolean callerOnly = !sharedAccess(tensors, targets);
-        Run run = new Run(plan, sink, targets, firstChunk, chunk, policy, progress, callerOnly);
-        int threads = callerOnly ? 1 : (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
-        run.start(threads);
-        return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
-                threads, run.kernelsUsed(), run.clamped.sum(), run.scan.findings());
-    }
-
-    private static boolean sharedAccess(List<TensorPlan> tensors, MemorySegment[] targets) {
-        Thread other = Thread.ofPlatform().unstarted(() -> { });
-        for (MemorySegment t : targets) {
-            if (!t.isAccessibleBy(other)) {
-                return false;
-            }
-        }
-        for (TensorPlan t : tensors) {
-            for (Input in : t.all()) {
-                if (!in.data().isAccessibleBy(other)) {
-                    return false;
-                }
-            }
-        }
-        return true;
-    }
-
-    private static long chunks(TensorPlan t, int chunk) {
-        long units = t.action() == Action.COPY ? ceilDiv(t.output().byteSize(), 4L * chunk)
-                : ceilDiv(t.output().elementCount(), chunk);
-        return units;
+        Run run = new Run(plan, sink);
+        ChunkExecutor.Result r = executor.run("merge", run.jobs, plan.bytesRead(), plan.request().threads, run,
+                progress::written, progress::tensorDone);
+        return new MergeReport(run.tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
+                r.threads(), r.kernels(), run.clamped.sum(), run.scan.findings());
     }
 
     private static long ceilDiv(long a, long b) {
         return (a + b - 1) / b;
     }
 
-    /** One execution: the shared cursor over all chunks, and the workers. */
-    private static final class Run {
+    /** One merge: its tensors as the executor's jobs, and what a worker does with a chunk of one. */
+    private static final class Run implements ChunkExecutor.Work<Scratch> {
         final List<TensorPlan> tensors;
+        final List<ChunkExecutor.Job> jobs = new ArrayList<>();
         final MemorySegment[] targets;
-        final long[] firstChunk;
         final int chunk;
-        /** Which kernels the workers use, call by call. */
-        final KernelPolicy.Switchover kernels;
-        final MergeProgress progress;
-        /** Chunks not yet written, per tensor. */
-        final AtomicLongArray remaining;
         final Method method;
         final int models;
-        final AtomicLong cursor = new AtomicLong();
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
         final LongAdder clamped = new LongAdder();
         final InputScan scan;
         /** The per-tensor first passes of the methods that need one (see {@link TensorPasses}). */
         final TensorPasses passes;
-
-        final boolean callerOnly;
-
         final TensorSink sink;
         /** Per tensor, its operands for {@link Kernels#gradientMatchingDirect}, or null where only the general path applies. */
         final Direct[] direct;
 
-        Run(MergePlan plan, TensorSink sink, MemorySegment[] targets, long[] firstChunk, int chunk, KernelPolicy policy,
-            MergeProgress progress, boolean callerOnly) {
-            this.callerOnly = callerOnly;
+        Run(MergePlan plan, TensorSink sink) {
             this.sink = sink;
-            this.remaining = new AtomicLongArray(targets.length);
-            for (int i = 0; i < targets.length; i++) {
-                remaining.set(i, firstChunk[i + 1] - firstChunk[i]);
-            }
             this.tensors = plan.tensors();
+            this.chunk = plan.request().chunkElements;
+            this.targets = new MemorySegment[tensors.size()];
+            for (int i = 0; i < tensors.size(); i++) {
+                TensorPlan t = tensors.get(i);
+                targets[i] = sink.target(t.output());
+                if (targets[i].byteSize() != t.output().byteSize()) {
+                    throw new IllegalStateException("sink gave " + targets[i].byteSize() + " bytes for " + t.output());
+                }
+                List<TensorSource> sources = new ArrayList<>();
+                List<MemorySegment> memory = new ArrayList<>();
+                memory.add(targets[i]);
+                for (Input in : t.all()) {
+                    sources.add(in.source());
+                    memory.add(in.data());
+                }
+                jobs.add(new ChunkExecutor.Job(t.output(), chunks(t), sources, memory));
+            }
             this.scan = new InputScan(tensors);
-            this.targets = targets;
-            this.firstChunk = firstChunk;
-            this.chunk = chunk;
-            this.kernels = policy.start(plan.bytesRead(), !callerOnly);
-            this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
             this.passes = new TensorPasses(plan.request());
@@ -203,114 +169,33 @@ public final class Merger {
             }
         }
 
-        void start(int threads) {
-            for (int i = 0; i < tensors.size(); i++) {
-                if (remaining.get(i) == 0) {
-                    progress.tensorDone(tensors.get(i).output()); // nothing to write
-                }
-            }
-            if (callerOnly || threads == 1) {
-                work(kernels.worker(true)); // one worker: no thread to start (small merges, servers merging a tensor)
-                rethrow(failure.get());
-                return;
-            }
-            List<Thread> workers = new ArrayList<>();
-            for (int i = 0; i < threads; i++) {
-                KernelPolicy.Worker worker = kernels.worker(i == 0);
-                workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(() -> work(worker)));
-            }
-            boolean interrupted = false;
-            for (Thread w : workers) {
-                while (true) {
-                    try {
-                        w.join();
-                        break;
-                    } catch (InterruptedException e) {
-                        interrupted = true;
-                        failure.compareAndSet(null, new UgmException(UgmException.Kind.IO, "merge interrupted"));
-                    }
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            rethrow(failure.get());
+        /** Chunks of {@code chunk} elements, or of 4 x {@code chunk} bytes for a copied tensor. */
+        long chunks(TensorPlan t) {
+            return t.action() == Action.COPY ? ceilDiv(t.output().byteSize(), 4L * chunk)
+                    : ceilDiv(t.output().elementCount(), chunk);
         }
 
-        static void rethrow(Throwable f) {
-            if (f instanceof RuntimeException re) {
-                throw re;
-            }
-            if (f instanceof Error e) {
-                throw e;
-            }
-            if (f != null) {
-                throw new IllegalStateException(f);
-            }
+        @Override
+        public Scratch scratch() {
+            return new Scratch(models, BLOCK);
         }
 
-        /** The kernels that did the work, e.g. "vector-256 (scalar for the first 0.41 s)". */
-        String kernelsUsed() {
-            return kernels.kernelsUsed();
-        }
-
-        /**
-         * Takes chunks in order until none is left, each kernel call on the kernels the policy
-         * gives this worker ({@link KernelPolicy}: scalar first, then vector once compiled). No
-         * work is done twice and the bytes do not depend on when, or whether, the switch happens.
-         */
-        void work(KernelPolicy.Worker worker) {
-            Scratch s = new Scratch(models, BLOCK);
-            long total = firstChunk[firstChunk.length - 1];
-            int ti = 0;
-            try {
-                for (long g = cursor.getAndIncrement(); g < total && failure.get() == null; g = cursor.getAndIncrement()) {
-                    ti = tensorOf(g, ti);
-                    long c = g - firstChunk[ti];
-                    TensorPlan t = tensors.get(ti);
-                    try {
-                        long bytes;
-                        if (t.action() == Action.COPY) {
-                            bytes = copy(t, targets[ti], c);
-                        } else {
-                            bytes = merge(t, direct[ti], targets[ti], c, s, worker);
-                        }
-                        progress.written(bytes);
-                        if (remaining.decrementAndGet(ti) == 0) {
-                            release(t);
-                            progress.tensorDone(t.output());
-                        }
-                    } catch (InternalError e) {
-                        throw InputFault.of(t, e); // a mapped page that cannot be read: a file was truncated underneath
-                    }
-                }
-            } catch (Throwable e) {
-                // The fault can surface a little after the access that caused it.
-                failure.compareAndSet(null, e instanceof InternalError ie ? InputFault.of(tensors.get(ti), ie) : e);
-            }
+        @Override
+        public long chunk(int ti, long c, Scratch s, KernelPolicy.Worker worker) {
+            TensorPlan t = tensors.get(ti);
+            return t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, direct[ti], targets[ti], c, s, worker);
         }
 
         /** Lets file-backed inputs and output drop a finished tensor's pages, so RSS stays bounded. */
-        void release(TensorPlan t) {
+        @Override
+        public void finished(int ti) {
+            TensorPlan t = tensors.get(ti);
             String name = t.output().name();
             for (Input in : t.action() == Action.COPY ? List.of(t.base()) : t.all()) {
                 in.source().release(name);
             }
             sink.release(t.output());
             passes.release(t);
-        }
-
-        /** The tensor that owns global chunk g; chunks are taken in order, so start from the last one. */
-        int tensorOf(long g, int hint) {
-            if (g >= firstChunk[hint] && g < firstChunk[hint + 1]) {
-                return hint;
-            }
-            int i = Arrays.binarySearch(firstChunk, g);
-            i = i >= 0 ? i : -i - 2;
-            while (firstChunk[i + 1] == firstChunk[i]) {
-                i++; // skip tensors with no chunks
-            }
-            return i;
         }
 
         long copy(TensorPlan t, MemorySegment target, long c) {
@@ -321,6 +206,12 @@ public final class Merger {
             return n;
         }
 
+        /**
+         * Elements of chunk c, one kernel call of up to {@link #BLOCK} elements at a time, each on
+         * the kernels the policy gives this worker for it ({@link KernelPolicy}: scalar first, then
+         * vector once compiled). No work is done twice and the bytes do not depend on when, or
+         * whether, the switch happens.
+         */
         long merge(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s, KernelPolicy.Worker worker) {
             long from = c * chunk;
             long end = Math.min(from + chunk, t.output().elementCount());

@@ -16,6 +16,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import ugm.core.ChunkExecutor;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.TensorInfo;
@@ -110,7 +111,7 @@ class MergerTest {
     static Map<String, MemorySegment> run(MergeRequest r, long[] clampedOut, KernelPolicy policy) {
         Map<String, MemorySegment> out = new HashMap<>();
         TensorSink sink = t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8));
-        MergeReport report = Merger.merge(r, sink, policy);
+        MergeReport report = Merger.merge(r, sink, ChunkExecutor.of(policy));
         if (clampedOut != null) {
             clampedOut[0] = report.clampedElements();
         }
@@ -259,6 +260,26 @@ class MergerTest {
             for (String name : ref.keySet()) {
                 assertEquals(-1, ref.get(name).mismatch(e.getValue().get(name)), e.getKey() + " " + name);
             }
+        }
+    }
+
+    /** A server's own threads (or executor) run the workers; the bytes are those of any other run. */
+    @Test
+    void aServersOwnThreadsRunTheMergeAndTheBytesAreTheSame() {
+        Family f = new Family(7, 3, false);
+        MergeRequest r = f.request(Method.GRADIENT_MATCHING, true).threads(3).chunkElements(512).build();
+        Map<String, MemorySegment> plain = run(r, null);
+        java.util.Set<String> threadNames = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        ChunkExecutor server = ChunkExecutor.defaults().withThreads(task -> Thread.ofVirtual().name("server").unstarted(() -> {
+            threadNames.add(Thread.currentThread().getName());
+            task.run();
+        }));
+        Map<String, MemorySegment> out = new HashMap<>();
+        MergeReport report = Merger.merge(r, t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8)), server);
+        assertEquals(3, report.threads());
+        assertEquals(java.util.Set.of("server"), threadNames);
+        for (String name : plain.keySet()) {
+            assertEquals(-1, plain.get(name).mismatch(out.get(name)), name);
         }
     }
 

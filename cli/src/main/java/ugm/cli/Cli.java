@@ -56,7 +56,7 @@ public final class Cli implements Runnable {
 
     static {
         COMMANDS.put("merge", MergeCommand::new);
-        COMMANDS.put("demo", ugm.demo.DemoCommand::new);
+        COMMANDS.put("demo", () -> new ugm.demo.DemoCommand(KernelSetup::executor));
         COMMANDS.put("convert", ConvertCommand::new);
         COMMANDS.put("inspect", InspectCommand::new);
         COMMANDS.put("validate", ValidateCommand::new);
@@ -130,7 +130,7 @@ public final class Cli implements Runnable {
         @Override
         public String[] getVersion() {
             return new String[] {"ugm " + version() + " (Java " + Runtime.version() + ", "
-                    + ugm.core.kernel.Kernels.get().name() + " kernels)"};
+                    + KernelSetup.kernels().name() + " kernels)"};
         }
     }
 }

@@ -10,7 +10,8 @@ import java.nio.file.StandardOpenOption;
 import ugm.core.kernel.WarmUp;
 
 /**
- * Starts {@link WarmUp} for a merge command, on a small file mapping: the inputs and the output
+ * Starts {@link WarmUp} for a merge command (and hands it to {@link KernelSetup}, whose policy the
+ * merge runs with), on a small file mapping: the inputs and the output
  * of a merge are file mappings, and code compiled on another kind of memory would be thrown
  * away at the first real call. The scratch file is deleted as soon as it is mapped; the mapping
  * is closed when the warm-up ends.
@@ -47,7 +48,7 @@ final class KernelWarmUp {
         } catch (IOException | RuntimeException e) {
             scratch = arena.allocate(WarmUp.SCRATCH_BYTES, 64); // no writable temporary folder: plain memory
         }
-        WarmUp.start(scratch, arena::close);
+        KernelSetup.warmingUp(WarmUp.start(KernelSetup.kernels(), scratch, arena::close));
     }
 
     private static MemorySegment mapScratch(Arena arena) throws IOException {

@@ -200,7 +200,7 @@ final class MergeCommand implements Callable<Integer> {
                 try (ShardedWriter writer = folder.shards(plan.outputs(), metadata, shardSize)) {
                     try (Progress progress = Progress.start("merge", plan.bytesWritten(), plan.bytesRead(), plan.tensors().size(), err, run.quiet,
                             Cli.stderrIsTerminal)) {
-                        report = Merger.execute(plan, writer, progress);
+                        report = Merger.execute(plan, writer, progress, KernelSetup.executor());
                     }
                     writer.commit();
                 }

@@ -7,8 +7,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.ThreadFactory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import ugm.core.ChunkExecutor;
+import ugm.core.kernel.KernelPolicy;
+import ugm.core.kernel.Kernels;
+import ugm.core.kernel.WarmUp;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.MergeRequest;
@@ -49,6 +54,15 @@ class LibraryExampleTest {
                 try (Checkpoint merged = Checkpoint.open(tmp.resolve("merged"))) {
                     assertEquals(-1, q.mismatch(merged.data(layer)));
                 }
+
+                // A server: a warm-up started at boot, its own threads.
+                MemorySegment scratch = Arena.ofAuto().allocate(WarmUp.SCRATCH_BYTES, 64);
+                ThreadFactory myThreadFactory = Thread.ofVirtual().factory();
+                WarmUp warmUp = WarmUp.start(Kernels.get(), scratch, () -> { });  // scratch: a small file mapping of WarmUp.SCRATCH_BYTES
+                ChunkExecutor executor = ChunkExecutor.of(KernelPolicy.defaults().withWarmUp(warmUp)).withThreads(myThreadFactory);
+                MemorySegment again = Arena.ofAuto().allocate(base.info(layer).byteSize());
+                Merger.mergeTensor(request, layer, again, executor);   // BF16 merges run the compiled vector kernel once it is hot
+                assertEquals(-1, q.mismatch(again));
             }
         }
         Path cli = tmp.resolve("cli");

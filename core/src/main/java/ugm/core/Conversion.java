@@ -3,28 +3,36 @@ package ugm.core;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
+import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 
 /**
  * Writes a source's tensors into a sink, each in the dtype the sink's tensor list asks for.
  * A tensor whose dtype does not change is copied byte for byte; a floating tensor whose dtype
- * changes is decoded and encoded by the scalar kernels (round to nearest even). Work is cut into chunks
- * taken in order by a few threads, each holding one small float buffer: no tensor is ever whole
- * on the heap.
+ * changes is decoded and encoded by the kernels (round to nearest even). Work is cut into chunks
+ * taken in order by the workers of a {@link ChunkExecutor}, each holding one small float buffer:
+ * no tensor is ever whole on the heap.
  */
 public final class Conversion {
     /** Elements per conversion chunk, and bytes per copy chunk. */
     private static final int CHUNK_ELEMENTS = 64 * 1024;
     private static final long COPY_BYTES = 4L * CHUNK_ELEMENTS;
 
+    /**
+     * The default executor of conversions: the scalar kernels throughout, on platform threads.
+     * They are bit-identical to the vector ones, compiled in milliseconds, and as fast on this
+     * memory-bound copy (the Vector API's long warm-up made a one-shot conversion of 100 MB take
+     * 2.5 times as long).
+     */
+    private static final ChunkExecutor SCALAR = ChunkExecutor.of(KernelPolicy.scalarOnly());
+
     private Conversion() {
     }
 
     /**
-     * Converts every tensor of {@code outputs} (named as in {@code source}) into {@code sink}.
+     * Converts every tensor of {@code outputs} (named as in {@code source}) into {@code sink}, with
+     * the scalar kernels on platform threads.
      *
      * @param progress receives the bytes written per chunk, from any thread
      * @return the bytes written
@@ -32,8 +40,13 @@ public final class Conversion {
      *                      change between a floating and a non-floating dtype
      */
     public static long run(TensorSource source, List<TensorInfo> outputs, TensorSink sink, int threads, LongConsumer progress) {
+        return run(source, outputs, sink, threads, progress, SCALAR);
+    }
+
+    /** {@link #run(TensorSource, List, TensorSink, int, LongConsumer)} on {@code executor} (its threads and kernel policy). */
+    public static long run(TensorSource source, List<TensorInfo> outputs, TensorSink sink, int threads, LongConsumer progress,
+                           ChunkExecutor executor) {
         List<Job> jobs = new ArrayList<>();
-        long chunks = 0;
         for (TensorInfo out : outputs) {
             TensorInfo in = source.info(out.name());
             if (in == null || !in.sameShape(out)) {
@@ -47,11 +60,12 @@ public final class Conversion {
                         + " (only BF16, F16, F32 and F64 convert)");
             }
             MemorySegment target = sink.target(out);
-            long units = copy ? ceilDiv(out.byteSize(), COPY_BYTES) : ceilDiv(out.elementCount(), CHUNK_ELEMENTS);
-            jobs.add(new Job(in, out, source.data(out.name()), target, chunks, copy));
-            chunks += units;
+            jobs.add(new Job(in, out, source.data(out.name()), target, copy));
         }
-        new Pass(jobs, chunks, progress).run(Math.max(1, (int) Math.min(threads, chunks)));
+        long read = jobs.stream().mapToLong(j -> j.in.byteSize()).sum();
+        List<ChunkExecutor.Job> chunked = jobs.stream().map(j -> new ChunkExecutor.Job(j.out, j.chunks(), List.of(source),
+                List.of(j.src, j.dst))).toList();
+        executor.run("conversion", chunked, read, threads, new Pass(jobs), progress, t -> { });
         return outputs.stream().mapToLong(TensorInfo::byteSize).sum();
     }
 
@@ -59,66 +73,22 @@ public final class Conversion {
         return (a + b - 1) / b;
     }
 
-    private record Job(TensorInfo in, TensorInfo out, MemorySegment src, MemorySegment dst, long firstChunk, boolean copy) {
+    private record Job(TensorInfo in, TensorInfo out, MemorySegment src, MemorySegment dst, boolean copy) {
+        long chunks() {
+            return copy ? ceilDiv(out.byteSize(), COPY_BYTES) : ceilDiv(out.elementCount(), CHUNK_ELEMENTS);
+        }
     }
 
-    private static final class Pass {
-        final List<Job> jobs;
-        final long chunks;
-        final LongConsumer progress;
-        final AtomicLong cursor = new AtomicLong();
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
-        /**
-         * The scalar conversions: bit-identical to the vector ones, compiled in milliseconds, and
-         * as fast on this memory-bound copy (the Vector API's long warm-up made a one-shot
-         * conversion of 100 MB take 2.5 times as long).
-         */
-        final Kernels kernels = Kernels.scalar();
-
-        Pass(List<Job> jobs, long chunks, LongConsumer progress) {
-            this.jobs = jobs;
-            this.chunks = chunks;
-            this.progress = progress;
+    /** A chunk: a byte range copied, or a range of elements decoded and encoded through one float buffer. */
+    private record Pass(List<Job> jobs) implements ChunkExecutor.Work<float[]> {
+        @Override
+        public float[] scratch() {
+            return new float[CHUNK_ELEMENTS];
         }
 
-        void run(int threads) {
-            List<Thread> workers = new ArrayList<>();
-            for (int i = 0; i < threads; i++) {
-                workers.add(Thread.ofPlatform().name("ugm-convert-" + i).start(this::work));
-            }
-            for (Thread w : workers) {
-                try {
-                    w.join();
-                } catch (InterruptedException e) {
-                    failure.compareAndSet(null, new UgmException(UgmException.Kind.IO, "conversion interrupted"));
-                    Thread.currentThread().interrupt();
-                }
-            }
-            Throwable f = failure.get();
-            if (f instanceof RuntimeException re) {
-                throw re;
-            }
-            if (f instanceof Error e) {
-                throw e;
-            }
-        }
-
-        void work() {
-            float[] buffer = new float[CHUNK_ELEMENTS];
-            int j = 0;
-            try {
-                for (long g = cursor.getAndIncrement(); g < chunks && failure.get() == null; g = cursor.getAndIncrement()) {
-                    while (j + 1 < jobs.size() && jobs.get(j + 1).firstChunk <= g) {
-                        j++;
-                    }
-                    progress.accept(chunk(jobs.get(j), g - jobs.get(j).firstChunk, buffer));
-                }
-            } catch (Throwable e) {
-                failure.compareAndSet(null, e);
-            }
-        }
-
-        long chunk(Job job, long c, float[] buffer) {
+        @Override
+        public long chunk(int j, long c, float[] buffer, KernelPolicy.Worker worker) {
+            Job job = jobs.get(j);
             if (job.copy) {
                 long from = c * COPY_BYTES;
                 long n = Math.min(COPY_BYTES, job.dst.byteSize() - from);
@@ -127,8 +97,10 @@ public final class Conversion {
             }
             long from = c * CHUNK_ELEMENTS;
             int n = (int) Math.min(CHUNK_ELEMENTS, job.out.elementCount() - from);
+            Kernels kernels = worker.next(false);
             kernels.decode(job.in.dtype(), job.src, from * job.in.dtype().byteWidth(), buffer, n);
             kernels.encode(buffer, n, job.out.dtype(), job.dst, from * job.out.dtype().byteWidth());
+            worker.done(n);
             return (long) n * job.out.dtype().byteWidth();
         }
     }

@@ -4,10 +4,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import ugm.core.ChunkExecutor;
 
 /** {@code ugm demo}: the built-in experiment. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
@@ -17,6 +19,17 @@ import picocli.CommandLine.Spec;
                         + " the engine, and compares the merges with the model trained jointly on all tasks.",
                 "Prints a table (or JSON), and writes results.json and the lambda-sweep chart sweep.svg into the output folder."})
 public final class DemoCommand implements Callable<Integer> {
+
+    /** What runs the demo's merges: the command line passes its kernels and warm-up. */
+    private final Supplier<ChunkExecutor> executor;
+
+    public DemoCommand() {
+        this(ChunkExecutor::defaults);
+    }
+
+    public DemoCommand(Supplier<ChunkExecutor> executor) {
+        this.executor = executor;
+    }
 
     @Spec
     CommandSpec spec;
@@ -42,7 +55,7 @@ public final class DemoCommand implements Callable<Integer> {
             err.println("ugm demo: writing to " + dir);
             err.flush();
         }
-        Results r = new Experiment(quick ? Setup.quick(seed) : Setup.standard(seed), dir).run();
+        Results r = new Experiment(quick ? Setup.quick(seed) : Setup.standard(seed), dir, executor.get()).run();
         ResultsJson.write(r, dir.resolve(Results.JSON));
         Files.writeString(dir.resolve(Results.CHART), SweepChart.svg(r));
         if (json) {

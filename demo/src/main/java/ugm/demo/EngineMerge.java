@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import ugm.core.ChunkExecutor;
 import ugm.core.DType;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.MergeRequest;
@@ -22,9 +23,10 @@ import ugm.io.SafetensorsWriter;
  * @param fisherScales    s_t: per-model Fisher scales (the task data sizes)
  * @param baseFisherScale s0 (the pretraining data size)
  * @param delta0          δ0
+ * @param executor        what runs the merges (the command line's kernels and warm-up)
  */
 record EngineMerge(Path base, List<Path> models, String fisherFolder, float[] fisherScales, float baseFisherScale,
-                   float delta0) {
+                   float delta0, ChunkExecutor executor) {
 
     EngineMerge {
         models = List.copyOf(models);
@@ -33,7 +35,7 @@ record EngineMerge(Path base, List<Path> models, String fisherFolder, float[] fi
 
     /** The same merge with a different Fisher subfolder. */
     EngineMerge withFisherFolder(String folder) {
-        return new EngineMerge(base, models, folder, fisherScales, baseFisherScale, delta0);
+        return new EngineMerge(base, models, folder, fisherScales, baseFisherScale, delta0, executor);
     }
 
     /** The same merge over a subset of the models (given by index). */
@@ -44,7 +46,7 @@ record EngineMerge(Path base, List<Path> models, String fisherFolder, float[] fi
             m.add(models.get(indices[i]));
             s[i] = fisherScales[indices[i]];
         }
-        return new EngineMerge(base, m, fisherFolder, s, baseFisherScale, delta0);
+        return new EngineMerge(base, m, fisherFolder, s, baseFisherScale, delta0, executor);
     }
 
     /**
@@ -71,7 +73,7 @@ record EngineMerge(Path base, List<Path> models, String fisherFolder, float[] fi
             try (SafetensorsWriter w = SafetensorsWriter.create(out, baseFile.tensors(),
                     Map.of("format", "pt", "merge_method", method.id(), "lambda", Float.toString(lambda),
                             "remove", Boolean.toString(remove)))) {
-                MergeReport report = Merger.merge(b.build(), w);
+                MergeReport report = Merger.merge(b.build(), w, executor);
                 w.commit();
                 return report;
             }

@@ -12,6 +12,7 @@ import ugm.demo.Results.Removal;
 import ugm.demo.Results.Scores;
 import ugm.demo.Results.SweepPoint;
 import ugm.demo.SoftmaxRegression.FisherKind;
+import ugm.core.ChunkExecutor;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.Method;
 
@@ -27,15 +28,17 @@ final class Experiment {
 
     private final Setup setup;
     private final Path out;
+    private final ChunkExecutor executor;
     private final SoftmaxRegression model;
     private final Layout layout;
     private Suite suite;
     private Training joint;
     private double[] target;
 
-    Experiment(Setup setup, Path out) {
+    Experiment(Setup setup, Path out, ChunkExecutor executor) {
         this.setup = setup;
         this.out = out;
+        this.executor = executor;
         this.model = new SoftmaxRegression(setup.classes(), setup.features());
         this.layout = model.layout();
     }
@@ -81,7 +84,7 @@ final class Experiment {
         }
 
         EngineMerge merge = new EngineMerge(baseDir, taskDirs, Checkpoints.HESSIAN, scales, setup.pretrainSize(),
-                (float) setup.weightDecay());
+                (float) setup.weightDecay(), executor);
         Map<String, Scores> methods = new LinkedHashMap<>();
         for (Method m : List.of(Method.LINEAR, Method.TASK_ARITHMETIC, Method.FISHER, Method.FISHER_WITH_BASE,
                 Method.GRADIENT_MATCHING)) {

@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import ugm.core.Conversion;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 import ugm.core.UgmException;
@@ -74,6 +75,27 @@ class TruncatedInputTest {
             assertTrue(!Files.exists(out), "no output");
             try (Stream<Path> s = Files.list(dir)) {
                 assertEquals(List.of(), s.filter(p -> p.getFileName().toString().contains(".ugm-")).toList(), "no temporaries");
+            }
+        }
+    }
+
+    /** Conversions run on the same executor as merges: the same one-line error, naming the file. */
+    @Test
+    void truncatingAnInputMidConversionIsAnIoErrorNamingTheFile() throws Exception {
+        for (int threads : new int[] {1, 2}) {
+            Path model = input("convert-" + threads);
+            try (Checkpoint m = Checkpoint.open(model)) {
+                List<TensorInfo> outputs = m.tensors().stream().map(t -> new TensorInfo(t.name(), DType.BF16, t.shape())).toList();
+                AtomicBoolean cut = new AtomicBoolean();
+                UgmException e = assertThrows(UgmException.class, () -> Conversion.run(m, outputs,
+                        t -> java.lang.foreign.Arena.ofAuto().allocate(t.byteSize(), 8), threads, bytes -> {
+                            if (cut.compareAndSet(false, true)) {
+                                truncateFromAnotherThread(model, 8 + 4096);
+                            }
+                        }));
+                assertEquals(UgmException.Kind.IO, e.kind());
+                assertEquals("input changed during conversion: " + model, e.getMessage());
+                assertInstanceOf(InternalError.class, e.getCause());
             }
         }
     }

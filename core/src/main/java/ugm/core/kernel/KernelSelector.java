@@ -10,41 +10,36 @@ import java.util.function.Consumer;
  * Chooses the {@link Kernels} implementation. Nothing here touches the Vector API: the vector
  * class is looked up by name only after the {@code jdk.incubator.vector} module has been found
  * readable, so a JVM started without {@code --add-modules jdk.incubator.vector} falls back to
- * the scalar kernels with one line on stderr.
+ * the scalar kernels with one message. Messages go to the caller's {@code log}; nothing here
+ * prints.
  */
 final class KernelSelector {
 
-    /** System property: 0 for the scalar kernels, or 64, 128, 256, 512 to force a vector width. */
-    static final String BITS_PROPERTY = "ugm.vector.bits";
-
     private static final String VECTOR_MODULE = "jdk.incubator.vector";
-
-    static final Kernels SCALAR = new ScalarKernels();
 
     private KernelSelector() {
     }
 
-    static final class Holder {
-        static final Kernels SELECTED = select(System.getProperty(BITS_PROPERTY), line -> System.err.println(line));
+    /** {@link Kernels#get()}: chosen on first use, from the system property, messages to System.Logger. */
+    static final class Default {
+        static final Kernels KERNELS = select(System.getProperty(Kernels.BITS_PROPERTY),
+                line -> System.getLogger(KernelSelector.class.getPackageName()).log(System.Logger.Level.WARNING, line));
 
-        private Holder() {
+        private Default() {
         }
     }
 
-    /**
-     * The kernels for a value of {@value #BITS_PROPERTY} (null when unset). {@code log} receives
-     * at most one line, when the request cannot be met as asked.
-     */
+    /** See {@link Kernels#select}. */
     static Kernels select(String bitsProperty, Consumer<String> log) {
         String requested = bitsProperty == null ? "" : bitsProperty.strip();
         if (requested.equals("0")) {
-            return new ScalarKernels();
+            return Kernels.scalar();
         }
         Optional<Module> vectorModule = ModuleLayer.boot().findModule(VECTOR_MODULE);
         if (vectorModule.isEmpty() || !KernelSelector.class.getModule().canRead(vectorModule.get())) {
-            log.accept("ugm: module " + VECTOR_MODULE + " is not available (run java with --add-modules "
+            log.accept("module " + VECTOR_MODULE + " is not available (run java with --add-modules "
                     + VECTOR_MODULE + "); using the scalar kernels");
-            return new ScalarKernels();
+            return Kernels.scalar();
         }
         int preferred;
         MethodHandle of;
@@ -54,14 +49,14 @@ final class KernelSelector {
             preferred = (int) lookup.findStatic(vector, "preferredBits", MethodType.methodType(int.class)).invoke();
             of = lookup.findStatic(vector, "of", MethodType.methodType(vector, int.class));
         } catch (Throwable e) {
-            log.accept("ugm: cannot load the vector kernels (" + e + "); using the scalar kernels");
-            return new ScalarKernels();
+            log.accept("cannot load the vector kernels (" + e + "); using the scalar kernels");
+            return Kernels.scalar();
         }
         int bits;
         if (requested.isEmpty()) {
             if (preferred < 128) {
-                log.accept("ugm: this CPU's vectors are " + preferred + " bits wide, too narrow to pay; using the scalar kernels");
-                return new ScalarKernels();
+                log.accept("this CPU's vectors are " + preferred + " bits wide, too narrow to pay; using the scalar kernels");
+                return Kernels.scalar();
             }
             bits = preferred;
         } else {
@@ -73,20 +68,20 @@ final class KernelSelector {
                 default -> -1;
             };
             if (bits < 0) {
-                log.accept("ugm: ignoring " + BITS_PROPERTY + "=" + bitsProperty
+                log.accept("ignoring " + Kernels.BITS_PROPERTY + "=" + bitsProperty
                         + " (expected 0, 64, 128, 256 or 512); using " + preferred + "-bit vectors");
                 bits = preferred;
             } else if (bits > preferred) {
-                log.accept("ugm: " + BITS_PROPERTY + "=" + bits + " exceeds this CPU's " + preferred
+                log.accept(Kernels.BITS_PROPERTY + "=" + bits + " exceeds this CPU's " + preferred
                         + "-bit vectors; using " + preferred + "-bit vectors");
                 bits = preferred;
             }
         }
         try {
-            return (Kernels) of.invoke(bits);
+            return new Kernels((KernelSupport) of.invoke(bits));
         } catch (Throwable e) {
-            log.accept("ugm: cannot create " + bits + "-bit vector kernels (" + e + "); using the scalar kernels");
-            return new ScalarKernels();
+            log.accept("cannot create " + bits + "-bit vector kernels (" + e + "); using the scalar kernels");
+            return Kernels.scalar();
         }
     }
 }

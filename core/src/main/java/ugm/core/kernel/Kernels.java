@@ -1,42 +1,120 @@
 package ugm.core.kernel;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+import java.util.function.Consumer;
 import ugm.core.DType;
 
 /**
  * The element-wise kernels of the merge methods, over float chunks, plus the dtype conversions
  * between mapped tensor bytes and those chunks. Buffers may be longer than {@code n}: only
- * {@code [0, n)} is read or written. Implementations are stateless and thread-safe.
+ * {@code [0, n)} is read or written. Instances are immutable and thread-safe.
  *
- * <p>{@link #get()} picks one implementation per JVM: the Vector API one when the
- * {@code jdk.incubator.vector} module is readable, else the scalar one. The system property
- * {@code ugm.vector.bits} forces a vector width (64, 128, 256, 512) or the scalar code (0).
+ * <p>This class is the facade: it checks each call's arguments once and hands the call to one of
+ * two implementations, the scalar loops over {@link Formulas} ({@link #scalar()}, one instance per
+ * JVM) or the Vector API kernels at one width ({@link #get()}, {@link #select}). Both give the
+ * same bits for every input; which one runs only changes the speed. {@link KernelPolicy} says when
+ * a run uses which.
  */
-public interface Kernels {
+public final class Kernels {
 
-    /** What this implementation is, e.g. {@code "scalar"} or {@code "vector-256"}. */
-    String name();
+    /** System property read by {@link #get()}: 0 for the scalar kernels, or 64, 128, 256, 512 to force a vector width. */
+    public static final String BITS_PROPERTY = "ugm.vector.bits";
 
-    /** n elements of {@code type} (BF16, F16, F32 or F64, little-endian) at byte offset {@code off} of src -> dst[0..n). */
-    void decode(DType type, MemorySegment src, long off, float[] dst, int n);
+    private static final Kernels SCALAR = new Kernels(ScalarKernels.INSTANCE);
 
-    /** src[0..n) -> {@code type} at byte offset {@code off} of dst. Rounds to nearest even; NaN stays NaN (quiet, with its sign). */
-    void encode(float[] src, int n, DType type, MemorySegment dst, long off);
+    final KernelSupport impl;
 
-    /** out = sum_t w[t] * x[t] (mergekit {@code linear}; the caller normalises w when asked to). */
-    void linear(float[][] x, float[] w, float[] out, int n);
+    Kernels(KernelSupport impl) {
+        this.impl = impl;
+    }
 
-    /** out = base + sum_t a[t] * (x[t] - base) (task arithmetic; the caller negates a for removal). */
-    void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n);
+    /** The scalar implementation: the twin every vector kernel is tested against, and bit-identical to it. One instance. */
+    public static Kernels scalar() {
+        return SCALAR;
+    }
 
     /**
-     * Gradient matching (method.md eq. 12, and the removal rule when {@code p.remove()}).
-     * {@code baseFisher} may be null (then P0 = delta0). Where Hbar is not positive (and, when
-     * removing, P0 is not positive either) the element gets the task-arithmetic value.
+     * The default kernels of this JVM, chosen once, on first use, from the system property
+     * {@value #BITS_PROPERTY} as {@link #select} does; what cannot be met as asked is logged
+     * (System.Logger {@code ugm.core.kernel}, level WARNING).
+     */
+    public static Kernels get() {
+        return KernelSelector.Default.KERNELS;
+    }
+
+    /**
+     * The kernels for a value of {@value #BITS_PROPERTY} (null or blank: the widest vectors this
+     * CPU runs, when they are at least 128 bits wide and the {@code jdk.incubator.vector} module is
+     * readable; else the scalar ones). {@code log} receives at most one line, when the request
+     * cannot be met as asked.
+     */
+    public static Kernels select(String bits, Consumer<String> log) {
+        return KernelSelector.select(bits, log);
+    }
+
+    /** What this implementation is, e.g. {@code "scalar"} or {@code "vector-256"}. */
+    public String name() {
+        return impl.name();
+    }
+
+    /** Whether these are the scalar kernels (then they are {@link #scalar()}). */
+    public boolean isScalar() {
+        return this == SCALAR;
+    }
+
+    @Override
+    public String toString() {
+        return name();
+    }
+
+    // ---- conversions ------------------------------------------------------------------------
+
+    /** n elements of {@code type} (BF16, F16, F32 or F64, little-endian) at byte offset {@code off} of src -> dst[0..n). */
+    public void decode(DType type, MemorySegment src, long off, float[] dst, int n) {
+        checkConversion(type, dst, n);
+        impl.decode(type, src, off, dst, n);
+    }
+
+    /** src[0..n) -> {@code type} at byte offset {@code off} of dst. Rounds to nearest even; NaN stays NaN (quiet, with its sign). */
+    public void encode(float[] src, int n, DType type, MemorySegment dst, long off) {
+        checkConversion(type, src, n);
+        impl.encode(src, n, type, dst, off);
+    }
+
+    // ---- the methods --------------------------------------------------------------------------
+
+    /** out = sum_t w[t] * x[t] (mergekit {@code linear}; the caller normalises w when asked to). {@link Formulas#linear} */
+    public void linear(float[][] x, float[] w, float[] out, int n) {
+        checkModels(x, w, n, out);
+        impl.linear(x, w, out, n);
+    }
+
+    /** out = base + sum_t a[t] * (x[t] - base) (task arithmetic; the caller negates a for removal). {@link Formulas#taskArithmetic} */
+    public void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n) {
+        checkModels(x, a, n, out);
+        checkLength(base, n);
+        impl.taskArithmetic(base, x, a, out, n);
+    }
+
+    /**
+     * Gradient matching (method.md eq. 12, and the removal rule when {@code p.remove()}):
+     * {@link Formulas#gradientMatching} on every element. {@code baseFisher} may be null (then
+     * P0 = delta0). Where Hbar is not positive (and, when removing, P0 is not positive either) the
+     * element gets the task-arithmetic value.
      *
      * @return the number of elements whose Hbar was clamped or replaced (removal only; else 0)
      */
-    long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
+    public long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
+                                 float[] out, int n) {
+        checkModels(x, p.alphas(), n, out);
+        checkFishers(fisher, x.length, n);
+        checkLength(base, n);
+        if (baseFisher != null) {
+            checkLength(baseFisher, n);
+        }
+        return impl.gradientMatching(p, base, baseFisher, x, fisher, out, n);
+    }
 
     /**
      * Gradient matching (not removal) in one pass from the mapped tensors straight into
@@ -53,36 +131,96 @@ public interface Kernels {
      * value, as the general path does. Where it returns true, {@code out} holds exactly the bits
      * the general path writes.
      */
-    boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
-                                   MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n);
+    public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
+                                          MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
+        if (x.length != p.alphas().length || fisher.length != x.length) {
+            throw new IllegalArgumentException(x.length + " models, " + fisher.length + " Fishers, " + p.alphas().length + " alphas");
+        }
+        if (from < 0 || n < 0) {
+            throw new IllegalArgumentException("range " + from + " + " + n);
+        }
+        if (p.remove() || (type != DType.BF16 && type != DType.F32)) {
+            return false;
+        }
+        return impl.gradientMatchingDirect(p, type, base, baseFisher, x, fisher, out, from, n);
+    }
 
     /**
      * Fisher averaging: sum a_t F_t x_t / sum a_t F_t with F_t = max(s_t H_t, floor); where the
-     * denominator is 0: sum a_t x_t / sum a_t.
+     * denominator is 0: sum a_t x_t / sum a_t. {@link Formulas#fisher}
      */
-    void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n);
+    public void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n) {
+        checkFisher(x, fisher, a, s, out, n);
+        impl.fisher(x, fisher, a, s, floor, out, n);
+    }
 
     /**
      * Fisher averaging with the base as one more model of weight 1:
      * (F0 base + sum a_t F_t x_t) / (F0 + sum a_t F_t), F0 = max(s0 H0, floor) (H0 = 0 when
      * {@code baseFisher} is null); where the denominator is 0: (base + sum a_t x_t) / (1 + sum a_t).
+     * {@link Formulas#fisherWithBase}
      */
-    void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a, float[] s,
-                        float floor, float[] out, int n);
-
-    /** The first index i < n where {@code !(x[i] >= 0)} (negative or NaN; -0.0 passes), or -1. Checks Fishers. */
-    int indexOfNegativeOrNaN(float[] x, int n);
-
-    /** How many of x[0..n) are NaN or infinite. Scans the inputs for the merge report's warnings. */
-    int countNonFinite(float[] x, int n);
-
-    /** The scalar implementation: the twin every vector kernel is tested against, and bit-identical to it. */
-    static Kernels scalar() {
-        return KernelSelector.SCALAR;
+    public void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a,
+                               float[] s, float floor, float[] out, int n) {
+        checkFisher(x, fisher, a, s, out, n);
+        checkLength(base, n);
+        if (baseFisher != null) {
+            checkLength(baseFisher, n);
+        }
+        impl.fisherWithBase(base, baseFisher, s0, x, fisher, a, s, floor, out, n);
     }
 
-    /** The implementation selected for this JVM (chosen once, on first use). */
-    static Kernels get() {
-        return KernelSelector.Holder.SELECTED;
+    // ---- checks of the data -------------------------------------------------------------------
+
+    /** The first index i < n where {@code !(x[i] >= 0)} (negative or NaN; -0.0 passes), or -1. Checks Fishers. */
+    public int indexOfNegativeOrNaN(float[] x, int n) {
+        checkLength(x, n);
+        return impl.indexOfNegativeOrNaN(x, n);
+    }
+
+    /** How many of x[0..n) are NaN or infinite. Scans the inputs for the merge report's warnings. */
+    public int countNonFinite(float[] x, int n) {
+        checkLength(x, n);
+        return impl.countNonFinite(x, n);
+    }
+
+    // ---- argument checks, once per call -----------------------------------------------------
+
+    private static void checkConversion(DType type, float[] buffer, int n) {
+        if (!type.isMergeable()) {
+            throw Codecs.unsupported(type);
+        }
+        Objects.checkFromIndexSize(0, n, buffer.length);
+    }
+
+    private static void checkModels(float[][] x, float[] coefficients, int n, float[] out) {
+        Objects.checkFromIndexSize(0, n, out.length);
+        if (x.length != coefficients.length) {
+            throw new IllegalArgumentException(x.length + " models but " + coefficients.length + " coefficients");
+        }
+        for (float[] xt : x) {
+            Objects.checkFromIndexSize(0, n, xt.length);
+        }
+    }
+
+    private static void checkFishers(float[][] fisher, int models, int n) {
+        if (fisher.length != models) {
+            throw new IllegalArgumentException(models + " models but " + fisher.length + " Fishers");
+        }
+        for (float[] ft : fisher) {
+            Objects.checkFromIndexSize(0, n, ft.length);
+        }
+    }
+
+    private static void checkFisher(float[][] x, float[][] fisher, float[] a, float[] s, float[] out, int n) {
+        checkModels(x, a, n, out);
+        checkFishers(fisher, x.length, n);
+        if (s.length != a.length) {
+            throw new IllegalArgumentException(a.length + " weights but " + s.length + " scales");
+        }
+    }
+
+    private static void checkLength(float[] a, int n) {
+        Objects.checkFromIndexSize(0, n, a.length);
     }
 }

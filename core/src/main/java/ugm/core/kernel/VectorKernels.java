@@ -17,11 +17,12 @@ import ugm.core.DType;
  *
  * <p>The code is written once; each width is a tiny subclass whose {@code static final}
  * {@link Species} makes the species compile-time constants for the JIT (a species held in an
- * instance field would defeat the intrinsics). Every loop ends in a scalar tail that calls the
- * element code of {@link ScalarKernels}, and every lane does the same float operations in the
- * same order as that code, so both implementations give identical bits.
+ * instance field would defeat the intrinsics). Every loop ends in a scalar tail that calls
+ * {@link Formulas} (or the range loops of {@link ScalarKernels} and {@link Codecs}), and every lane
+ * does the same float operations in the same order as those formulas, so both implementations give
+ * identical bits. Arguments arrive checked by {@link Kernels}.
  */
-abstract sealed class VectorKernels implements Kernels
+abstract sealed class VectorKernels implements KernelSupport
         permits VectorKernels.W64, VectorKernels.W128, VectorKernels.W256, VectorKernels.W512 {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -101,11 +102,15 @@ abstract sealed class VectorKernels implements Kernels
         return "vector-" + species().bits();
     }
 
+    @Override
+    public int bf16Step() {
+        return 2 * species().i().length();
+    }
+
     // ---- conversions ------------------------------------------------------------------------
 
     @Override
     public void decode(DType type, MemorySegment src, long off, float[] dst, int n) {
-        ScalarKernels.checkConversion(type, dst, n);
         Species sp = species();
         VectorSpecies<Float> fs = sp.f();
         int i = 0;
@@ -130,12 +135,11 @@ abstract sealed class VectorKernels implements Kernels
                 // F16 and F64: scalar loops (Float.float16ToFloat is an intrinsic)
             }
         }
-        ScalarKernels.decodeRange(type, src, off, dst, i, n);
+        Codecs.decode(type, src, off, dst, i, n);
     }
 
     @Override
     public void encode(float[] src, int n, DType type, MemorySegment dst, long off) {
-        ScalarKernels.checkConversion(type, src, n);
         Species sp = species();
         VectorSpecies<Float> fs = sp.f();
         int i = 0;
@@ -162,12 +166,11 @@ abstract sealed class VectorKernels implements Kernels
                 // F16 and F64: scalar loops
             }
         }
-        ScalarKernels.encodeRange(src, i, n, type, dst, off);
+        Codecs.encode(src, i, n, type, dst, off);
     }
 
     @Override
     public int indexOfNegativeOrNaN(float[] x, int n) {
-        ScalarKernels.checkLength(x, n);
         VectorSpecies<Float> fs = species().f();
         int i = 0;
         for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
@@ -181,7 +184,6 @@ abstract sealed class VectorKernels implements Kernels
 
     @Override
     public int countNonFinite(float[] x, int n) {
-        ScalarKernels.checkLength(x, n);
         VectorSpecies<Float> fs = species().f();
         int c = 0;
         int i = 0;
@@ -198,7 +200,6 @@ abstract sealed class VectorKernels implements Kernels
 
     @Override
     public void linear(float[][] x, float[] w, float[] out, int n) {
-        ScalarKernels.checkModels(x, w, n, out);
         VectorSpecies<Float> fs = species().f();
         int models = x.length;
         int i = 0;
@@ -210,14 +211,12 @@ abstract sealed class VectorKernels implements Kernels
             acc.intoArray(out, i);
         }
         for (; i < n; i++) {
-            out[i] = ScalarKernels.linearAt(x, w, i);
+            out[i] = Formulas.linear(x, w, i);
         }
     }
 
     @Override
     public void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n) {
-        ScalarKernels.checkModels(x, a, n, out);
-        ScalarKernels.checkLength(base, n);
         VectorSpecies<Float> fs = species().f();
         int i = 0;
         for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
@@ -225,7 +224,7 @@ abstract sealed class VectorKernels implements Kernels
             taskArithmetic(fs, b, x, a, 1f, i).intoArray(out, i);
         }
         for (; i < n; i++) {
-            out[i] = ScalarKernels.taskArithmeticAt(base[i], x, a, 1f, i);
+            out[i] = Formulas.taskArithmetic(base[i], x, a, 1f, i);
         }
     }
 
@@ -240,7 +239,6 @@ abstract sealed class VectorKernels implements Kernels
     @Override
     public long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
                                  float[] out, int n) {
-        ScalarKernels.checkGradientMatching(p, base, baseFisher, x, fisher, out, n);
         VectorSpecies<Float> fs = species().f();
         int lanes = fs.length();
         float[] alphas = p.alphas();
@@ -292,7 +290,7 @@ abstract sealed class VectorKernels implements Kernels
             replaced += finishGradientMatching(fs, p, sign, b, p0, hbar, num, x, out, i);
         }
         for (; i < n; i++) {
-            replaced += ScalarKernels.gradientMatchingAt(p, base, baseFisher, x, fisher, out, i);
+            replaced += Formulas.gradientMatching(p, base, baseFisher, x, fisher, out, i);
         }
         return replaced;
     }
@@ -337,10 +335,6 @@ abstract sealed class VectorKernels implements Kernels
     @Override
     public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
                                           MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
-        ScalarKernels.checkDirect(p, x, fisher, from, n);
-        if (p.remove()) {
-            return false;
-        }
         long end = from + n;
         long done = switch (type) {
             case BF16 -> directBf16(p, base, baseFisher, x, fisher, out, from, end);
@@ -348,11 +342,6 @@ abstract sealed class VectorKernels implements Kernels
             default -> -1;
         };
         return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, type, base, baseFisher, x, fisher, out, done, end);
-    }
-
-    /** BF16 elements per iteration of the direct kernel. */
-    int bf16Step() {
-        return 2 * species().i().length();
     }
 
     /** BF16 elements from .. up to the last whole pair of vectors; returns where it stopped, or -1 to give the range up. */
@@ -464,9 +453,8 @@ abstract sealed class VectorKernels implements Kernels
 
     @Override
     public void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n) {
-        ScalarKernels.checkFisher(x, fisher, a, s, out, n);
         VectorSpecies<Float> fs = species().f();
-        float aSum = ScalarKernels.sum(a);
+        float aSum = Formulas.sum(a);
         int models = x.length;
         int i = 0;
         for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
@@ -485,7 +473,7 @@ abstract sealed class VectorKernels implements Kernels
             theta.intoArray(out, i);
         }
         for (; i < n; i++) {
-            out[i] = ScalarKernels.fisherAt(x, fisher, a, s, floor, aSum, i);
+            out[i] = Formulas.fisher(x, fisher, a, s, floor, aSum, i);
         }
     }
 
@@ -501,13 +489,8 @@ abstract sealed class VectorKernels implements Kernels
     @Override
     public void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a,
                                float[] s, float floor, float[] out, int n) {
-        ScalarKernels.checkFisher(x, fisher, a, s, out, n);
-        ScalarKernels.checkLength(base, n);
-        if (baseFisher != null) {
-            ScalarKernels.checkLength(baseFisher, n);
-        }
         VectorSpecies<Float> fs = species().f();
-        float aSum1 = 1f + ScalarKernels.sum(a);
+        float aSum1 = 1f + Formulas.sum(a);
         FloatVector f0Const = FloatVector.broadcast(fs, Math.max(0f, floor));
         int models = x.length;
         int i = 0;
@@ -529,7 +512,7 @@ abstract sealed class VectorKernels implements Kernels
             theta.intoArray(out, i);
         }
         for (; i < n; i++) {
-            out[i] = ScalarKernels.fisherWithBaseAt(base, baseFisher, s0, x, fisher, a, s, floor, aSum1, i);
+            out[i] = Formulas.fisherWithBase(base, baseFisher, s0, x, fisher, a, s, floor, aSum1, i);
         }
     }
 }

@@ -8,15 +8,19 @@ import ugm.core.DType;
  * Compiles the BF16 direct vector kernel before a merge needs it, on scratch data, in a
  * background thread: for a command-line merge, while the main thread is still parsing, opening
  * and planning. The Vector API runs about a hundred times slower than scalar code until C2 has
- * compiled it, so a merge uses the vector direct kernel only once {@link #hot} says so, and the
- * scalar twin until then (the bits are the same either way).
+ * compiled it, so a merge whose {@link KernelPolicy} holds this warm-up uses the vector direct
+ * kernel only once {@link #hot} says so, and the scalar twin until then (the bits are the same
+ * either way).
  *
  * <p>"Hot" is measured, not guessed: the thread times the vector kernel against the compiled
  * scalar twin on the same data and declares it hot once it is clearly faster. Calls are small
  * (a few vector iterations), so the slow early calls cost little and the compiler's invocation
- * counters fill quickly.
+ * counters fill quickly. Compiled code serves the whole JVM: one warm-up per process is enough.
+ * The launcher lowers the compile threshold of the direct kernels ({@link #COMPILE_COMMAND_METHODS}).
  */
 public final class WarmUp {
+    /** The methods whose compile threshold the launcher lowers (a {@code -XX:CompileCommand} method pattern). */
+    public static final String COMPILE_COMMAND_METHODS = "ugm.core.kernel.VectorKernels::direct*";
     /** Elements of each scratch tensor. */
     private static final int ELEMENTS = 2048;
     private static final int MODELS = 3;
@@ -33,59 +37,57 @@ public final class WarmUp {
     /** The warm-up gives up after this long (then merges keep the scalar twin). */
     private static final long GIVE_UP_NANOS = 20_000_000_000L;
 
-    private static final boolean DEBUG = Boolean.getBoolean("ugm.warm-up.debug");
-    private static volatile boolean bf16Hot;
-    private static volatile Thread thread;
+    /** Each round's timings, at level DEBUG. */
+    private static final System.Logger LOG = System.getLogger(WarmUp.class.getName());
+
+    /** The warm-up thread; null when there is nothing to compile. */
+    private volatile Thread thread;
+    private volatile boolean bf16Hot;
 
     private WarmUp() {
     }
 
-    /** Whether the direct vector kernel for {@code type} is compiled and faster than the scalar twin. */
-    public static boolean hot(DType type) {
-        return type == DType.BF16 && bf16Hot;
-    }
-
     /**
-     * Starts warming up on {@code scratch} (at least {@link #SCRATCH_BYTES} bytes, writable;
-     * best a file mapping, like the inputs a merge reads, so the compiled code matches theirs)
-     * unless the selected kernels are scalar or a warm-up has already started. The thread is a
-     * daemon; it stops once the kernel is hot, or after 20 s, and then calls {@code done}.
+     * Starts warming up the direct kernel of {@code vector} on {@code scratch} (at least
+     * {@link #SCRATCH_BYTES} bytes, writable; best a file mapping, like the inputs a merge reads,
+     * so the compiled code matches theirs). The thread is a daemon; it stops once the kernel is
+     * hot, or after 20 s, and then calls {@code done}. With scalar kernels there is nothing to
+     * compile: {@code done} runs at once and the warm-up is never hot.
      */
-    public static synchronized void start(MemorySegment scratch, Runnable done) {
+    public static WarmUp start(Kernels vector, MemorySegment scratch, Runnable done) {
         if (scratch.byteSize() < SCRATCH_BYTES) {
             throw new IllegalArgumentException("scratch has " + scratch.byteSize() + " bytes; the warm-up needs " + SCRATCH_BYTES);
         }
-        Kernels vector = Kernels.get();
-        if (thread != null || vector instanceof ScalarKernels) {
-            done.run();
-            return;
+        WarmUp w = new WarmUp();
+        if (vector.isScalar()) {
+            done.run(); // nothing to compile: never hot
+            return w;
         }
-        Thread t = Thread.ofPlatform().daemon().name("ugm-warm-up").unstarted(() -> {
+        w.thread = Thread.ofPlatform().daemon().name("ugm-warm-up").unstarted(() -> {
             try {
-                run(vector, scratch);
+                w.run(vector, scratch);
             } finally {
                 done.run();
             }
         });
-        thread = t;
-        t.start();
+        w.thread.start();
+        return w;
     }
 
-    /** Whether a warm-up was started in this JVM (it may still be running). */
-    public static boolean started() {
-        return thread != null;
+    /** Whether the direct vector kernel for {@code type} is compiled and faster than the scalar twin. */
+    public boolean hot(DType type) {
+        return type == DType.BF16 && bf16Hot;
     }
 
     /** Waits for the warm-up thread (tests and benchmarks); returns whether the kernel is hot. */
-    public static boolean await() throws InterruptedException {
-        Thread t = thread;
-        if (t != null) {
-            t.join();
+    public boolean await() throws InterruptedException {
+        if (thread != null) {
+            thread.join();
         }
         return bf16Hot;
     }
 
-    private static void run(Kernels vector, MemorySegment scratch) {
+    private void run(Kernels vector, MemorySegment scratch) {
         long bytes = ELEMENTS * 2L;
         MemorySegment[] s = new MemorySegment[3 + 2 * MODELS];
         float[] values = new float[ELEMENTS];
@@ -105,7 +107,7 @@ public final class WarmUp {
         // four vector iterations per call: until C2 has compiled the kernel every call is slow,
         // and what the compiler counts is calls and loop turns; with fewer turns the compiled
         // loop would not expect to go round again, and the first real call would throw it away
-        int call = 4 * (vector instanceof VectorKernels v ? v.bf16Step() : 16);
+        int call = 4 * vector.impl.bf16Step();
         long start = System.nanoTime();
         double scalarNanos = Double.MAX_VALUE;
         long calls = 0;
@@ -126,9 +128,10 @@ public final class WarmUp {
             // the scalar twin compiles in milliseconds: its best time is the yardstick
             scalarNanos = Math.min(scalarNanos, time(scalar, p, s, x, fisher, call, batch));
             double vectorNanos = time(vector, p, s, x, fisher, call, batch);
-            if (DEBUG) {
-                System.err.printf("warm-up round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call%n", round,
-                        (System.nanoTime() - start) / 1e9, scalarNanos, vectorNanos);
+            if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+                LOG.log(System.Logger.Level.DEBUG, String.format(java.util.Locale.ROOT,
+                        "warm-up round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call", round,
+                        (System.nanoTime() - start) / 1e9, scalarNanos, vectorNanos));
             }
             if (round >= 8 && vectorNanos < 0.8 * scalarNanos) {
                 bf16Hot = true;

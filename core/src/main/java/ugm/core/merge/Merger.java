@@ -2,48 +2,46 @@ package ugm.core.merge;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
+import ugm.core.ChunkExecutor;
 import ugm.core.DType;
+import ugm.core.TensorInfo;
 import ugm.core.TensorSink;
+import ugm.core.TensorSource;
 import ugm.core.UgmException;
 import ugm.core.kernel.GradientMatching;
+import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
-import ugm.core.kernel.WarmUp;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
 
 /**
- * Executes a {@link MergePlan}: every tensor is cut into chunks of a few thousand elements, and a
- * pool of threads takes chunks in order, decodes each input chunk into small per-thread float
- * buffers, runs the method's kernel and encodes into the sink's segment. The heap holds only those
- * buffers, whatever the model size.
+ * Executes a {@link MergePlan}: every tensor is cut into chunks of a few thousand elements, and the
+ * {@link ChunkExecutor}'s workers take chunks in order, decode each input chunk into small
+ * per-thread float buffers, run the method's kernel and encode into the sink's segment. The heap
+ * holds only those buffers, whatever the model size.
  */
 public final class Merger {
 
-    /**
-     * Bytes of input from which a merge warms up the vector kernels itself, by the probe worker
-     * (system property {@code ugm.vector.after}, read at each merge; default 4 GiB; 0 = vector
-     * kernels from the first chunk). C2 needs about 4 CPU-seconds on this project's 2-core
-     * machine to compile all the general-path kernels, so smaller merges finish sooner on the
-     * scalar twin. The direct kernel does not wait for this: once {@link WarmUp} has compiled it,
-     * merges of any size use it. See {@link Run#work}.
-     */
-    static long vectorAfter() {
-        return Long.getLong("ugm.vector.after", 4L << 30);
-    }
     /**
      * Elements per kernel call: the decoded inputs of one call stay in L1, and the probe
      * worker's timed calls look exactly like every later call to the JIT.
      */
     private static final int BLOCK = Integer.getInteger("ugm.block", 512);
+
+    private static final MergeProgress NO_PROGRESS = new MergeProgress() {
+        @Override
+        public void written(long bytes) {
+        }
+
+        @Override
+        public void tensorDone(TensorInfo tensor) {
+        }
+    };
 
     private Merger() {
     }
@@ -55,7 +53,12 @@ public final class Merger {
 
     /** Plans, checks and runs a merge into {@code sink}. */
     public static MergeReport merge(MergeRequest request, TensorSink sink) {
-        return execute(MergePlan.of(request).requireValid(), sink, bytes -> { });
+        return merge(request, sink, ChunkExecutor.defaults());
+    }
+
+    /** Plans, checks and runs a merge into {@code sink} on {@code executor} (its threads and kernel policy). */
+    public static MergeReport merge(MergeRequest request, TensorSink sink, ChunkExecutor executor) {
+        return execute(MergePlan.of(request).requireValid(), sink, NO_PROGRESS, executor);
     }
 
     /**
@@ -63,13 +66,18 @@ public final class Merger {
      * tensor's size (see {@link MergePlan#ofTensor}). For servers that merge layer by layer.
      */
     public static MergeReport mergeTensor(MergeRequest request, String name, MemorySegment target) {
+        return mergeTensor(request, name, target, ChunkExecutor.defaults());
+    }
+
+    /** {@link #mergeTensor(MergeRequest, String, MemorySegment)} on {@code executor} (its threads and kernel policy). */
+    public static MergeReport mergeTensor(MergeRequest request, String name, MemorySegment target, ChunkExecutor executor) {
         MergePlan plan = MergePlan.ofTensor(request, name).requireValid();
         long need = plan.tensors().get(0).output().byteSize();
         if (target.byteSize() != need) {
             throw new UgmException(UgmException.Kind.USAGE,
                     "target for tensor '" + name + "' has " + target.byteSize() + " bytes; it needs " + need);
         }
-        return execute(plan, t -> target, bytes -> { });
+        return execute(plan, t -> target, NO_PROGRESS, executor);
     }
 
     /**
@@ -84,116 +92,74 @@ public final class Merger {
             }
 
             @Override
-            public void tensorDone(ugm.core.TensorInfo tensor) {
+            public void tensorDone(TensorInfo tensor) {
             }
         });
     }
 
-    /** Runs a checked plan, telling {@code progress} of every chunk and every finished tensor. */
+    /**
+     * Runs a checked plan, telling {@code progress} of every chunk and every finished tensor, on
+     * the default executor ({@link ChunkExecutor#defaults()}).
+     */
     public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress) {
+        return execute(plan, sink, progress, ChunkExecutor.defaults());
+    }
+
+    /**
+     * Runs a checked plan on {@code executor}: its threads (the caller's alone for one worker) and
+     * its kernel policy (the bytes do not depend on it).
+     */
+    public static MergeReport execute(MergePlan plan, TensorSink sink, MergeProgress progress, ChunkExecutor executor) {
         plan.requireValid();
         long start = System.nanoTime();
-        List<TensorPlan> tensors = plan.tensors();
-        int chunk = plan.request().chunkElements;
-        long[] firstChunk = new long[tensors.size() + 1];
-        MemorySegment[] targets = new MemorySegment[tensors.size()];
-        for (int i = 0; i < tensors.size(); i++) {
-            TensorPlan t = tensors.get(i);
-            targets[i] = sink.target(t.output());
-            if (targets[i].byteSize() != t.output().byteSize()) {
-                throw new IllegalStateException("sink gave " + targets[i].byteSize() + " bytes for " + t.output());
-            }
-            firstChunk[i + 1] = firstChunk[i] + chunks(t, chunk);
-        }
-        // Memory confined to the calling thread (Arena.ofConfined) can only be touched from it.
-        boolean callerOnly = !sharedAccess(tensors, targets);
-        Run run = new Run(plan, sink, targets, firstChunk, chunk, Kernels.get(), progress, callerOnly);
-        int threads = callerOnly ? 1 : (int) Math.max(1, Math.min(plan.request().threads, firstChunk[tensors.size()]));
-        run.start(threads);
-        return new MergeReport(tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
-                threads, run.kernelsUsed(), run.clamped.sum(), run.scan.findings());
-    }
-
-    private static boolean sharedAccess(List<TensorPlan> tensors, MemorySegment[] targets) {
-        Thread other = Thread.ofPlatform().unstarted(() -> { });
-        for (MemorySegment t : targets) {
-            if (!t.isAccessibleBy(other)) {
-                return false;
-            }
-        }
-        for (TensorPlan t : tensors) {
-            for (Input in : t.all()) {
-                if (!in.data().isAccessibleBy(other)) {
-                    return false;
-                }
-            }
-        }
-        return true;
-    }
-
-    private static long chunks(TensorPlan t, int chunk) {
-        long units = t.action() == Action.COPY ? ceilDiv(t.output().byteSize(), 4L * chunk)
-                : ceilDiv(t.output().elementCount(), chunk);
-        return units;
+        Run run = new Run(plan, sink);
+        ChunkExecutor.Result r = executor.run("merge", run.jobs, plan.bytesRead(), plan.request().threads, run,
+                progress::written, progress::tensorDone);
+        return new MergeReport(run.tensors.size(), plan.bytesRead(), plan.bytesWritten(), System.nanoTime() - start,
+                r.threads(), r.kernels(), run.clamped.sum(), run.scan.findings());
     }
 
     private static long ceilDiv(long a, long b) {
         return (a + b - 1) / b;
     }
 
-    /** One execution: the shared cursor over all chunks, and the workers. */
-    private static final class Run {
+    /** One merge: its tensors as the executor's jobs, and what a worker does with a chunk of one. */
+    private static final class Run implements ChunkExecutor.Work<Scratch> {
         final List<TensorPlan> tensors;
+        final List<ChunkExecutor.Job> jobs = new ArrayList<>();
         final MemorySegment[] targets;
-        final long[] firstChunk;
         final int chunk;
-        final Kernels vector;
-        /** The kernels workers use now: scalar until the vector ones are compiled, then those. */
-        volatile Kernels active;
-        final long startNanos = System.nanoTime();
-        volatile long switchNanos = -1;
-        /** Whether direct kernels switched to the vector ones because {@link WarmUp} had compiled them. */
-        volatile boolean warmedUp;
-        final MergeProgress progress;
-        /** Chunks not yet written, per tensor. */
-        final AtomicLongArray remaining;
         final Method method;
         final int models;
-        final AtomicLong cursor = new AtomicLong();
-        final AtomicReference<Throwable> failure = new AtomicReference<>();
         final LongAdder clamped = new LongAdder();
         final InputScan scan;
         /** The per-tensor first passes of the methods that need one (see {@link TensorPasses}). */
         final TensorPasses passes;
-
-        final boolean callerOnly;
-        /** Whether worker 0 warms up the vector kernels while the others run the scalar ones. */
-        final boolean probeVector;
-
         final TensorSink sink;
         /** Per tensor, its operands for {@link Kernels#gradientMatchingDirect}, or null where only the general path applies. */
         final Direct[] direct;
 
-        Run(MergePlan plan, TensorSink sink, MemorySegment[] targets, long[] firstChunk, int chunk, Kernels kernels,
-            MergeProgress progress, boolean callerOnly) {
-            this.callerOnly = callerOnly;
+        Run(MergePlan plan, TensorSink sink) {
             this.sink = sink;
-            this.remaining = new AtomicLongArray(targets.length);
-            for (int i = 0; i < targets.length; i++) {
-                remaining.set(i, firstChunk[i + 1] - firstChunk[i]);
-            }
             this.tensors = plan.tensors();
+            this.chunk = plan.request().chunkElements;
+            this.targets = new MemorySegment[tensors.size()];
+            for (int i = 0; i < tensors.size(); i++) {
+                TensorPlan t = tensors.get(i);
+                targets[i] = sink.target(t.output());
+                if (targets[i].byteSize() != t.output().byteSize()) {
+                    throw new IllegalStateException("sink gave " + targets[i].byteSize() + " bytes for " + t.output());
+                }
+                List<TensorSource> sources = new ArrayList<>();
+                List<MemorySegment> memory = new ArrayList<>();
+                memory.add(targets[i]);
+                for (Input in : t.all()) {
+                    sources.add(in.source());
+                    memory.add(in.data());
+                }
+                jobs.add(new ChunkExecutor.Job(t.output(), chunks(t), sources, memory));
+            }
             this.scan = new InputScan(tensors);
-            this.targets = targets;
-            this.firstChunk = firstChunk;
-            this.chunk = chunk;
-            this.vector = kernels;
-            long after = vectorAfter();
-            boolean worthIt = after == 0 || plan.bytesRead() >= after;
-            boolean startScalar = after > 0 && !kernels.name().equals("scalar");
-            this.active = startScalar ? Kernels.scalar() : kernels;
-            this.probeVector = startScalar && worthIt && !callerOnly;
-            this.progress = progress;
             this.method = plan.request().method;
             this.models = plan.request().models.size();
             this.passes = new TensorPasses(plan.request());
@@ -203,171 +169,33 @@ public final class Merger {
             }
         }
 
-        void start(int threads) {
-            for (int i = 0; i < tensors.size(); i++) {
-                if (remaining.get(i) == 0) {
-                    progress.tensorDone(tensors.get(i).output()); // nothing to write
-                }
-            }
-            if (callerOnly || (threads == 1 && !probeVector)) {
-                work(false); // one worker: no thread to start (small merges, servers merging a tensor)
-                rethrow(failure.get());
-                return;
-            }
-            List<Thread> workers = new ArrayList<>();
-            for (int i = 0; i < threads; i++) {
-                boolean probe = i == 0 && probeVector;
-                workers.add(Thread.ofPlatform().name("ugm-merge-" + i).start(() -> work(probe)));
-            }
-            boolean interrupted = false;
-            for (Thread w : workers) {
-                while (true) {
-                    try {
-                        w.join();
-                        break;
-                    } catch (InterruptedException e) {
-                        interrupted = true;
-                        failure.compareAndSet(null, new UgmException(UgmException.Kind.IO, "merge interrupted"));
-                    }
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-            rethrow(failure.get());
+        /** Chunks of {@code chunk} elements, or of 4 x {@code chunk} bytes for a copied tensor. */
+        long chunks(TensorPlan t) {
+            return t.action() == Action.COPY ? ceilDiv(t.output().byteSize(), 4L * chunk)
+                    : ceilDiv(t.output().elementCount(), chunk);
         }
 
-        static void rethrow(Throwable f) {
-            if (f instanceof RuntimeException re) {
-                throw re;
-            }
-            if (f instanceof Error e) {
-                throw e;
-            }
-            if (f != null) {
-                throw new IllegalStateException(f);
-            }
+        @Override
+        public Scratch scratch() {
+            return new Scratch(models, BLOCK);
         }
 
-        /** The kernels that did the work, e.g. "vector-256 (scalar for the first 0.41 s)". */
-        String kernelsUsed() {
-            if (active != vector && !warmedUp) {
-                return active.name();
-            }
-            long sw = switchNanos;
-            return sw < 0 ? vector.name() : String.format(java.util.Locale.ROOT, "%s (scalar for the first %.2f s)",
-                    vector.name(), sw / 1e9);
-        }
-
-        /**
-         * Takes chunks in order until none is left. The Vector API runs a hundred times slower
-         * than scalar code until C2 has compiled it, and a one-shot merge gets a single pass;
-         * so the workers start on the scalar kernels (bit-identical, compiled in milliseconds).
-         * In a merge large enough to repay the compilation, the probe worker does its share
-         * with the vector kernels in small calls, timing them; once its time per element stops
-         * falling, every worker switches to the vector kernels. No work is done twice and the
-         * bytes do not depend on when, or whether, the switch happens.
-         */
-        void work(boolean probe) {
-            Scratch s = new Scratch(models, BLOCK);
-            Probe timing = probe ? new Probe() : null;
-            long total = firstChunk[firstChunk.length - 1];
-            int ti = 0;
-            try {
-                for (long g = cursor.getAndIncrement(); g < total && failure.get() == null; g = cursor.getAndIncrement()) {
-                    ti = tensorOf(g, ti);
-                    long c = g - firstChunk[ti];
-                    TensorPlan t = tensors.get(ti);
-                    try {
-                        long bytes;
-                        if (t.action() == Action.COPY) {
-                            bytes = copy(t, targets[ti], c);
-                        } else if (timing != null && active != vector && !(direct[ti] != null && WarmUp.started())) {
-                            bytes = probe(t, direct[ti], targets[ti], c, s, timing);
-                        } else {
-                            bytes = merge(t, direct[ti], targets[ti], c, s);
-                        }
-                        progress.written(bytes);
-                        if (remaining.decrementAndGet(ti) == 0) {
-                            InputFault.requireUnchanged(t);
-                            release(t);
-                            progress.tensorDone(t.output());
-                        }
-                    } catch (InternalError e) {
-                        throw InputFault.of(t, e); // a mapped page that cannot be read: a file was truncated underneath
-                    }
-                }
-            } catch (Throwable e) {
-                // The fault can surface a little after the access that caused it.
-                failure.compareAndSet(null, e instanceof InternalError ie ? InputFault.of(tensors.get(ti), ie) : e);
-            }
+        @Override
+        public long chunk(int ti, long c, Scratch s, KernelPolicy.Worker worker) {
+            TensorPlan t = tensors.get(ti);
+            return t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, direct[ti], targets[ti], c, s, worker);
         }
 
         /** Lets file-backed inputs and output drop a finished tensor's pages, so RSS stays bounded. */
-        void release(TensorPlan t) {
+        @Override
+        public void finished(int ti) {
+            TensorPlan t = tensors.get(ti);
             String name = t.output().name();
             for (Input in : t.action() == Action.COPY ? List.of(t.base()) : t.all()) {
                 in.source().release(name);
             }
             sink.release(t.output());
             passes.release(t);
-        }
-
-        /** The probe worker's timing of the vector kernels, in windows of calls. */
-        private static final class Probe {
-            static final int WINDOW = 64;
-            int calls;
-            long elements;
-            long nanos;
-            double previous = Double.MAX_VALUE;
-            int windows;
-
-            /** Records one call; true once a window was no faster per element than the one before. */
-            boolean hot(int n, long dt) {
-                calls++;
-                elements += n;
-                nanos += dt;
-                if (calls < WINDOW) {
-                    return false;
-                }
-                double perElement = (double) nanos / elements;
-                boolean flat = windows >= 4 && perElement >= 0.9 * previous;
-                previous = Math.min(previous, perElement);
-                windows++;
-                calls = 0;
-                elements = 0;
-                nanos = 0;
-                return flat;
-            }
-        }
-
-        long probe(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s, Probe timing) {
-            long from = c * chunk;
-            long end = Math.min(from + chunk, t.output().elementCount());
-            long bytes = 0;
-            for (long at = from; at < end; at += BLOCK) {
-                int n = (int) Math.min(BLOCK, end - at);
-                long t0 = System.nanoTime();
-                bytes += mergeRange(vector, t, d, target, at, n, s, clamped);
-                if (timing.hot(n, System.nanoTime() - t0) && active != vector) {
-                    switchNanos = System.nanoTime() - startNanos;
-                    active = vector;
-                }
-            }
-            return bytes;
-        }
-
-        /** The tensor that owns global chunk g; chunks are taken in order, so start from the last one. */
-        int tensorOf(long g, int hint) {
-            if (g >= firstChunk[hint] && g < firstChunk[hint + 1]) {
-                return hint;
-            }
-            int i = Arrays.binarySearch(firstChunk, g);
-            i = i >= 0 ? i : -i - 2;
-            while (firstChunk[i + 1] == firstChunk[i]) {
-                i++; // skip tensors with no chunks
-            }
-            return i;
         }
 
         long copy(TensorPlan t, MemorySegment target, long c) {
@@ -378,13 +206,22 @@ public final class Merger {
             return n;
         }
 
-        long merge(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s) {
+        /**
+         * Elements of chunk c, one kernel call of up to {@link #BLOCK} elements at a time, each on
+         * the kernels the policy gives this worker for it ({@link KernelPolicy}: scalar first, then
+         * vector once compiled). No work is done twice and the bytes do not depend on when, or
+         * whether, the switch happens.
+         */
+        long merge(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s, KernelPolicy.Worker worker) {
             long from = c * chunk;
             long end = Math.min(from + chunk, t.output().elementCount());
-            Kernels k = active;
             long bytes = 0;
             for (long at = from; at < end; at += BLOCK) {
-                bytes += mergeRange(k, t, d, target, at, (int) Math.min(BLOCK, end - at), s, clamped);
+                int n = (int) Math.min(BLOCK, end - at);
+                // (the direct kernel is compiled ahead by the warm-up, if there is one: no probing it here)
+                Kernels k = worker.next(d != null);
+                bytes += mergeRange(k, worker, t, d, target, at, n, s, clamped);
+                worker.done(n);
             }
             return bytes;
         }
@@ -394,18 +231,11 @@ public final class Merger {
          * and accepts the range, else by the general path (decode, check, compute, encode), which
          * gives the same bits and also reports, rejects or falls back where the data asks for it.
          */
-        long mergeRange(Kernels kernels, TensorPlan t, Direct d, MemorySegment target, long from, int n, Scratch s,
-                        LongAdder clampCount) {
+        long mergeRange(Kernels kernels, KernelPolicy.Worker worker, TensorPlan t, Direct d, MemorySegment target, long from,
+                        int n, Scratch s, LongAdder clampCount) {
             DType outType = t.output().dtype();
             if (d != null) {
-                Kernels k = kernels;
-                if (k != vector && WarmUp.hot(outType)) {
-                    k = vector; // compiled ahead by the warm-up thread
-                    if (!warmedUp) {
-                        warmedUp = true;
-                        switchNanos = System.nanoTime() - startNanos;
-                    }
-                }
+                Kernels k = worker.direct(kernels, outType); // the vector kernel once the warm-up has compiled it
                 if (k.gradientMatchingDirect(d.p, outType, d.base, d.baseFisher, d.x, d.fisher, target, from, n)) {
                     return (long) n * outType.byteWidth();
                 }

@@ -2,6 +2,8 @@ package ugm.core.merge;
 
 import java.util.List;
 import ugm.core.UgmException;
+import ugm.core.kernel.Formulas;
+import ugm.core.kernel.GradientMatching;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.sparsify.CounterRandom;
@@ -211,7 +213,7 @@ final class TaskVectorPass implements ElementPass {
         float[][] xs = new float[models][TensorPasses.BLOCK];
         float[][] hs = new float[models][TensorPasses.BLOCK];
         float[] h0 = t.baseFisher() == null ? null : new float[TensorPasses.BLOCK];
-        float[] num = new float[models];
+        float[] num = new float[models + 1];
         return (from, n, out) -> {
             TensorPasses.decode(t.base(), from, n, base);
             for (int k = 0; k < models; k++) {
@@ -273,7 +275,7 @@ final class TaskVectorPass implements ElementPass {
     private void applyUpdates(long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
                               float[] out) {
         int t = models.length;
-        float[] num = new float[t];
+        float[] num = new float[t + 1];
         float[] u = new float[t];
         for (int j = 0; j < n; j++) {
             float hbar = updates.numerators(base, baseFisher, models, fishers, j, num);
@@ -300,36 +302,21 @@ final class TaskVectorPass implements ElementPass {
         }
     }
 
-    /** The numerators of the gradient-matching rule, in the kernel's operation order. */
+    /** The numerators of the gradient-matching rule: the kernels' own definition, {@link Formulas#gradientMatchingTerms}. */
     static final class GmUpdates {
-        private final ugm.core.kernel.GradientMatching p;
+        private final GradientMatching p;
 
-        GmUpdates(ugm.core.kernel.GradientMatching p) {
+        GmUpdates(GradientMatching p) {
             this.p = p;
         }
 
         /**
          * Fills num[t] = (P0 + s_t H_t)·α_t·(θ_t − θ0) at element j and returns Hbar; where Hbar is
-         * not positive, the task-arithmetic limit: num[t] = α_t·(θ_t − θ0) and Hbar = 1.
+         * not positive, the task-arithmetic limit: num[t] = α_t·(θ_t − θ0) and Hbar = 1. num holds
+         * one float more than there are models (the rule leaves Hbar there too).
          */
         float numerators(float[] base, float[] baseFisher, float[][] x, float[][] fisher, int j, float[] num) {
-            float[] alphas = p.alphas();
-            float[] scales = p.scales();
-            float b = base[j];
-            float p0 = baseFisher == null ? p.delta0() : p.delta0() + baseFisher[j] * p.baseScale();
-            float hbar = p0;
-            for (int t = 0; t < x.length; t++) {
-                float sh = fisher[t][j] * scales[t];
-                hbar += sh * alphas[t];
-                num[t] = ((p0 + sh) * alphas[t]) * (x[t][j] - b);
-            }
-            if (hbar <= 0f) {
-                for (int t = 0; t < x.length; t++) {
-                    num[t] = alphas[t] * (x[t][j] - b);
-                }
-                return 1f;
-            }
-            return hbar;
+            return Formulas.gradientMatchingTerms(p, base, baseFisher, x, fisher, j, num);
         }
     }
 

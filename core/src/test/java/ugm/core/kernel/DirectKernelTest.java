@@ -21,7 +21,7 @@ import ugm.core.DType;
 class DirectKernelTest {
     static final int[] SIZES = {0, 1, 2, 7, 15, 16, 17, 33, 64, 207, 300, 513, 4097};
     static final int SLACK = 19; // elements before and after the range that must stay untouched
-    static final ScalarKernels SCALAR = new ScalarKernels();
+    static final Kernels SCALAR = Kernels.scalar();
 
     /** The inputs of one range, encoded as {@code type} at element offset {@code from}. */
     private record Encoded(MemorySegment base, MemorySegment baseFisher, MemorySegment[] x, MemorySegment[] fisher) {

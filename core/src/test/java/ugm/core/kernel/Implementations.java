@@ -10,11 +10,11 @@ final class Implementations {
 
     static final int[] WIDTHS = {64, 128, 256, 512};
 
-    static List<VectorKernels> vectors() {
-        List<VectorKernels> list = new ArrayList<>();
+    static List<Kernels> vectors() {
+        List<Kernels> list = new ArrayList<>();
         for (int bits : WIDTHS) {
             if (bits <= VectorKernels.preferredBits()) {
-                list.add(VectorKernels.of(bits));
+                list.add(new Kernels(VectorKernels.of(bits)));
             }
         }
         return list;
@@ -22,7 +22,7 @@ final class Implementations {
 
     static List<Kernels> all() {
         List<Kernels> list = new ArrayList<>();
-        list.add(new ScalarKernels());
+        list.add(Kernels.scalar());
         list.addAll(vectors());
         return list;
     }

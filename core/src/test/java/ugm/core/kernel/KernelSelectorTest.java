@@ -1,7 +1,7 @@
 package ugm.core.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
@@ -18,14 +18,14 @@ class KernelSelectorTest {
 
     @Test
     void zeroMeansScalarSilently() {
-        assertInstanceOf(ScalarKernels.class, KernelSelector.select("0", log::add));
-        assertEquals("scalar", KernelSelector.select(" 0 ", log::add).name());
+        assertSame(Kernels.scalar(), Kernels.select("0", log::add));
+        assertEquals("scalar", Kernels.select(" 0 ", log::add).name());
         assertEquals(List.of(), log);
     }
 
     @Test
     void unsetMeansThePreferredWidthSilently() {
-        Kernels k = KernelSelector.select(null, log::add);
+        Kernels k = Kernels.select(null, log::add);
         assertEquals(preferred >= 128 ? "vector-" + preferred : "scalar", k.name());
         assertEquals(preferred >= 128 ? List.of() : List.of(log.getFirst()), log);
     }
@@ -34,7 +34,7 @@ class KernelSelectorTest {
     void aSupportedWidthIsUsedAsAsked() {
         for (int bits : Implementations.WIDTHS) {
             if (bits <= preferred) {
-                assertEquals("vector-" + bits, KernelSelector.select(Integer.toString(bits), log::add).name());
+                assertEquals("vector-" + bits, Kernels.select(Integer.toString(bits), log::add).name());
             }
         }
         assertEquals(List.of(), log);
@@ -42,20 +42,20 @@ class KernelSelectorTest {
 
     @Test
     void aWidthBeyondTheCpuFallsBackToThePreferredWithOneLine() {
-        Kernels k = KernelSelector.select("1024", log::add);
+        Kernels k = Kernels.select("1024", log::add);
         assertEquals("vector-" + preferred, k.name());
         assertEquals(1, log.size());
         assertTrue(log.getFirst().contains("ugm.vector.bits=1024"), log.getFirst());
         if (preferred < 512) {
             log.clear();
-            assertEquals("vector-" + preferred, KernelSelector.select("512", log::add).name());
+            assertEquals("vector-" + preferred, Kernels.select("512", log::add).name());
             assertTrue(log.getFirst().contains("exceeds"), log.getFirst());
         }
     }
 
     @Test
     void nonsenseIsIgnoredWithOneLine() {
-        assertEquals("vector-" + preferred, KernelSelector.select("wide", log::add).name());
+        assertEquals("vector-" + preferred, Kernels.select("wide", log::add).name());
         assertEquals(1, log.size());
         assertTrue(log.getFirst().contains("ignoring ugm.vector.bits=wide"), log.getFirst());
     }
@@ -63,7 +63,7 @@ class KernelSelectorTest {
     @Test
     void getReturnsOneInstanceForTheJvm() {
         assertTrue(Kernels.get() == Kernels.get());
-        String property = System.getProperty(KernelSelector.BITS_PROPERTY);
+        String property = System.getProperty(Kernels.BITS_PROPERTY);
         if (property == null && preferred >= 128) {
             assertEquals("vector-" + preferred, Kernels.get().name());
         }

@@ -1,6 +1,7 @@
 package ugm.core.kernel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -16,17 +17,18 @@ import org.junit.jupiter.params.provider.MethodSource;
 import ugm.core.DType;
 
 /**
- * The vector kernels against their scalar twin, bit for bit, at every supported width and on
- * sizes that hit every tail. Lanes do the same float operations in the same order as the scalar
- * code, so any difference is a bug (NaNs are compared as NaN, not by payload).
+ * The vector kernels against their scalar twin and both against the one definition of each
+ * formula ({@link Formulas}), bit for bit, at every supported width and on sizes that hit every
+ * tail. Lanes do the same float operations in the same order as the formulas, so any difference
+ * is a bug (NaNs are compared as NaN, not by payload).
  */
 class TwinTest {
     static final int[] SIZES = {0, 1, 7, 8, 13, 31, 64, 207, 300, 4097, 16385};
     static final int SLACK = 37; // buffers are longer than n; the slack must stay untouched
     static final float SENTINEL = Float.intBitsToFloat(0x7F80_1234); // a signalling NaN nobody computes
-    static final ScalarKernels SCALAR = new ScalarKernels();
+    static final Kernels SCALAR = Kernels.scalar();
 
-    static List<VectorKernels> vectors() {
+    static List<Kernels> vectors() {
         return Implementations.vectors();
     }
 
@@ -40,7 +42,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void decodeMatchesScalarForEveryDtypeSizeAndOffset(VectorKernels v) {
+    void decodeMatchesScalarForEveryDtypeSizeAndOffset(Kernels v) {
         SplittableRandom rnd = new SplittableRandom(1);
         try (Arena arena = Arena.ofConfined()) {
             for (DType type : new DType[] {DType.BF16, DType.F16, DType.F32, DType.F64}) {
@@ -65,7 +67,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void encodeMatchesScalarForEveryDtypeSizeAndOffset(VectorKernels v) {
+    void encodeMatchesScalarForEveryDtypeSizeAndOffset(Kernels v) {
         SplittableRandom rnd = new SplittableRandom(2);
         try (Arena arena = Arena.ofConfined()) {
             for (DType type : new DType[] {DType.BF16, DType.F16, DType.F32, DType.F64}) {
@@ -100,7 +102,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void linearMatchesScalar(VectorKernels v) {
+    void linearMatchesScalar(Kernels v) {
         for (int models = 1; models <= 5; models++) {
             for (int n : SIZES) {
                 MethodData d = MethodData.random(new SplittableRandom(n * 31L + models), models, n + SLACK, true);
@@ -108,6 +110,7 @@ class TwinTest {
                 float[] actual = filled(n + SLACK);
                 SCALAR.linear(d.x, d.signedWeights, expected, n);
                 v.linear(d.x, d.signedWeights, actual, n);
+                assertSameFloats(defined(n, i -> Formulas.linear(d.x, d.signedWeights, i)), expected, "scalar linear T=" + models + " n=" + n);
                 assertSameFloats(expected, actual, v.name() + " linear T=" + models + " n=" + n);
                 assertSlackUntouched(actual, n);
             }
@@ -116,7 +119,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void taskArithmeticMatchesScalar(VectorKernels v) {
+    void taskArithmeticMatchesScalar(Kernels v) {
         for (int models = 1; models <= 5; models++) {
             for (int n : SIZES) {
                 MethodData d = MethodData.random(new SplittableRandom(n * 37L + models), models, n + SLACK, true);
@@ -124,6 +127,8 @@ class TwinTest {
                 float[] actual = filled(n + SLACK);
                 SCALAR.taskArithmetic(d.base, d.x, d.signedWeights, expected, n);
                 v.taskArithmetic(d.base, d.x, d.signedWeights, actual, n);
+                assertSameFloats(defined(n, i -> Formulas.taskArithmetic(d.base[i], d.x, d.signedWeights, 1f, i)), expected,
+                        "scalar task arithmetic T=" + models + " n=" + n);
                 assertSameFloats(expected, actual, v.name() + " task arithmetic T=" + models + " n=" + n);
                 assertSlackUntouched(actual, n);
             }
@@ -132,7 +137,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void gradientMatchingMatchesScalar(VectorKernels v) {
+    void gradientMatchingMatchesScalar(Kernels v) {
         for (int models = 1; models <= 5; models++) {
             for (int n : SIZES) {
                 for (boolean remove : new boolean[] {false, true}) {
@@ -148,6 +153,13 @@ class TwinTest {
                             long actualCount = v.gradientMatching(p, d.base, h0, d.x, d.fisher, actual, n);
                             String what = v.name() + " gradient matching T=" + models + " n=" + n + " remove=" + remove
                                     + " H0=" + withBaseFisher + " delta0=" + delta0;
+                            float[] defined = filled(n + SLACK);
+                            long definedCount = 0;
+                            for (int i = 0; i < n; i++) {
+                                definedCount += Formulas.gradientMatching(p, d.base, h0, d.x, d.fisher, defined, i);
+                            }
+                            assertSameFloats(defined, expected, "scalar: " + what);
+                            assertEquals(definedCount, expectedCount, "scalar: " + what + ": replaced count");
                             assertSameFloats(expected, actual, what);
                             assertEquals(expectedCount, actualCount, what + ": replaced count");
                             assertSlackUntouched(actual, n);
@@ -158,9 +170,50 @@ class TwinTest {
         }
     }
 
+    /**
+     * The parts of gradient matching that the sparsified methods (ties_ and dare_gradient_matching)
+     * drop or rescale per model: summed back from 0 in model order and divided by the returned
+     * denominator, they give each implementation's value bit for bit, the fallbacks included.
+     */
+    @ParameterizedTest
+    @MethodSource("all")
+    void gradientMatchingTermsAddUpToTheKernelsValue(Kernels k) {
+        int fallbacks = 0;
+        for (int models = 1; models <= 5; models++) {
+            for (int n : SIZES) {
+                for (boolean remove : new boolean[] {false, true}) {
+                    for (boolean withBaseFisher : new boolean[] {false, true}) {
+                        for (float delta0 : new float[] {0f, 1e-12f, 0.5f}) {
+                            MethodData d = MethodData.random(new SplittableRandom(n * 53L + models), models, n, n % 2 == 1);
+                            GradientMatching p = new GradientMatching(d.alphas, d.scales, 25_000f, delta0, remove, 0.1f);
+                            float[] h0 = withBaseFisher ? d.baseFisher : null;
+                            float[] out = new float[n];
+                            k.gradientMatching(p, d.base, h0, d.x, d.fisher, out, n);
+                            float[] terms = new float[models + 1];
+                            float[] rebuilt = new float[n];
+                            for (int i = 0; i < n; i++) {
+                                float den = Formulas.gradientMatchingTerms(p, d.base, h0, d.x, d.fisher, i, terms);
+                                assertEquals(Float.floatToRawIntBits(den), Float.floatToRawIntBits(terms[models]), "denominator stored");
+                                float num = 0f;
+                                for (int t = 0; t < models; t++) {
+                                    num += terms[t];
+                                }
+                                rebuilt[i] = d.base[i] + num / den;
+                                fallbacks += den == 1f ? 1 : 0;
+                            }
+                            assertSameFloats(out, rebuilt, k.name() + " gradient matching terms T=" + models + " n=" + n
+                                    + " remove=" + remove + " H0=" + withBaseFisher + " delta0=" + delta0);
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(fallbacks > 100, "the task-arithmetic fallback was rebuilt " + fallbacks + " times");
+    }
+
     @ParameterizedTest
     @MethodSource("vectors")
-    void fisherMatchesScalar(VectorKernels v) {
+    void fisherMatchesScalar(Kernels v) {
         for (int models = 1; models <= 5; models++) {
             for (int n : SIZES) {
                 for (float floor : new float[] {0f, 1e-6f}) {
@@ -169,6 +222,9 @@ class TwinTest {
                     float[] actual = filled(n + SLACK);
                     SCALAR.fisher(d.x, d.fisher, d.alphas, d.scales, floor, expected, n);
                     v.fisher(d.x, d.fisher, d.alphas, d.scales, floor, actual, n);
+                    float aSum = Formulas.sum(d.alphas);
+                    assertSameFloats(defined(n, i -> Formulas.fisher(d.x, d.fisher, d.alphas, d.scales, floor, aSum, i)), expected,
+                            "scalar fisher T=" + models + " n=" + n + " floor=" + floor);
                     assertSameFloats(expected, actual, v.name() + " fisher T=" + models + " n=" + n + " floor=" + floor);
                     assertSlackUntouched(actual, n);
                 }
@@ -178,7 +234,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void fisherWithBaseMatchesScalar(VectorKernels v) {
+    void fisherWithBaseMatchesScalar(Kernels v) {
         for (int models = 1; models <= 5; models++) {
             for (int n : SIZES) {
                 for (float floor : new float[] {0f, 1e-6f}) {
@@ -189,6 +245,9 @@ class TwinTest {
                         float[] actual = filled(n + SLACK);
                         SCALAR.fisherWithBase(d.base, h0, 3f, d.x, d.fisher, d.alphas, d.scales, floor, expected, n);
                         v.fisherWithBase(d.base, h0, 3f, d.x, d.fisher, d.alphas, d.scales, floor, actual, n);
+                        float aSum1 = 1f + Formulas.sum(d.alphas);
+                        assertSameFloats(defined(n, i -> Formulas.fisherWithBase(d.base, h0, 3f, d.x, d.fisher, d.alphas, d.scales,
+                                floor, aSum1, i)), expected, "scalar fisher with base T=" + models + " n=" + n);
                         assertSameFloats(expected, actual, v.name() + " fisher with base T=" + models + " n=" + n
                                 + " floor=" + floor + " H0=" + withBaseFisher);
                         assertSlackUntouched(actual, n);
@@ -202,7 +261,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void indexOfNegativeOrNaNMatchesScalarAndTheDefinition(VectorKernels v) {
+    void indexOfNegativeOrNaNMatchesScalarAndTheDefinition(Kernels v) {
         float[] bad = {-1e-30f, -Float.MIN_VALUE, Float.NaN, Float.NEGATIVE_INFINITY, -3f};
         for (int n : SIZES) {
             float[] x = new float[n + SLACK];
@@ -211,6 +270,9 @@ class TwinTest {
             }
             x[n + SLACK - 1] = -1f; // beyond n: must be ignored
             assertEquals(-1, SCALAR.indexOfNegativeOrNaN(x, n), "scalar n=" + n);
+            for (int i = 0; i < n; i++) {
+                assertFalse(Formulas.isNegativeOrNaN(x[i]), "the definition at " + i);
+            }
             assertEquals(-1, v.indexOfNegativeOrNaN(x, n), v.name() + " n=" + n);
             for (int at : new int[] {0, n / 2, n - 1}) {
                 if (at < 0 || n == 0) {
@@ -223,6 +285,7 @@ class TwinTest {
                         y[n - 1] = -5f; // a later bad value: the first one wins
                     }
                     int want = at;
+                    assertTrue(Formulas.isNegativeOrNaN(b), "the definition of " + b);
                     assertEquals(want, SCALAR.indexOfNegativeOrNaN(y, n), "scalar n=" + n + " at=" + at + " " + b);
                     assertEquals(want, v.indexOfNegativeOrNaN(y, n), v.name() + " n=" + n + " at=" + at + " " + b);
                 }
@@ -232,7 +295,7 @@ class TwinTest {
 
     @ParameterizedTest
     @MethodSource("vectors")
-    void countNonFiniteMatchesScalarAndTheDefinition(VectorKernels v) {
+    void countNonFiniteMatchesScalarAndTheDefinition(Kernels v) {
         float[] bad = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.intBitsToFloat(0xFFC00001)};
         for (int n : SIZES) {
             float[] x = new float[n + SLACK];
@@ -245,11 +308,29 @@ class TwinTest {
             int want = 0;
             for (int at = 0; at < n; at += 1 + at / 2) {
                 x[at] = bad[want % bad.length];
+                assertTrue(Formulas.isNonFinite(x[at]), "the definition of " + x[at]);
                 want++;
                 assertEquals(want, SCALAR.countNonFinite(x, n), "scalar n=" + n + " at=" + at);
                 assertEquals(want, v.countNonFinite(x, n), v.name() + " n=" + n + " at=" + at);
             }
         }
+    }
+
+    static List<Kernels> all() {
+        return Implementations.all();
+    }
+
+    /** The definition's values at [0, n), the slack filled as {@link #filled}. */
+    static float[] defined(int n, IntToFloat f) {
+        float[] a = filled(n + SLACK);
+        for (int i = 0; i < n; i++) {
+            a[i] = f.at(i);
+        }
+        return a;
+    }
+
+    interface IntToFloat {
+        float at(int i);
     }
 
     static float[] filled(int length) {

@@ -16,11 +16,14 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import ugm.core.ChunkExecutor;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.TensorInfo;
 import ugm.core.TensorSink;
 import ugm.core.UgmException;
+import ugm.core.kernel.KernelPolicy;
+import ugm.core.kernel.Kernels;
 
 class MergerTest {
     /** Odd sizes: a scalar-like one, tails, several chunks with a ragged last one. */
@@ -102,9 +105,13 @@ class MergerTest {
 
     /** Merges into fresh memory and returns the outputs by name. */
     static Map<String, MemorySegment> run(MergeRequest r, long[] clampedOut) {
+        return run(r, clampedOut, KernelPolicy.defaults());
+    }
+
+    static Map<String, MemorySegment> run(MergeRequest r, long[] clampedOut, KernelPolicy policy) {
         Map<String, MemorySegment> out = new HashMap<>();
         TensorSink sink = t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8));
-        MergeReport report = Merger.merge(r, sink);
+        MergeReport report = Merger.merge(r, sink, ChunkExecutor.of(policy));
         if (clampedOut != null) {
             clampedOut[0] = report.clampedElements();
         }
@@ -241,21 +248,15 @@ class MergerTest {
     void theBytesDoNotDependOnWhetherOrWhenTheVectorKernelsTakeOver() {
         Family f = new Family(6, 3, false);
         Map<String, Map<String, MemorySegment>> outs = new HashMap<>();
-        String before = System.getProperty("ugm.vector.after");
-        try {
-            // 0: vector kernels from the start; 1: scalar first, the probe switches when they are
-            // compiled; huge: the scalar twin throughout.
-            for (String after : new String[] {"0", "1", String.valueOf(Long.MAX_VALUE)}) {
-                System.setProperty("ugm.vector.after", after);
-                for (int rep = 0; rep < (after.equals("1") ? 3 : 1); rep++) {
-                    outs.put(after + "/" + rep, run(f.request(Method.GRADIENT_MATCHING, true).threads(2).chunkElements(1024).build(), null));
-                }
-            }
-        } finally {
-            if (before == null) {
-                System.clearProperty("ugm.vector.after");
-            } else {
-                System.setProperty("ugm.vector.after", before);
+        Kernels vector = Kernels.get();
+        // 0: vector kernels from the start; 1: scalar first, the probe switches when they are
+        // compiled; huge: the scalar twin throughout (as is the scalar-only policy).
+        Map<String, KernelPolicy> policies = Map.of("0", KernelPolicy.vectorOnly(vector), "1", KernelPolicy.scalarFirst(vector, 1, null),
+                "huge", KernelPolicy.scalarFirst(vector, Long.MAX_VALUE, null), "scalar", KernelPolicy.scalarOnly());
+        for (Map.Entry<String, KernelPolicy> p : policies.entrySet()) {
+            for (int rep = 0; rep < (p.getKey().equals("1") ? 3 : 1); rep++) {
+                outs.put(p.getKey() + "/" + rep, run(f.request(Method.GRADIENT_MATCHING, true).threads(2).chunkElements(1024).build(),
+                        null, p.getValue()));
             }
         }
         Map<String, MemorySegment> ref = outs.get("0/0");
@@ -263,6 +264,26 @@ class MergerTest {
             for (String name : ref.keySet()) {
                 assertEquals(-1, ref.get(name).mismatch(e.getValue().get(name)), e.getKey() + " " + name);
             }
+        }
+    }
+
+    /** A server's own threads (or executor) run the workers; the bytes are those of any other run. */
+    @Test
+    void aServersOwnThreadsRunTheMergeAndTheBytesAreTheSame() {
+        Family f = new Family(7, 3, false);
+        MergeRequest r = f.request(Method.GRADIENT_MATCHING, true).threads(3).chunkElements(512).build();
+        Map<String, MemorySegment> plain = run(r, null);
+        java.util.Set<String> threadNames = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        ChunkExecutor server = ChunkExecutor.defaults().withThreads(task -> Thread.ofVirtual().name("server").unstarted(() -> {
+            threadNames.add(Thread.currentThread().getName());
+            task.run();
+        }));
+        Map<String, MemorySegment> out = new HashMap<>();
+        MergeReport report = Merger.merge(r, t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8)), server);
+        assertEquals(3, report.threads());
+        assertEquals(java.util.Set.of("server"), threadNames);
+        for (String name : plain.keySet()) {
+            assertEquals(-1, plain.get(name).mismatch(out.get(name)), name);
         }
     }
 

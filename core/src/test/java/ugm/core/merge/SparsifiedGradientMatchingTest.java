@@ -23,6 +23,24 @@ class SparsifiedGradientMatchingTest {
         gm.forEach((name, bytes) -> assertEquals(-1, bytes.mismatch(dare.get(name)), name));
     }
 
+    /**
+     * Where Hbar is 0 (every Fisher 0, delta0 = 0) gradient matching falls back to task arithmetic;
+     * the sparsified pass takes its numerators from the same definition, so with nothing dropped it
+     * gives the same bits there too: on a family whose Fishers are all 0, and on one where a few
+     * elements have every Fisher 0.
+     */
+    @Test
+    void dareWithDensityOneIsGradientMatchingBitForBitWhereHbarFallsBack() {
+        for (boolean zeroFishers : new boolean[] {true, false}) {
+            MergerTest.Family f = new MergerTest.Family(5, 3, zeroFishers);
+            Map<String, MemorySegment> gm = MergerTest.run(f.request(Method.GRADIENT_MATCHING, true).weights(0.7f, 1.2f, 0.4f)
+                    .fisherScales(2f, 1f, 3f).delta0(0f).build(), null);
+            Map<String, MemorySegment> dare = MergerTest.run(f.request(Method.DARE_GRADIENT_MATCHING, true).weights(0.7f, 1.2f, 0.4f)
+                    .fisherScales(2f, 1f, 3f).delta0(0f).densities(1f, 1f, 1f).build(), null);
+            gm.forEach((name, bytes) -> assertEquals(-1, bytes.mismatch(dare.get(name)), name + " zeroFishers=" + zeroFishers));
+        }
+    }
+
     /** Models whose task vectors all share one sign per element, with Fishers (some zero), odd size. */
     @Test
     void tiesWithDensityOneAndAgreeingSignsIsGradientMatchingBitForBit() {

@@ -5,9 +5,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
+import ugm.core.ChunkExecutor;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.kernel.GradientMatching;
+import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 import ugm.core.kernel.WarmUp;
 
@@ -22,9 +24,10 @@ public final class WarmUpProbe {
     }
 
     public static void main(String[] args) throws Exception {
-        System.setProperty("ugm.vector.after", String.valueOf(Long.MAX_VALUE)); // only the warm-up can switch
-        WarmUp.start(Arena.ofShared().allocate(WarmUp.SCRATCH_BYTES, 64), () -> { });
-        boolean hot = WarmUp.await();
+        Kernels vector = Kernels.get();
+        WarmUp warmUp = WarmUp.start(vector, Arena.ofShared().allocate(WarmUp.SCRATCH_BYTES, 64), () -> { });
+        boolean hot = warmUp.await();
+        KernelPolicy policy = KernelPolicy.scalarFirst(vector, Long.MAX_VALUE, warmUp); // only the warm-up can switch
 
         Random r = new Random(3);
         int n = 40_000 + 13; // several chunks and a tail
@@ -42,7 +45,7 @@ public final class WarmUpProbe {
         Map<String, MemorySegment> out = new HashMap<>();
         MergeReport report = Merger.merge(MergeRequest.builder(Method.GRADIENT_MATCHING).base(m[0]).baseFisher(m[1]).model(m[2])
                 .fisher(m[3]).model(m[4]).fisher(m[5]).model(m[6]).fisher(m[7]).weights(0.5f, 0.3f, 0.2f).delta0(0f).threads(2)
-                .chunkElements(4096).build(), t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8)));
+                .chunkElements(4096).build(), t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8)), ChunkExecutor.of(policy));
 
         // the scalar twin's general path: decode, gradient matching, encode
         Kernels scalar = Kernels.scalar();

@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import ugm.core.kernel.Kernels;
 import ugm.core.kernel.WarmUp;
 
 /**
@@ -35,6 +36,6 @@ class WarmUpTest {
 
     @Test
     void scratchTooSmallIsRefused() {
-        assertThrows(IllegalArgumentException.class, () -> WarmUp.start(Arena.ofAuto().allocate(16), () -> { }));
+        assertThrows(IllegalArgumentException.class, () -> WarmUp.start(Kernels.get(), Arena.ofAuto().allocate(16), () -> { }));
     }
 }

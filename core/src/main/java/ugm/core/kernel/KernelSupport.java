@@ -1,0 +1,42 @@
+package ugm.core.kernel;
+
+import java.lang.foreign.MemorySegment;
+import ugm.core.DType;
+
+/**
+ * What an implementation of the kernels provides: the operations of {@link Kernels} without their
+ * argument checks, which the facade has already made. Two implementations: {@link ScalarKernels}
+ * (plain loops over {@link Formulas}) and {@link VectorKernels} (the Vector API, whose tails are
+ * those same loops). Implementations are stateless and thread-safe.
+ */
+interface KernelSupport {
+
+    /** What this implementation is, e.g. {@code "scalar"} or {@code "vector-256"}. */
+    String name();
+
+    void decode(DType type, MemorySegment src, long off, float[] dst, int n);
+
+    void encode(float[] src, int n, DType type, MemorySegment dst, long off);
+
+    void linear(float[][] x, float[] w, float[] out, int n);
+
+    void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n);
+
+    long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
+
+    /** Called only for BF16 or F32 and {@code !p.remove()}. */
+    boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
+                                   MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n);
+
+    void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n);
+
+    void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a, float[] s,
+                        float floor, float[] out, int n);
+
+    int indexOfNegativeOrNaN(float[] x, int n);
+
+    int countNonFinite(float[] x, int n);
+
+    /** BF16 elements one iteration of the direct kernel covers (1 for plain loops): the warm-up sizes its calls by it. */
+    int bf16Step();
+}

@@ -1,0 +1,37 @@
+package ugm.core.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The launcher ({@code ugm} at the project's root) lowers the compile threshold of the direct
+ * kernels by naming their methods; a rename must not leave it naming nothing.
+ */
+class LauncherCompileCommandTest {
+
+    @Test
+    void theLaunchersCompileCommandNamesTheDirectKernels() throws IOException, ClassNotFoundException {
+        Path launcher = Path.of("..", "ugm");
+        assumeTrue(Files.isRegularFile(launcher), "no launcher beside this module");
+        Matcher m = Pattern.compile("CompileThresholdScaling,([\\w.$]+)::([\\w*]+),").matcher(Files.readString(launcher));
+        assertTrue(m.find(), "the launcher sets a compile threshold");
+        assertEquals(WarmUp.COMPILE_COMMAND_METHODS, m.group(1) + "::" + m.group(2));
+
+        Pattern methods = Pattern.compile(m.group(2).replace("*", ".*"));
+        Set<String> named = Arrays.stream(Class.forName(m.group(1)).getDeclaredMethods()).map(Method::getName)
+                .filter(n -> methods.matcher(n).matches()).collect(Collectors.toSet());
+        assertEquals(Set.of("directBf16", "directF32"), named, "the methods the pattern names: one direct kernel per dtype");
+    }
+}

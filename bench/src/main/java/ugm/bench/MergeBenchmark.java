@@ -20,7 +20,7 @@ import ugm.core.kernel.Kernels;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Merger;
-import ugm.core.merge.Method;
+import ugm.core.merge.methods.Method;
 
 /**
  * One method's kernel as the engine runs it, on one thread, from memory to memory: the executor's

@@ -14,7 +14,8 @@ import ugm.core.merge.Merger;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
-import ugm.core.merge.Method;
+import ugm.core.merge.MergeMethod;
+import ugm.core.merge.methods.Method;
 
 /** Prints a merge plan: every output tensor with its inputs and conversions, the totals, and every problem. */
 final class DryRun {
@@ -23,7 +24,7 @@ final class DryRun {
     private DryRun() {
     }
 
-    static void print(MergePlan plan, Method method, int threads, String outStatus, List<String> warnings, PrintWriter out) {
+    static void print(MergePlan plan, MergeMethod method, int threads, String outStatus, List<String> warnings, PrintWriter out) {
         int models = countModels(plan);
         out.printf(Locale.ROOT, "plan: %s of %d model(s), %d output tensor(s); arithmetic in float32%n", method, models,
                 plan.tensors().size());
@@ -55,7 +56,7 @@ final class DryRun {
     }
 
     /** {@code name [shape] merge: base BF16, models BF16 x3, Fishers F32 x3 -> BF16; alpha [0.5, 1]}. */
-    static String describe(TensorPlan t, Method method) {
+    static String describe(TensorPlan t, MergeMethod method) {
         String head = t.output().name() + " " + Arrays.toString(t.output().shape()) + " ";
         if (t.action() == Action.COPY) {
             return head + "copy " + t.output().dtype() + " from " + t.base().source().describe();

@@ -26,7 +26,7 @@ import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Merger;
-import ugm.core.merge.Method;
+import ugm.core.merge.methods.Method;
 import ugm.io.OutputFolder;
 import ugm.io.ShardedWriter;
 

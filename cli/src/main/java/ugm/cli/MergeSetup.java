@@ -15,8 +15,8 @@ import ugm.core.DType;
 import ugm.core.TensorInfo;
 import ugm.core.UgmException;
 import ugm.core.merge.MergeRequest;
-import ugm.core.merge.Method;
 import ugm.core.merge.TensorParameter;
+import ugm.core.merge.methods.Method;
 import ugm.io.Checkpoint;
 import ugm.io.ModelFiles;
 
@@ -61,7 +61,7 @@ final class MergeSetup implements AutoCloseable {
         }
         for (MergeConfig.Model m : config.models()) {
             if (method.needsBase() && m.path().equals(config.base())) {
-                if (method == Method.SLERP || method == Method.NEARSWAP) {
+                if (method.baseAmongModels()) {
                     continue; // mergekit lists the base among slerp's and nearswap's two models
                 }
                 warnings.add("base_model " + m.path() + " is also in models; as in mergekit it is the base, not a task");

@@ -23,8 +23,8 @@ import ugm.cli.config.ConfigParser;
 import ugm.cli.config.MergeConfig;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
-import ugm.core.merge.Method;
 import ugm.core.merge.Reference;
+import ugm.core.merge.methods.Method;
 import ugm.io.Checkpoint;
 
 /** The YAML form: same bytes as the flags, per-tensor parameters, the files beside the output, the dry run. */

@@ -19,8 +19,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
-import ugm.core.merge.Method;
 import ugm.core.merge.Reference;
+import ugm.core.merge.methods.Method;
 import ugm.io.Checkpoint;
 
 class MergeCommandTest {
@@ -181,7 +181,7 @@ class MergeCommandTest {
         Run h = Run.of("merge", "--help");
         assertEquals(0, h.code(), h::toString);
         String flat = h.out().replaceAll("\\s+", " ");
-        for (ugm.core.merge.Method m : ugm.core.merge.Method.values()) {
+        for (ugm.core.merge.methods.Method m : ugm.core.merge.methods.Method.values()) {
             assertTrue(flat.contains(" " + m.id() + " " + m.summary().replaceAll("\\s+", " ")), m.id() + " missing from:\n" + h.out());
         }
     }

@@ -9,7 +9,7 @@ import ugm.core.DType;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Merger;
-import ugm.core.merge.Method;
+import ugm.core.merge.methods.Method;
 import ugm.io.SafetensorsFile;
 import ugm.io.SafetensorsWriter;
 

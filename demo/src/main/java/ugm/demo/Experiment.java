@@ -8,13 +8,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
+import ugm.core.merge.methods.Method;
 import ugm.demo.Results.Removal;
 import ugm.demo.Results.Scores;
 import ugm.demo.Results.SweepPoint;
 import ugm.demo.SoftmaxRegression.FisherKind;
 import ugm.core.ChunkExecutor;
 import ugm.core.merge.MergeReport;
-import ugm.core.merge.Method;
 
 /**
  * The demo: train a base on the pretraining data, fine-tune one model per task from it under the

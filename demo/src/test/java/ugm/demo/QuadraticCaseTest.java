@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import ugm.core.merge.Method;
+import ugm.core.merge.methods.Method;
 
 /**
  * method.md's closed-form case through the demo's own pieces (model folders on disk, the real

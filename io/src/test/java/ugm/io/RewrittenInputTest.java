@@ -25,7 +25,7 @@ import ugm.core.UgmException;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Merger;
-import ugm.core.merge.Method;
+import ugm.core.merge.methods.Method;
 
 /**
  * An input rewritten in place at the same size (a training job saving over its checkpoint) shows

@@ -24,7 +24,7 @@ import ugm.core.UgmException;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Merger;
-import ugm.core.merge.Method;
+import ugm.core.merge.methods.Method;
 
 /**
  * An input truncated while it is mapped: the merge stops with one I/O error naming that file,

@@ -16,8 +16,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import ugm.core.DType;
 import ugm.core.UgmException;
-import ugm.core.merge.Method;
 import ugm.core.merge.Parameter;
+import ugm.core.merge.methods.Method;
 
 /** Reads a mergekit-style YAML config; every mistake is one line naming the file and the key. */
 public final class ConfigParser {

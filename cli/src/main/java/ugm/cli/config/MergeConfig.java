@@ -10,8 +10,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import ugm.core.merge.Method;
 import ugm.core.merge.Parameter;
+import ugm.core.merge.methods.Method;
 
 /**
  * A merge as the config (or the flags) describes it, paths resolved: the mergekit schema for

@@ -11,7 +11,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import ugm.core.merge.Method;
+import ugm.core.merge.methods.Method;
 
 /** The README's config examples parse, one per method. */
 class ReadmeConfigsTest {

@@ -47,7 +47,8 @@ public final class MergePlan {
             return n;
         }
 
-        List<Input> all() {
+        /** Every input: the models, their Fishers, the base and its Fisher where present. */
+        public List<Input> all() {
             List<Input> l = new ArrayList<>(models);
             l.addAll(fishers);
             if (base != null) {
@@ -205,7 +206,7 @@ public final class MergePlan {
             if (coefficients == null) {
                 return;
             }
-            String range = ParameterRanges.problem(r, name, t.elementCount());
+            String range = r.method.tensorProblem(r, name, t.elementCount());
             if (range != null) {
                 problems.add("tensor '" + name + "': " + range);
                 return;
@@ -294,39 +295,8 @@ public final class MergePlan {
             problems.add("tensor '" + tensor + "': " + problem);
             return null;
         }
-        if (r.method == Method.TASK_ARITHMETIC && r.normalize) {
-            // mergekit: the weights divided by their sum, a sum under 1e-8 in size counting as 1
-            double sum = 0;
-            for (float w : given) {
-                sum += w;
-            }
-            for (int i = 0; i < n; i++) {
-                given[i] = (float) (given[i] / (Math.abs(sum) < 1e-8 ? 1 : sum));
-            }
-        }
-        float[] weights = given.clone();
-        if (r.method == Method.LINEAR && r.normalize) {
-            double sum = 0;
-            for (float w : weights) {
-                sum += w;
-            }
-            for (int i = 0; i < n; i++) {
-                weights[i] = (float) (weights[i] / sum);
-            }
-        }
-        float[] alphas = new float[n];
-        for (int i = 0; i < n; i++) {
-            float a = switch (r.method) {
-                case TASK_ARITHMETIC, GRADIENT_MATCHING, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING -> lambda * given[i];
-                default -> given[i];
-            };
-            alphas[i] = r.remove && r.method == Method.TASK_ARITHMETIC ? -a : a;
-        }
-        GradientMatching gm = r.method == Method.GRADIENT_MATCHING || r.method == Method.TIES_GRADIENT_MATCHING
-                || r.method == Method.DARE_GRADIENT_MATCHING
-                ? new GradientMatching(alphas, scales.clone(), baseScale, delta0, r.remove, r.clampRel)
-                : null;
-        return new Coefficients(weights, alphas, scales, baseScale, r.fisherFloor, gm);
+        return r.method.coefficients(new MergeMethod.TensorValues(given, scales, lambda, baseScale, delta0, r.normalize, r.remove,
+                r.clampRel, r.fisherFloor));
     }
 
     /** The plan has problems; the message lists them all, one per line. */

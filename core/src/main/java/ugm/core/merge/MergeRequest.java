@@ -9,10 +9,10 @@ import ugm.core.UgmException;
 
 /**
  * Everything a merge needs: the method, the open inputs and the parameters. Build one with
- * {@link #builder(Method)}; {@link MergePlan#of(MergeRequest)} checks it against the tensors.
+ * {@link #builder(MergeMethod)}; {@link MergePlan#of(MergeRequest)} checks it against the tensors.
  */
 public final class MergeRequest {
-    final Method method;
+    final MergeMethod method;
     final TensorSource base;
     final List<TensorSource> models;
     final List<TensorParameter> weights;
@@ -52,7 +52,7 @@ public final class MergeRequest {
         remove = b.remove;
         clampRel = b.clampRel;
         fisherFloor = b.fisherFloor;
-        normalize = b.normalize != null ? b.normalize : method.normalizeDefault();
+        normalize = b.normalize != null ? b.normalize : method.defaultFlag(Parameter.NORMALIZE);
         outDtype = b.outDtype;
         threads = b.threads > 0 ? b.threads : Runtime.getRuntime().availableProcessors();
         chunkElements = b.chunkElements;
@@ -92,7 +92,7 @@ public final class MergeRequest {
             throw usage("at least one model is needed");
         }
         if (method.needsBase() && base == null) {
-            throw usage(method + " needs a base model");
+            throw usage(method.id() + " needs a base model");
         }
         if (weights.size() != models.size()) {
             throw usage(weights.size() + " weights for " + models.size() + " models; give one per model, in model order");
@@ -101,13 +101,13 @@ public final class MergeRequest {
             throw usage(fisherScales.size() + " Fisher scales for " + models.size() + " models; give one per model, in model order");
         }
         if (method.needsFishers() && fishers.size() != models.size()) {
-            throw usage(method + " needs a Fisher for every model: " + fishers.size() + " given for " + models.size() + " models");
+            throw usage(method.id() + " needs a Fisher for every model: " + fishers.size() + " given for " + models.size() + " models");
         }
-        if (method == Method.FISHER_WITH_BASE && baseFisher == null) {
-            throw usage(method + " needs a base Fisher");
+        if (method.needsBaseFisher() && baseFisher == null) {
+            throw usage(method.id() + " needs a base Fisher");
         }
         if (remove && !method.supportsRemove()) {
-            throw usage("remove applies to gradient_matching and task_arithmetic, not " + method);
+            throw usage("remove does not apply to " + method.id());
         }
         if (outDtype != null && !outDtype.isMergeable()) {
             throw usage("output dtype must be one of BF16, F16, F32, F64, not " + outDtype);
@@ -125,11 +125,9 @@ public final class MergeRequest {
             throw usage(densities.size() + " densities, " + gammas.size() + " gammas and " + epsilons.size() + " epsilons for " + models.size()
                     + " models; give one per model, in model order");
         }
-        if ((method == Method.SLERP || method == Method.NEARSWAP) && models.size() != 1) {
-            throw usage(method + " takes the base and exactly one other model, not " + models.size());
-        }
-        if (method == Method.MODEL_STOCK && models.size() < 2) {
-            throw usage("model_stock needs at least two models besides the base");
+        String count = method.modelCountProblem(models.size());
+        if (count != null) {
+            throw usage(count);
         }
         if (chunkElements < 64) {
             throw usage("chunk size must be at least 64 elements");
@@ -148,14 +146,12 @@ public final class MergeRequest {
             p = finite("weight of model " + (i + 1), weightValues.get(i));
             p = p != null ? p : nonNegative("Fisher scale of model " + (i + 1), scaleValues.get(i));
         }
-        if (p == null && method == Method.LINEAR && normalize && !weightValues.contains(null)) {
-            double sum = 0;
-            for (Float w : weightValues) {
-                sum += w;
+        if (p == null && !weightValues.contains(null)) {
+            float[] w = new float[weightValues.size()];
+            for (int i = 0; i < w.length; i++) {
+                w[i] = weightValues.get(i);
             }
-            if (sum == 0) {
-                p = "linear with normalize needs weights that do not sum to 0";
-            }
+            p = method.weightsProblem(w, normalize);
         }
         return p;
     }
@@ -180,12 +176,56 @@ public final class MergeRequest {
     }
 
     /** Whether the sparsified elements are rescaled: as asked, else the method's default. */
-    boolean rescale() {
-        return rescale != null ? rescale : method.rescaleDefault();
+    public boolean rescale() {
+        return rescale != null ? rescale : method.defaultFlag(Parameter.RESCALE);
     }
 
-    public Method method() {
+    /** Whether to divide by the sum of the (surviving) weights: as asked, else the method's default. */
+    public boolean normalize() {
+        return normalize;
+    }
+
+    public MergeMethod method() {
         return method;
+    }
+
+    /** The number of models besides the base. */
+    public int modelCount() {
+        return models.size();
+    }
+
+    /** The seed of the random sparsifiers. */
+    public long seed() {
+        return seed;
+    }
+
+    /** model_stock: one t per row. */
+    public boolean filterWise() {
+        return filterWise;
+    }
+
+    /** Model {@code model}'s value of a per-model parameter (weight, fisher_scale, density, gamma, epsilon). */
+    public TensorParameter perModel(Parameter p, int model) {
+        List<TensorParameter> l = switch (p) {
+            case WEIGHT -> weights;
+            case FISHER_SCALE -> fisherScales;
+            case DENSITY -> densities;
+            case GAMMA -> gammas;
+            case EPSILON -> epsilons;
+            default -> throw new IllegalArgumentException(p.key() + " is not given per model");
+        };
+        return l.get(model);
+    }
+
+    /** A global per-tensor parameter (lambda, delta0, base_fisher_scale, t). */
+    public TensorParameter global(Parameter p) {
+        return switch (p) {
+            case LAMBDA -> lambda;
+            case DELTA0 -> delta0;
+            case BASE_FISHER_SCALE -> baseFisherScale;
+            case T -> t;
+            default -> throw new IllegalArgumentException(p.key() + " is not a per-tensor global parameter");
+        };
     }
 
     public int threads() {
@@ -205,13 +245,13 @@ public final class MergeRequest {
         return base != null ? base : models.get(0);
     }
 
-    public static Builder builder(Method method) {
+    public static Builder builder(MergeMethod method) {
         return new Builder(method);
     }
 
     /** Collects a request; every setter is optional except the models (and the base where the method needs one). */
     public static final class Builder {
-        private final Method method;
+        private final MergeMethod method;
         private TensorSource base;
         private final List<TensorSource> models = new ArrayList<>();
         private List<TensorParameter> weights;
@@ -236,7 +276,7 @@ public final class MergeRequest {
         private Boolean rescale;
         private long seed;
 
-        private Builder(Method method) {
+        private Builder(MergeMethod method) {
             this.method = Objects.requireNonNull(method, "method");
         }
 
@@ -330,7 +370,7 @@ public final class MergeRequest {
 
         /**
          * Divide by the sum of the (surviving) weights; default: the method's, as mergekit
-         * ({@link Method#normalizeDefault()}). For task_arithmetic the weights are divided by their
+         * ({@link MergeMethod#defaultFlag}). For task_arithmetic the weights are divided by their
          * sum (a sum under 1e-8 in size counts as 1).
          */
         public Builder normalize(boolean normalize) {

@@ -11,11 +11,9 @@ import ugm.core.TensorInfo;
 import ugm.core.TensorSink;
 import ugm.core.TensorSource;
 import ugm.core.UgmException;
-import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 import ugm.core.merge.MergePlan.Action;
-import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
 
@@ -129,15 +127,12 @@ public final class Merger {
         final List<ChunkExecutor.Job> jobs = new ArrayList<>();
         final MemorySegment[] targets;
         final int chunk;
-        final Method method;
         final int models;
         final LongAdder clamped = new LongAdder();
         final InputScan scan;
-        /** The per-tensor first passes of the methods that need one (see {@link TensorPasses}). */
-        final TensorPasses passes;
+        /** How each tensor is computed (see {@link TensorMerges}). */
+        final TensorMerges merges;
         final TensorSink sink;
-        /** Per tensor, its operands for {@link Kernels#gradientMatchingDirect}, or null where only the general path applies. */
-        final Direct[] direct;
 
         Run(MergePlan plan, TensorSink sink) {
             this.sink = sink;
@@ -160,13 +155,8 @@ public final class Merger {
                 jobs.add(new ChunkExecutor.Job(t.output(), chunks(t), sources, memory));
             }
             this.scan = new InputScan(tensors);
-            this.method = plan.request().method;
             this.models = plan.request().models.size();
-            this.passes = new TensorPasses(plan.request());
-            this.direct = new Direct[tensors.size()];
-            for (int i = 0; i < direct.length; i++) {
-                direct[i] = Direct.of(tensors.get(i), method);
-            }
+            this.merges = new TensorMerges(plan.request(), tensors);
         }
 
         /** Chunks of {@code chunk} elements, or of 4 x {@code chunk} bytes for a copied tensor. */
@@ -183,7 +173,7 @@ public final class Merger {
         @Override
         public long chunk(int ti, long c, Scratch s, KernelPolicy.Worker worker) {
             TensorPlan t = tensors.get(ti);
-            return t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, direct[ti], targets[ti], c, s, worker);
+            return t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, merges.of(ti, t), targets[ti], c, s, worker);
         }
 
         /** Lets file-backed inputs and output drop a finished tensor's pages, so RSS stays bounded. */
@@ -195,7 +185,7 @@ public final class Merger {
                 in.source().release(name);
             }
             sink.release(t.output());
-            passes.release(t);
+            merges.release(t);
         }
 
         long copy(TensorPlan t, MemorySegment target, long c) {
@@ -212,15 +202,15 @@ public final class Merger {
          * vector once compiled). No work is done twice and the bytes do not depend on when, or
          * whether, the switch happens.
          */
-        long merge(TensorPlan t, Direct d, MemorySegment target, long c, Scratch s, KernelPolicy.Worker worker) {
+        long merge(TensorPlan t, TensorMerge m, MemorySegment target, long c, Scratch s, KernelPolicy.Worker worker) {
             long from = c * chunk;
             long end = Math.min(from + chunk, t.output().elementCount());
             long bytes = 0;
             for (long at = from; at < end; at += BLOCK) {
                 int n = (int) Math.min(BLOCK, end - at);
                 // (the direct kernel is compiled ahead by the warm-up, if there is one: no probing it here)
-                Kernels k = worker.next(d != null);
-                bytes += mergeRange(k, worker, t, d, target, at, n, s, clamped);
+                Kernels k = worker.next(m.hasDirect());
+                bytes += mergeRange(k, worker, t, m, target, at, n, s);
                 worker.done(n);
             }
             return bytes;
@@ -231,14 +221,11 @@ public final class Merger {
          * and accepts the range, else by the general path (decode, check, compute, encode), which
          * gives the same bits and also reports, rejects or falls back where the data asks for it.
          */
-        long mergeRange(Kernels kernels, KernelPolicy.Worker worker, TensorPlan t, Direct d, MemorySegment target, long from,
-                        int n, Scratch s, LongAdder clampCount) {
+        long mergeRange(Kernels kernels, KernelPolicy.Worker worker, TensorPlan t, TensorMerge m, MemorySegment target, long from,
+                        int n, Scratch s) {
             DType outType = t.output().dtype();
-            if (d != null) {
-                Kernels k = worker.direct(kernels, outType); // the vector kernel once the warm-up has compiled it
-                if (k.gradientMatchingDirect(d.p, outType, d.base, d.baseFisher, d.x, d.fisher, target, from, n)) {
-                    return (long) n * outType.byteWidth();
-                }
+            if (m.hasDirect() && m.direct(worker.direct(kernels, outType), outType, target, from, n)) {
+                return (long) n * outType.byteWidth(); // (the vector kernel once the warm-up has compiled it)
             }
             String name = t.output().name();
             for (int i = 0; i < models; i++) {
@@ -258,20 +245,9 @@ public final class Merger {
                 baseFisher = s.baseFisher;
             }
             scan.block(kernels, t, s.models, s.base, s.fishers, baseFisher, n);
-            Coefficients k = t.coefficients();
-            switch (method) {
-                case LINEAR -> kernels.linear(s.models, k.weights(), s.out, n);
-                case TASK_ARITHMETIC -> kernels.taskArithmetic(s.base, s.models, k.alphas(), s.out, n);
-                case FISHER -> kernels.fisher(s.models, s.fishers, k.alphas(), k.scales(), k.floor(), s.out, n);
-                case FISHER_WITH_BASE -> kernels.fisherWithBase(s.base, baseFisher, k.baseScale(), s.models, s.fishers,
-                        k.alphas(), k.scales(), k.floor(), s.out, n);
-                case GRADIENT_MATCHING -> {
-                    long c = kernels.gradientMatching(k.gradientMatching(), s.base, baseFisher, s.models, s.fishers, s.out, n);
-                    if (clampCount != null) {
-                        clampCount.add(c);
-                    }
-                }
-                default -> passes.of(t).apply(from, n, s.base, s.models, s.fishers, baseFisher, s.out); // first pass, then element-wise
+            long c = m.apply(kernels, from, n, s.base, s.models, s.fishers, baseFisher, s.out);
+            if (c != 0) {
+                clamped.add(c);
             }
             kernels.encode(s.out, n, outType, target, from * outType.byteWidth());
             return (long) n * outType.byteWidth();
@@ -290,33 +266,6 @@ public final class Merger {
             }
         }
 
-    }
-
-    /**
-     * The operands of {@link Kernels#gradientMatchingDirect} for one tensor: gradient matching
-     * (not removal), every input and the output of one dtype, BF16 or F32; baseFisher may be null.
-     */
-    private record Direct(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
-                          MemorySegment[] fisher) {
-
-        static Direct of(TensorPlan t, Method method) {
-            if (method != Method.GRADIENT_MATCHING || t.action() != Action.MERGE || t.coefficients().gradientMatching().remove()) {
-                return null;
-            }
-            DType type = t.output().dtype();
-            if (type != DType.BF16 && type != DType.F32
-                    || t.baseFisher() == null && !Float.isFinite(t.coefficients().gradientMatching().baseScale())) {
-                return null; // (without a base Fisher the kernel takes P0 = 0 * s0 + delta0)
-            }
-            for (Input in : t.all()) {
-                if (in.dtype() != type) {
-                    return null;
-                }
-            }
-            return new Direct(t.coefficients().gradientMatching(), t.base().data(), t.baseFisher() == null ? null : t.baseFisher().data(),
-                    t.models().stream().map(Input::data).toArray(MemorySegment[]::new),
-                    t.fishers().stream().map(Input::data).toArray(MemorySegment[]::new));
-        }
     }
 
     /** Per-thread decode buffers. */

@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * The parameters of the merge methods, as a config's {@code parameters} maps and the command line
- * name them, with their defaults. Which method reads which is declared by {@link Method}; this
+ * name them, with their defaults. Which method reads which is declared by each {@link MergeMethod}; this
  * and that are the only places either is written down.
  */
 public enum Parameter {
@@ -17,9 +17,9 @@ public enum Parameter {
     DELTA0("delta0", false, Kind.NUMBER, 0),
     BASE_FISHER_SCALE("base_fisher_scale", false, Kind.NUMBER, 1),
     T("t", false, Kind.NUMBER, 0.5),
-    /** Default: the method's ({@link Method#normalizeDefault()}). */
+    /** Default: the method's ({@link MergeMethod#defaultFlag}). */
     NORMALIZE("normalize", false, Kind.FLAG, 0),
-    /** Default: the method's ({@link Method#rescaleDefault()}). */
+    /** Default: the method's ({@link MergeMethod#defaultFlag}). */
     RESCALE("rescale", false, Kind.FLAG, 0),
     RANDOM_SEED("random_seed", false, Kind.SCALAR_NUMBER, 0),
     FILTER_WISE("filter_wise", false, Kind.FLAG, 0),
@@ -63,7 +63,7 @@ public enum Parameter {
         return kind;
     }
 
-    /** The default of a number; flags' defaults are the method's (see {@link Method#defaultFlag}). */
+    /** The default of a number; flags' defaults are the method's (see {@link MergeMethod#defaultFlag}). */
     public double defaultValue() {
         return defaultValue;
     }

@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import ugm.core.merge.methods.Method;
 
 /**
  * Merges running at once in one JVM through the library API do not interfere: each gets exactly

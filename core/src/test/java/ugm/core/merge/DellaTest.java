@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.UgmException;
+import ugm.core.merge.methods.Method;
 import ugm.core.merge.sparsify.CounterRandom;
 
 /** della and della_linear against a double-precision twin that sorts each row, plus their statistics. */

@@ -8,6 +8,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
+import ugm.core.merge.methods.Method;
 
 /**
  * method.md, "Why it works": for linear regression whose design matrices have orthogonal columns,

@@ -24,6 +24,7 @@ import ugm.core.TensorSink;
 import ugm.core.UgmException;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
+import ugm.core.merge.methods.Method;
 
 class MergerTest {
     /** Odd sizes: a scalar-like one, tails, several chunks with a ragged last one. */

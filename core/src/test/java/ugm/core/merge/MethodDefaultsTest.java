@@ -6,6 +6,7 @@ import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
+import ugm.core.merge.methods.Method;
 
 /**
  * A request built in the library gets the defaults the command line gets: each method's own

@@ -9,6 +9,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
+import ugm.core.merge.methods.Method;
 
 /** model_stock with filter_wise: one t per row, against a double twin; a 1-D tensor is one row. */
 class ModelStockFilterWiseTest {

@@ -17,6 +17,7 @@ import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.TensorSink;
 import ugm.core.merge.MergeReport.NonFinite;
+import ugm.core.merge.methods.Method;
 
 /** NaN and infinity in inputs are counted per tensor and input for the report; finite inputs never give NaN. */
 class NonFiniteInputsTest {

@@ -8,6 +8,7 @@ import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
+import ugm.core.merge.methods.Method;
 
 /** density, gamma, epsilon and t out of range are plan problems naming the tensor, found before any pass runs. */
 class ParameterRangesTest {

@@ -17,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
+import ugm.core.merge.methods.Method;
 
 /** Parameters that are functions of the tensor name: each tensor is merged with its own values. */
 class PerTensorParameterTest {

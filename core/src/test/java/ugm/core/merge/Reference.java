@@ -1,5 +1,7 @@
 package ugm.core.merge;
 
+import ugm.core.merge.methods.Method;
+
 /** The methods of method.md evaluated in double precision, one element at a time: the yardstick for tests. */
 public final class Reference {
     private Reference() {

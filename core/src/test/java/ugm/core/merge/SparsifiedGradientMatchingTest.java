@@ -9,6 +9,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
+import ugm.core.merge.methods.Method;
 
 /** ties_gradient_matching and dare_gradient_matching reduce to gradient_matching when nothing is dropped. */
 class SparsifiedGradientMatchingTest {

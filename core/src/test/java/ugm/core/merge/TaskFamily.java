@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Random;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
+import ugm.core.merge.methods.Method;
 
 /**
  * A base and T models for the task-vector method tests: per shape, base values ~ N(0, 1) and

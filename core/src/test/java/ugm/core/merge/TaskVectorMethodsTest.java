@@ -18,6 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.UgmException;
+import ugm.core.merge.methods.Method;
 import ugm.core.merge.sparsify.CounterRandom;
 
 /** ties, dare_*, breadcrumbs*, slerp, model_stock, nearswap against mergekit's cases and a double-precision twin written here. */

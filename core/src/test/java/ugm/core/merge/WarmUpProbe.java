@@ -12,6 +12,7 @@ import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 import ugm.core.kernel.WarmUp;
+import ugm.core.merge.methods.Method;
 
 /**
  * Run in a fresh JVM by {@link WarmUpTest} (the test JVM has run every vector width, which a

@@ -1,10 +1,13 @@
-package ugm.core.merge;
+package ugm.core.merge.methods;
 
-import java.util.List;
 import ugm.core.UgmException;
 import ugm.core.kernel.Formulas;
 import ugm.core.kernel.GradientMatching;
+import ugm.core.kernel.Kernels;
 import ugm.core.merge.MergePlan.Input;
+import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Parameter;
+import ugm.core.merge.TensorMerge;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.sparsify.CounterRandom;
 import ugm.core.merge.sparsify.MagnitudeRows;
@@ -14,12 +17,12 @@ import ugm.core.merge.sparsify.Values;
 /**
  * The task-vector family (ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della,
  * della_linear) and the
- * sparsified gradient-matching methods, as mergekit-methods.md defines them. The first pass finds,
+ * sparsified gradient-matching methods, as docs/mergekit-methods.md defines them. The first pass finds,
  * per model, which elements survive (a {@link Rank} for the magnitude sparsifiers, a
  * {@link CounterRandom} stream for the random one, {@link MagnitudeRows} for della) and the rescale factor; the element pass
  * applies them, elects signs and sums.
  */
-final class TaskVectorPass implements ElementPass {
+final class TaskVectorPass implements TensorMerge {
 
     /** How a model's vector is thinned. */
     enum Sparsifier { NONE, MAGNITUDE, RANDOM, OUTLIERS, DELLA }
@@ -51,56 +54,38 @@ final class TaskVectorPass implements ElementPass {
         this.gradientMatching = updates != null;
     }
 
-    static Sparsifier sparsifier(Method m) {
-        return switch (m) {
-            case TIES, TIES_GRADIENT_MATCHING -> Sparsifier.MAGNITUDE;
-            case DARE_TIES, DARE_LINEAR, DARE_GRADIENT_MATCHING -> Sparsifier.RANDOM;
-            case BREADCRUMBS, BREADCRUMBS_TIES -> Sparsifier.OUTLIERS;
-            case DELLA, DELLA_LINEAR -> Sparsifier.DELLA;
-            default -> Sparsifier.NONE;
-        };
-    }
-
-    static boolean consensus(Method m) {
-        return m == Method.TIES || m == Method.DARE_TIES || m == Method.BREADCRUMBS_TIES || m == Method.DELLA
-                || m == Method.TIES_GRADIENT_MATCHING;
-    }
-
-    static ElementPass prepare(MergeRequest r, TensorPlan t) {
+    static TensorMerge prepare(TaskVectorFamily m, MergeRequest r, TensorPlan t) {
         String name = t.output().name();
         long count = t.output().elementCount();
         int models = t.models().size();
-        Method m = r.method;
-        GmUpdates updates = m == Method.TIES_GRADIENT_MATCHING || m == Method.DARE_GRADIENT_MATCHING
-                ? new GmUpdates(t.coefficients().gradientMatching()) : null;
+        GmUpdates updates = m.gradientMatching() ? new GmUpdates(t.coefficients().gradientMatching()) : null;
         float[] weights = t.coefficients().weights().clone();
         Keep[] keep = new Keep[models];
         double[] factors = new double[models];
-        float[] buffer = new float[TensorPasses.BLOCK];
-        Sparsifier s = sparsifier(m);
+        float[] buffer = new float[Blocks.BLOCK];
+        Sparsifier s = m.sparsifier();
         for (int i = 0; i < models; i++) {
-            double density = TensorPasses.decimal(r.densities.get(i).valueFor(name));
-            double gamma = TensorPasses.decimal(r.gammas.get(i).valueFor(name));
+            double density = Blocks.decimal(r.perModel(Parameter.DENSITY, i).valueFor(name));
+            double gamma = Blocks.decimal(r.perModel(Parameter.GAMMA, i).valueFor(name));
             if (!(density >= 0) || Double.isInfinite(density)) {
                 throw bad(name, "density of model " + (i + 1) + " must be a finite number >= 0, not " + density);
             }
-            double epsilon = TensorPasses.decimal(r.epsilons.get(i).valueFor(name));
+            double epsilon = Blocks.decimal(r.perModel(Parameter.EPSILON, i).valueFor(name));
             Values values = values(t, i, updates);
             int model = i;
             keep[i] = s == Sparsifier.DELLA
                     ? della(r, t, i, density, epsilon, () -> values(t, model, updates))
-                    : keep(r, name, i, count, density, gamma, values, buffer);
+                    : keep(s, r, name, i, count, density, gamma, values, buffer);
             factors[i] = keep[i] != null && r.rescale() ? factor(count, values, keep[i], buffer) : 1;
         }
-        double lambda = updates != null ? 1 : r.lambda.valueFor(name);
-        boolean normalize = updates == null && r.normalize;
-        return new TaskVectorPass(consensus(m), normalize, weights, lambda, keep, factors, updates);
+        double lambda = updates != null ? 1 : r.global(Parameter.LAMBDA).valueFor(name);
+        boolean normalize = updates == null && r.normalize();
+        return new TaskVectorPass(m.consensus(), normalize, weights, lambda, keep, factors, updates);
     }
 
     /** The survivors of model i's vector, or null when all survive. */
-    private static Keep keep(MergeRequest r, String name, int i, long count, double density, double gamma,
+    private static Keep keep(Sparsifier s, MergeRequest r, String name, int i, long count, double density, double gamma,
                              Values values, float[] buffer) {
-        Sparsifier s = sparsifier(r.method);
         if (s == Sparsifier.NONE || density >= 1) {
             return null;
         }
@@ -115,7 +100,7 @@ final class TaskVectorPass implements ElementPass {
                 return top::contains;
             }
             case RANDOM -> {
-                CounterRandom random = new CounterRandom(r.seed, name, i);
+                CounterRandom random = new CounterRandom(r.seed(), name, i);
                 return (index, v) -> random.uniform(index) < density;
             }
             case OUTLIERS -> {
@@ -160,8 +145,8 @@ final class TaskVectorPass implements ElementPass {
         if (cols > Integer.MAX_VALUE - 8) {
             throw bad(name, "della ranks rows of at most " + (Integer.MAX_VALUE - 8) + " elements, not " + cols);
         }
-        MagnitudeRows rows = new MagnitudeRows((int) cols, TensorPasses.BLOCK, density, epsilon,
-                new CounterRandom(r.seed, name, i), values);
+        MagnitudeRows rows = new MagnitudeRows((int) cols, Blocks.BLOCK, density, epsilon,
+                new CounterRandom(r.seed(), name, i), values);
         return (index, v) -> rows.keeps(index);
     }
 
@@ -198,30 +183,30 @@ final class TaskVectorPass implements ElementPass {
     /** Model i's vector: its task vector, or its gradient-matching update. */
     private static Values values(TensorPlan t, int i, GmUpdates updates) {
         int models = t.models().size();
-        float[] base = new float[TensorPasses.BLOCK];
-        float[] x = new float[TensorPasses.BLOCK];
+        float[] base = new float[Blocks.BLOCK];
+        float[] x = new float[Blocks.BLOCK];
         if (updates == null) {
             Input in = t.models().get(i);
             return (from, n, out) -> {
-                TensorPasses.decode(t.base(), from, n, base);
-                TensorPasses.decode(in, from, n, x);
+                Blocks.decode(t.base(), from, n, base);
+                Blocks.decode(in, from, n, x);
                 for (int j = 0; j < n; j++) {
                     out[j] = x[j] - base[j];
                 }
             };
         }
-        float[][] xs = new float[models][TensorPasses.BLOCK];
-        float[][] hs = new float[models][TensorPasses.BLOCK];
-        float[] h0 = t.baseFisher() == null ? null : new float[TensorPasses.BLOCK];
+        float[][] xs = new float[models][Blocks.BLOCK];
+        float[][] hs = new float[models][Blocks.BLOCK];
+        float[] h0 = t.baseFisher() == null ? null : new float[Blocks.BLOCK];
         float[] num = new float[models + 1];
         return (from, n, out) -> {
-            TensorPasses.decode(t.base(), from, n, base);
+            Blocks.decode(t.base(), from, n, base);
             for (int k = 0; k < models; k++) {
-                TensorPasses.decode(t.models().get(k), from, n, xs[k]);
-                TensorPasses.decode(t.fishers().get(k), from, n, hs[k]);
+                Blocks.decode(t.models().get(k), from, n, xs[k]);
+                Blocks.decode(t.fishers().get(k), from, n, hs[k]);
             }
             if (h0 != null) {
-                TensorPasses.decode(t.baseFisher(), from, n, h0);
+                Blocks.decode(t.baseFisher(), from, n, h0);
             }
             for (int j = 0; j < n; j++) {
                 float hbar = updates.numerators(base, h0, xs, hs, j, num);
@@ -235,10 +220,11 @@ final class TaskVectorPass implements ElementPass {
     }
 
     @Override
-    public void apply(long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher, float[] out) {
+    public long apply(Kernels k, long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
+                      float[] out) {
         if (gradientMatching) {
             applyUpdates(from, n, base, models, fishers, baseFisher, out);
-            return;
+            return 0;
         }
         int t = models.length;
         double[] w = new double[t];
@@ -265,6 +251,7 @@ final class TaskVectorPass implements ElementPass {
             }
             out[j] = (float) (b + lambda * mixed);
         }
+        return 0;
     }
 
     /**
@@ -320,9 +307,4 @@ final class TaskVectorPass implements ElementPass {
         }
     }
 
-    static List<Method> methods() {
-        return List.of(Method.TIES, Method.DARE_TIES, Method.DARE_LINEAR, Method.BREADCRUMBS, Method.BREADCRUMBS_TIES,
-                Method.DELLA, Method.DELLA_LINEAR,
-                Method.TIES_GRADIENT_MATCHING, Method.DARE_GRADIENT_MATCHING);
-    }
 }

@@ -1,6 +1,12 @@
-package ugm.core.merge;
+package ugm.core.merge.methods;
 
+import java.util.Set;
+import ugm.core.kernel.Kernels;
+import ugm.core.merge.MergeMethod;
+import ugm.core.merge.MergeRequest;
 import ugm.core.merge.MergePlan.TensorPlan;
+import ugm.core.merge.Parameter;
+import ugm.core.merge.TensorMerge;
 
 /**
  * model_stock: with the task vectors d_i = x_i − base, cos = the mean over pairs i < j of
@@ -10,22 +16,50 @@ import ugm.core.merge.MergePlan.TensorPlan;
  * the tensor accumulating the Gram matrix of the task vectors in double, one row (or the whole
  * tensor) at a time, and keeps one t per row.
  */
-final class ModelStock implements ElementPass {
-    private final double[] t;
-    private final long span;
-
-    private ModelStock(double[] t, long span) {
-        this.t = t;
-        this.span = span;
+final class ModelStock implements MergeMethod {
+    @Override
+    public String id() {
+        return "model_stock";
     }
 
-    static ElementPass prepare(MergeRequest r, TensorPlan plan) {
+    @Override
+    public String summary() {
+        return "t·mean(θ_t) + (1 − t)·θ0, t from the task vectors' mean cosine (--filter-wise: per row)";
+    }
+
+    @Override
+    public Set<Parameter> parameters() {
+        return Set.of(Parameter.WEIGHT, Parameter.FILTER_WISE);
+    }
+
+    @Override
+    public boolean needsBase() {
+        return true;
+    }
+
+    @Override
+    public boolean needsFishers() {
+        return false;
+    }
+
+    @Override
+    public String modelCountProblem(int models) {
+        return models >= 2 ? null : "model_stock needs at least two models besides the base";
+    }
+
+    @Override
+    public boolean firstPass() {
+        return true;
+    }
+
+    @Override
+    public TensorMerge prepare(MergeRequest r, TensorPlan plan) {
         int models = plan.models().size();
         long count = plan.output().elementCount();
         long[] shape = plan.output().shape();
-        long span = r.filterWise && shape.length > 0 && count > 0 ? shape[shape.length - 1] : Math.max(count, 1);
+        long span = r.filterWise() && shape.length > 0 && count > 0 ? shape[shape.length - 1] : Math.max(count, 1);
         double[] ts = new double[(int) Math.max(1, count / span)];
-        int block = TensorPasses.BLOCK;
+        int block = Blocks.BLOCK;
         float[] base = new float[block];
         float[][] d = new float[models][block];
         double[][] gram = new double[models][models];
@@ -33,9 +67,9 @@ final class ModelStock implements ElementPass {
         while (at < count) {
             long segmentEnd = (at / span + 1) * span;
             int n = (int) Math.min(block, Math.min(count, segmentEnd) - at);
-            TensorPasses.decode(plan.base(), at, n, base);
+            Blocks.decode(plan.base(), at, n, base);
             for (int i = 0; i < models; i++) {
-                TensorPasses.decode(plan.models().get(i), at, n, d[i]);
+                Blocks.decode(plan.models().get(i), at, n, d[i]);
                 for (int j = 0; j < n; j++) {
                     d[i][j] -= base[j];
                 }
@@ -57,7 +91,7 @@ final class ModelStock implements ElementPass {
                 }
             }
         }
-        return new ModelStock(ts, span);
+        return new Interpolation(ts, span);
     }
 
     /** t from the Gram matrix of the task vectors (upper triangle). */
@@ -75,17 +109,22 @@ final class ModelStock implements ElementPass {
         return models * cos / (1 + (models - 1) * cos);
     }
 
-    @Override
-    public void apply(long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher, float[] out) {
-        int m = models.length;
-        for (int j = 0; j < n; j++) {
-            double mean = 0;
-            for (float[] x : models) {
-                mean += x[j];
+    /** The element pass: {@code t·mean(θ_t) + (1 − t)·θ0}, one t per span of elements. */
+    private record Interpolation(double[] t, long span) implements TensorMerge {
+        @Override
+        public long apply(Kernels k, long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
+                          float[] out) {
+            int m = models.length;
+            for (int j = 0; j < n; j++) {
+                double mean = 0;
+                for (float[] x : models) {
+                    mean += x[j];
+                }
+                mean /= m;
+                double tj = t[(int) ((from + j) / span)];
+                out[j] = (float) (tj * mean + (1 - tj) * base[j]);
             }
-            mean /= m;
-            double tj = t[(int) ((from + j) / span)];
-            out[j] = (float) (tj * mean + (1 - tj) * base[j]);
+            return 0;
         }
     }
 }

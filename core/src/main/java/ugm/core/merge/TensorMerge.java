@@ -1,0 +1,35 @@
+package ugm.core.merge;
+
+import java.lang.foreign.MemorySegment;
+import ugm.core.DType;
+import ugm.core.kernel.Kernels;
+
+/**
+ * How one tensor is computed, block by block, once any first pass is done: built by
+ * {@link MergeMethod#prepare}, then applied by any worker. Implementations are immutable, so
+ * workers share them.
+ */
+public interface TensorMerge {
+    /**
+     * Writes elements {@code [from, from + n)} of the output into {@code out[0..n)} from the
+     * decoded blocks of the inputs ({@code base}, {@code baseFisher} and {@code fishers} may be
+     * unused or null where the method has none).
+     *
+     * @return how many elements were clamped (gradient matching's removal), else 0
+     */
+    long apply(Kernels k, long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher, float[] out);
+
+    /**
+     * Elements {@code [from, from + n)} in one pass from the mapped inputs straight into
+     * {@code target}, where a method has such a kernel: true when done, false when the general
+     * path (decode, {@link #apply}, encode) must do the range. The default has none.
+     */
+    default boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
+        return false;
+    }
+
+    /** Whether {@link #direct} can ever return true (the executor then offers it the compiled kernels). */
+    default boolean hasDirect() {
+        return false;
+    }
+}

@@ -1,0 +1,71 @@
+package ugm.core.merge.methods;
+
+import java.util.Set;
+import ugm.core.merge.MergeMethod;
+import ugm.core.merge.MergePlan.Coefficients;
+import ugm.core.merge.MergePlan.TensorPlan;
+import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Parameter;
+import ugm.core.merge.TensorMerge;
+
+/**
+ * fisher: {@code Σ w_t F_t θ_t / Σ w_t F_t} with {@code F_t = max(s_t H_t, floor)}; fisher_with_base
+ * counts the base, with its Fisher {@code s0 H0}, as one more model of weight 1.
+ */
+final class FisherAveraging implements MergeMethod {
+    static final FisherAveraging FISHER = new FisherAveraging(false);
+    static final FisherAveraging WITH_BASE = new FisherAveraging(true);
+
+    private final boolean withBase;
+
+    private FisherAveraging(boolean withBase) {
+        this.withBase = withBase;
+    }
+
+    @Override
+    public String id() {
+        return withBase ? "fisher_with_base" : "fisher";
+    }
+
+    @Override
+    public String summary() {
+        return withBase ? "as fisher, with the base and its Fisher as one more model of weight 1"
+                : "Σ w_t s_t H_t θ_t / Σ w_t s_t H_t";
+    }
+
+    @Override
+    public Set<Parameter> parameters() {
+        return withBase ? Set.of(Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.BASE_FISHER_SCALE, Parameter.FISHER_FLOOR)
+                : Set.of(Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.FISHER_FLOOR);
+    }
+
+    @Override
+    public boolean needsBase() {
+        return withBase;
+    }
+
+    @Override
+    public boolean needsFishers() {
+        return true;
+    }
+
+    @Override
+    public boolean needsBaseFisher() {
+        return withBase;
+    }
+
+    @Override
+    public TensorMerge prepare(MergeRequest r, TensorPlan t) {
+        Coefficients c = t.coefficients();
+        if (withBase) {
+            return (k, from, n, base, models, fishers, baseFisher, out) -> {
+                k.fisherWithBase(base, baseFisher, c.baseScale(), models, fishers, c.alphas(), c.scales(), c.floor(), out, n);
+                return 0;
+            };
+        }
+        return (k, from, n, base, models, fishers, baseFisher, out) -> {
+            k.fisher(models, fishers, c.alphas(), c.scales(), c.floor(), out, n);
+            return 0;
+        };
+    }
+}

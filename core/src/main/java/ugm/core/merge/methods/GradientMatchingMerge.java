@@ -1,0 +1,117 @@
+package ugm.core.merge.methods;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Set;
+import ugm.core.DType;
+import ugm.core.kernel.GradientMatching;
+import ugm.core.kernel.Kernels;
+import ugm.core.merge.MergeMethod;
+import ugm.core.merge.MergePlan.Action;
+import ugm.core.merge.MergePlan.Coefficients;
+import ugm.core.merge.MergePlan.Input;
+import ugm.core.merge.MergePlan.TensorPlan;
+import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Parameter;
+import ugm.core.merge.TensorMerge;
+
+/**
+ * gradient_matching, the paper's rule: {@code θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0)},
+ * {@code P0 = δ0 + s0 H0}, {@code α_t = λ·w_t}, and the removal rule (docs/method.md). Where every
+ * input and the output share one dtype, BF16 or F32, and it is not a removal, the tensor is merged
+ * in one pass from the mappings by the direct kernel; the general path does the ranges it declines.
+ */
+final class GradientMatchingMerge implements MergeMethod {
+    @Override
+    public String id() {
+        return "gradient_matching";
+    }
+
+    @Override
+    public String summary() {
+        return "θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0), P0 = delta0 + s0 H0,"
+                + " α_t = lambda·weight_t (Daheim et al., ICLR 2024)";
+    }
+
+    @Override
+    public Set<Parameter> parameters() {
+        return Set.of(Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.LAMBDA, Parameter.DELTA0, Parameter.BASE_FISHER_SCALE,
+                Parameter.REMOVE, Parameter.CLAMP);
+    }
+
+    @Override
+    public boolean needsBase() {
+        return true;
+    }
+
+    @Override
+    public boolean needsFishers() {
+        return true;
+    }
+
+    @Override
+    public Coefficients coefficients(TensorValues v) {
+        return gradientMatchingCoefficients(v);
+    }
+
+    /** α_t = λ·w_t and the rule's parameters; shared with the sparsified gradient-matching methods. */
+    static Coefficients gradientMatchingCoefficients(TensorValues v) {
+        float[] w = v.weights();
+        float[] alphas = new float[w.length];
+        for (int i = 0; i < w.length; i++) {
+            alphas[i] = v.lambda() * w[i];
+        }
+        GradientMatching gm = new GradientMatching(alphas, v.scales().clone(), v.baseScale(), v.delta0(), v.remove(), v.clampRel());
+        return new Coefficients(w.clone(), alphas, v.scales(), v.baseScale(), v.floor(), gm);
+    }
+
+    @Override
+    public TensorMerge prepare(MergeRequest r, TensorPlan t) {
+        GradientMatching p = t.coefficients().gradientMatching();
+        Direct d = Direct.of(t);
+        return d != null ? d : (k, from, n, base, models, fishers, baseFisher, out) ->
+                k.gradientMatching(p, base, baseFisher, models, fishers, out, n);
+    }
+
+    /**
+     * The tensor's operands for {@link Kernels#gradientMatchingDirect}: gradient matching (not
+     * removal), every input and the output of one dtype, BF16 or F32; baseFisher may be null.
+     */
+    private record Direct(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
+                          MemorySegment[] fisher) implements TensorMerge {
+
+        static Direct of(TensorPlan t) {
+            GradientMatching p = t.coefficients().gradientMatching();
+            if (t.action() != Action.MERGE || p.remove()) {
+                return null;
+            }
+            DType type = t.output().dtype();
+            if (type != DType.BF16 && type != DType.F32 || t.baseFisher() == null && !Float.isFinite(p.baseScale())) {
+                return null; // (without a base Fisher the kernel takes P0 = 0 * s0 + delta0)
+            }
+            for (Input in : t.all()) {
+                if (in.dtype() != type) {
+                    return null;
+                }
+            }
+            return new Direct(p, t.base().data(), t.baseFisher() == null ? null : t.baseFisher().data(),
+                    t.models().stream().map(Input::data).toArray(MemorySegment[]::new),
+                    t.fishers().stream().map(Input::data).toArray(MemorySegment[]::new));
+        }
+
+        @Override
+        public long apply(Kernels k, long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
+                          float[] out) {
+            return k.gradientMatching(p, base, baseFisher, models, fishers, out, n);
+        }
+
+        @Override
+        public boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
+            return k.gradientMatchingDirect(p, type, base, baseFisher, x, fisher, target, from, n);
+        }
+
+        @Override
+        public boolean hasDirect() {
+            return true;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package ugm.core.merge.methods;
+
+import java.util.Set;
+import ugm.core.merge.MergeMethod;
+import ugm.core.merge.MergePlan.Coefficients;
+import ugm.core.merge.MergePlan.TensorPlan;
+import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Parameter;
+import ugm.core.merge.TensorMerge;
+
+/** linear: the weighted average {@code Σ w_t θ_t / Σ w_t}, or the weighted sum without normalize (mergekit's linear). */
+final class Linear implements MergeMethod {
+    @Override
+    public String id() {
+        return "linear";
+    }
+
+    @Override
+    public String summary() {
+        return "Σ w_t θ_t / Σ w_t (without the division when --no-normalize)";
+    }
+
+    @Override
+    public Set<Parameter> parameters() {
+        return Set.of(Parameter.WEIGHT, Parameter.NORMALIZE);
+    }
+
+    @Override
+    public boolean needsBase() {
+        return false;
+    }
+
+    @Override
+    public boolean needsFishers() {
+        return false;
+    }
+
+    @Override
+    public boolean defaultFlag(Parameter p) {
+        return p == Parameter.NORMALIZE;
+    }
+
+    @Override
+    public String weightsProblem(float[] weights, boolean normalize) {
+        double sum = 0;
+        for (float w : weights) {
+            sum += w;
+        }
+        return normalize && sum == 0 ? "linear with normalize needs weights that do not sum to 0" : null;
+    }
+
+    /** With normalize, the weights divided by their sum. */
+    @Override
+    public Coefficients coefficients(TensorValues v) {
+        float[] weights = v.weights().clone();
+        if (v.normalize()) {
+            double sum = 0;
+            for (float w : weights) {
+                sum += w;
+            }
+            for (int i = 0; i < weights.length; i++) {
+                weights[i] = (float) (weights[i] / sum);
+            }
+        }
+        return new Coefficients(weights, v.weights().clone(), v.scales(), v.baseScale(), v.floor(), null);
+    }
+
+    @Override
+    public TensorMerge prepare(MergeRequest r, TensorPlan t) {
+        float[] w = t.coefficients().weights();
+        return (k, from, n, base, models, fishers, baseFisher, out) -> {
+            k.linear(models, w, out, n);
+            return 0;
+        };
+    }
+}

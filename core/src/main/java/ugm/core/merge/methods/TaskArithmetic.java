@@ -1,0 +1,69 @@
+package ugm.core.merge.methods;
+
+import java.util.Set;
+import ugm.core.merge.MergeMethod;
+import ugm.core.merge.MergePlan.Coefficients;
+import ugm.core.merge.MergePlan.TensorPlan;
+import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Parameter;
+import ugm.core.merge.TensorMerge;
+
+/**
+ * task_arithmetic: {@code θ0 + Σ λ·w_t (θ_t − θ0)}; with normalize the weights are first divided
+ * by their sum (a sum under 1e-8 in size counts as 1, as mergekit); remove negates the alphas.
+ */
+final class TaskArithmetic implements MergeMethod {
+    @Override
+    public String id() {
+        return "task_arithmetic";
+    }
+
+    @Override
+    public String summary() {
+        return "θ0 + Σ lambda·weight_t (θ_t − θ0)";
+    }
+
+    @Override
+    public Set<Parameter> parameters() {
+        return Set.of(Parameter.WEIGHT, Parameter.LAMBDA, Parameter.NORMALIZE, Parameter.REMOVE);
+    }
+
+    @Override
+    public boolean needsBase() {
+        return true;
+    }
+
+    @Override
+    public boolean needsFishers() {
+        return false;
+    }
+
+    @Override
+    public Coefficients coefficients(TensorValues v) {
+        float[] w = v.weights().clone();
+        if (v.normalize()) {
+            double sum = 0;
+            for (float x : w) {
+                sum += x;
+            }
+            for (int i = 0; i < w.length; i++) {
+                w[i] = (float) (w[i] / (Math.abs(sum) < 1e-8 ? 1 : sum));
+            }
+        }
+        float[] alphas = new float[w.length];
+        for (int i = 0; i < w.length; i++) {
+            float a = v.lambda() * w[i];
+            alphas[i] = v.remove() ? -a : a;
+        }
+        return new Coefficients(w.clone(), alphas, v.scales(), v.baseScale(), v.floor(), null);
+    }
+
+    @Override
+    public TensorMerge prepare(MergeRequest r, TensorPlan t) {
+        float[] a = t.coefficients().alphas();
+        return (k, from, n, base, models, fishers, baseFisher, out) -> {
+            k.taskArithmetic(base, models, a, out, n);
+            return 0;
+        };
+    }
+}

@@ -71,8 +71,7 @@ public final class OutputFolder implements AutoCloseable {
                 Path temp = parent.resolve("." + abs.getFileName() + TMP + pid + "-"
                         + Integer.toHexString(ThreadLocalRandom.current().nextInt()));
                 try {
-                    Files.createDirectory(temp);
-                    Temporaries.register(temp);
+                    Temporaries.create(temp, () -> Files.createDirectory(temp));
                     return new OutputFolder(abs, temp, force);
                 } catch (FileAlreadyExistsException e) {
                     if (attempt > 10) {
@@ -102,7 +101,7 @@ public final class OutputFolder implements AutoCloseable {
     /** Writes a small file (a config, a model card) into the temporary folder. */
     public void writeFile(String name, byte[] content) {
         try {
-            Files.write(temp.resolve(name), content);
+            Temporaries.step(temp, () -> Files.write(temp.resolve(name), content));
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot write " + name + " into " + temp + ": " + e.getMessage(), e);
         }
@@ -121,11 +120,13 @@ public final class OutputFolder implements AutoCloseable {
                     continue;
                 }
                 Path dst = temp.resolve(name);
-                if (name.equals("config.json") && outDtype != null) {
-                    rewriteTorchDtype(f, dst, torchName(outDtype));
-                } else {
-                    Files.copy(f, dst, StandardCopyOption.COPY_ATTRIBUTES);
-                }
+                Temporaries.step(temp, () -> {
+                    if (name.equals("config.json") && outDtype != null) {
+                        rewriteTorchDtype(f, dst, torchName(outDtype));
+                    } else {
+                        Files.copy(f, dst, StandardCopyOption.COPY_ATTRIBUTES);
+                    }
+                });
             }
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot copy the model files of " + modelDir + ": " + e.getMessage(), e);
@@ -206,11 +207,14 @@ public final class OutputFolder implements AutoCloseable {
                     }
                     throw e;
                 }
+                if (old[0] != null) {
+                    Temporaries.adopt(old[0]); // the replaced output: removed below, or by the shutdown cleanup
+                }
                 published = true;
             });
             syncDir(target.getParent());
             if (old[0] != null) {
-                deleteTree(old[0]);
+                Temporaries.discarding(old[0], () -> deleteTree(old[0]));
             }
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot publish " + target + ": " + e.getMessage(), e);
@@ -222,11 +226,9 @@ public final class OutputFolder implements AutoCloseable {
     public void close() {
         if (!published) {
             try {
-                deleteTree(temp);
+                Temporaries.discarding(temp, () -> deleteTree(temp));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
-            } finally {
-                Temporaries.unregister(temp);
             }
         }
     }

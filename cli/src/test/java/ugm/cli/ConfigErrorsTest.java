@@ -157,4 +157,79 @@ class ConfigErrorsTest {
         assertEquals(ExitCodes.USAGE, r.code(), r::toString);
         assertTrue(r.errLine().contains("not both"), r.err());
     }
+
+    @Test
+    void aFolderGivenAsTheConfigIsAUsageError() {
+        Run r = Run.of("merge", tmp.resolve("m1").toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertEquals("ugm: " + tmp.resolve("m1") + " is a folder, not a config file", r.errLine());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
+    void aConfigThatIsNotUtf8IsAUsageError() throws IOException {
+        Path cfg = tmp.resolve("merge.yml");
+        Files.write(cfg, new byte[] {'m', 'o', 'd', 'e', 'l', 's', ':', ' ', (byte) 0xC3, '\n'});
+        Run r = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertEquals("ugm: " + cfg + " is not UTF-8 text", r.errLine());
+    }
+
+    @Test
+    void aConfigOver256KibIsRefusedBeforeItIsParsed() throws IOException {
+        // One comment line of 3.2 MB: the YAML reader takes time in the square of its length (27 s here before the limit).
+        Path cfg = tmp.resolve("merge.yml");
+        Files.writeString(cfg, gm(TWO) + "# " + "x".repeat(3_200_000) + "\n");
+        long start = System.nanoTime();
+        Run big = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(ExitCodes.USAGE, big.code(), big::toString);
+        assertEquals("ugm: " + cfg + " is larger than 256 KiB, the most a config may be", big.errLine());
+        assertTrue(seconds < 5, "refused in " + seconds + " s");
+        // Just over the limit, in ordinary lines.
+        Files.writeString(cfg, gm(TWO) + "# a comment line\n".repeat((256 << 10) / 17 + 1));
+        assertTrue(Files.size(cfg) > 256 << 10);
+        Run over = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, over.code(), over::toString);
+        assertEquals("ugm: " + cfg + " is larger than 256 KiB, the most a config may be", over.errLine());
+        assertFalse(Files.exists(tmp.resolve("out")));
+        // At the limit, the worst line there is (one comment) is read quickly: well under a second here.
+        String config = gm(TWO) + "# ";
+        Files.writeString(cfg, config + "x".repeat((256 << 10) - config.length() - 1) + "\n");
+        assertEquals(256 << 10, Files.size(cfg));
+        start = System.nanoTime();
+        Run limit = Run.of("merge", cfg.toString(), tmp.resolve("out").toString(), "--dry-run");
+        seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(0, limit.code(), limit::toString);
+        assertTrue(seconds < 10, "read in " + seconds + " s");
+    }
+
+    @Test
+    void aConfigThatNeverEndsIsRefusedAfter256Kib() throws Exception {
+        Path zero = Path.of("/dev/zero");
+        if (Files.isReadable(zero)) {
+            Run r = Run.of("merge", zero.toString(), tmp.resolve("out").toString());
+            assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+            assertEquals("ugm: /dev/zero is larger than 256 KiB, the most a config may be", r.errLine());
+        }
+        // A pipe whose writer goes on and on: ugm stops reading at the limit.
+        Path fifo = tmp.resolve("config.fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is not available");
+        Thread writer = Thread.ofPlatform().daemon().start(() -> {
+            try (var w = Files.newBufferedWriter(fifo)) {
+                w.write(gm(TWO));
+                for (int i = 0; i < 1_000_000; i++) {
+                    w.write("# and more\n");
+                }
+            } catch (IOException readerClosed) {
+                // ugm stopped reading: the pipe is broken, as it should be
+            }
+        });
+        Run r = Run.of("merge", fifo.toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertEquals("ugm: " + fifo + " is larger than 256 KiB, the most a config may be", r.errLine());
+        writer.join(10_000);
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
 }

@@ -4,6 +4,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -38,25 +42,62 @@ public final class ConfigParser {
         this.dir = file.toAbsolutePath().normalize().getParent();
     }
 
+    /**
+     * The largest config ugm reads, in bytes. Real configs are a few kilobytes. The YAML reader's
+     * time and memory grow with the square of a line's length: a 3.2 MB comment took it 27 s and
+     * 2.1 GB; one line of 1 MiB still takes seconds and most of a gigabyte, one of 256 KiB a
+     * fraction of a second and no more memory than a small config.
+     */
+    public static final int MAX_BYTES = 256 << 10;
+
     /** Reads {@code file}; relative paths in it are relative to its folder. */
     public static MergeConfig read(Path file) {
         ConfigParser p = new ConfigParser(file);
+        String text = text(file);
         JsonNode root;
         try {
-            root = new YAMLMapper().readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new UgmException(UgmException.Kind.USAGE, "config file not found: " + file);
+            root = new YAMLMapper().readTree(text);
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
             throw new UgmException(UgmException.Kind.USAGE, file + ": not valid YAML" + where + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
-        } catch (IOException e) {
-            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
         }
         try {
             return p.config(root);
         } catch (ConfigException e) {
             throw new ConfigException(file + ": " + e.getMessage());
         }
+    }
+
+    /** The file's text, read up to {@link #MAX_BYTES}: its size is checked first, and the reading stops there too. */
+    private static String text(Path file) {
+        if (Files.isDirectory(file)) {
+            throw new ConfigException(file + " is a folder, not a config file");
+        }
+        byte[] bytes;
+        try {
+            if (Files.isRegularFile(file) && Files.size(file) > MAX_BYTES) {
+                throw tooLarge(file);
+            }
+            try (InputStream in = Files.newInputStream(file)) { // also a pipe or a device, which may never end
+                bytes = in.readNBytes(MAX_BYTES + 1);
+            }
+        } catch (NoSuchFileException e) {
+            throw new UgmException(UgmException.Kind.USAGE, "config file not found: " + file);
+        } catch (IOException e) {
+            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
+        }
+        if (bytes.length > MAX_BYTES) {
+            throw tooLarge(file);
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(file + " is not UTF-8 text");
+        }
+    }
+
+    private static ConfigException tooLarge(Path file) {
+        return new ConfigException(file + " is larger than " + (MAX_BYTES >> 10) + " KiB, the most a config may be");
     }
 
     /** The method named {@code name}, or a usage error saying what is and is not supported. */

@@ -159,6 +159,44 @@ class ConfigErrorsTest {
     }
 
     @Test
+    void aKeyGivenTwiceInOneMappingIsAnErrorNamingItAndItsLine() throws IOException {
+        Run weight = merge(gm("  - model: m1\n    parameters:\n      weight: 0.5\n      weight: 2\n  - model: m2\n"));
+        assertEquals(ExitCodes.USAGE, weight.code(), weight::toString);
+        assertEquals("ugm: " + tmp.resolve("merge.yml") + ": duplicate key 'weight' at line 7", weight.errLine());
+        Run top = merge(gm(TWO) + "merge_method: linear\n");
+        assertEquals(ExitCodes.USAGE, top.code(), top::toString);
+        assertTrue(top.errLine().endsWith("merge.yml: duplicate key 'merge_method' at line 6"), top.err());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
+    void aSecondYamlDocumentIsAnErrorNotIgnored() throws IOException {
+        Run two = merge(gm(TWO) + "---\nmerge_method: linear\nmodels:\n" + TWO);
+        assertEquals(ExitCodes.USAGE, two.code(), two::toString);
+        assertEquals("ugm: " + tmp.resolve("merge.yml") + " has 2 YAML documents; ugm reads one", two.errLine());
+        Run three = merge(gm(TWO) + "---\n---\n");
+        assertTrue(three.errLine().endsWith("merge.yml has 3 YAML documents; ugm reads one"), three.err());
+        // One document, with its optional start and end markers, is a config.
+        Run one = merge("---\n" + gm(TWO) + "...\n", "--quiet");
+        assertEquals(0, one.code(), one::toString);
+    }
+
+    @Test
+    void nanAndInfinityAreValidYamlButNotParameterValues() throws IOException {
+        Run nan = merge(gm(TWO) + "parameters:\n  lambda: .nan\n");
+        assertEquals(ExitCodes.USAGE, nan.code(), nan::toString);
+        assertEquals("ugm: " + tmp.resolve("merge.yml") + ": parameters.lambda must be a finite number, not .nan", nan.errLine());
+        Run inf = merge(gm("  - model: m1\n    parameters: {weight: [0, .inf]}\n  - model: m2\n"));
+        assertTrue(inf.errLine().endsWith(": models[0].parameters.weight[1] must be a finite number, not .inf"), inf.err());
+        Run minus = merge(gm(TWO) + "parameters:\n  delta0:\n    - filter: mlp\n      value: -.Inf\n");
+        assertTrue(minus.errLine().endsWith(": parameters.delta0[0].value must be a finite number, not -.Inf"), minus.err());
+        Run overflow = merge(gm(TWO) + "parameters:\n  base_fisher_scale: 1e400\n");
+        assertEquals(ExitCodes.USAGE, overflow.code(), overflow::toString);
+        assertTrue(overflow.errLine().endsWith(": parameters.base_fisher_scale must be a finite number, not Infinity"), overflow.err());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
     void aFolderGivenAsTheConfigIsAUsageError() {
         Run r = Run.of("merge", tmp.resolve("m1").toString(), tmp.resolve("out").toString());
         assertEquals(ExitCodes.USAGE, r.code(), r::toString);

@@ -1,6 +1,9 @@
 package ugm.cli.config;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
@@ -18,6 +21,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import ugm.core.DType;
 import ugm.core.UgmException;
 import ugm.core.merge.Method;
@@ -50,17 +55,16 @@ public final class ConfigParser {
      */
     public static final int MAX_BYTES = 256 << 10;
 
+    /**
+     * The YAML reader: a key twice in one mapping is an error (mergekit's reader keeps the last
+     * silently, but a second {@code weight:} is a mistake far more often than an intent).
+     */
+    private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+
     /** Reads {@code file}; relative paths in it are relative to its folder. */
     public static MergeConfig read(Path file) {
         ConfigParser p = new ConfigParser(file);
-        String text = text(file);
-        JsonNode root;
-        try {
-            root = new YAMLMapper().readTree(text);
-        } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
-            throw new UgmException(UgmException.Kind.USAGE, file + ": not valid YAML" + where + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
-        }
+        JsonNode root = parse(file, text(file));
         try {
             return p.config(root);
         } catch (ConfigException e) {
@@ -98,6 +102,53 @@ public final class ConfigParser {
 
     private static ConfigException tooLarge(Path file) {
         return new ConfigException(file + " is larger than " + (MAX_BYTES >> 10) + " KiB, the most a config may be");
+    }
+
+    /** The one YAML document of {@code text}. */
+    private static JsonNode parse(Path file, String text) {
+        try (JsonParser parser = YAML.createParser(text)) {
+            JsonNode root = YAML.readTree(parser);
+            int documents = root == null ? 0 : 1;
+            while (parser.nextToken() != null) { // the next document (an empty one included)
+                YAML.readTree(parser);
+                documents++;
+            }
+            if (documents > 1) {
+                throw new ConfigException(file + " has " + documents + " YAML documents; ugm reads one");
+            }
+            return root;
+        } catch (JsonProcessingException e) {
+            String message = e.getOriginalMessage();
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            Matcher duplicate = DUPLICATE.matcher(message);
+            if (duplicate.matches()) {
+                throw new ConfigException(file + ": duplicate key '" + duplicate.group(1) + "'" + where);
+            }
+            Matcher nonFinite = NON_FINITE.matcher(message);
+            if (nonFinite.matches() && e.getProcessor() instanceof JsonParser p) {
+                // Valid YAML that Jackson's number reader does not take; no parameter can be NaN or infinite anyway.
+                String path = path(p.getParsingContext());
+                throw new ConfigException(file + ": " + path + (path.contains("parameters") ? " must be a finite number, not "
+                        : " cannot be ") + nonFinite.group(1));
+            }
+            throw new ConfigException(file + ": not valid YAML" + where + ": " + message.lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Jackson's words for a key given twice in one mapping. */
+    private static final Pattern DUPLICATE = Pattern.compile("Duplicate field '(.*)'", Pattern.DOTALL);
+    /** Jackson's words for YAML's non-finite floats (.nan, .inf, -.inf in their spellings), which it does not decode. */
+    private static final Pattern NON_FINITE = Pattern.compile("Malformed numeric value '([-+]?\\.(?:inf|Inf|INF|nan|NaN|NAN))'");
+
+    /** Where the parser is, as the errors below name it: {@code models[0].parameters.weight[1]}. */
+    private static String path(JsonStreamContext c) {
+        String s = "";
+        for (; c != null && !c.inRoot(); c = c.getParent()) {
+            s = (c.inArray() ? "[" + c.getCurrentIndex() + "]" : (c.getParent().inRoot() ? "" : ".") + c.getCurrentName()) + s;
+        }
+        return s;
     }
 
     /** The method named {@code name}, or a usage error saying what is and is not supported. */

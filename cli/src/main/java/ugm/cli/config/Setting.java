@@ -120,7 +120,7 @@ public sealed interface Setting {
      */
     static Setting parse(JsonNode node, String where) {
         if (node.isNumber()) {
-            return new Number(node.doubleValue());
+            return new Number(finite(node, where));
         }
         if (node.isBoolean()) {
             return new Flag(node.booleanValue());
@@ -137,7 +137,9 @@ public sealed interface Setting {
             }
             if (numbers) {
                 List<Double> values = new ArrayList<>();
-                node.forEach(e -> values.add(e.doubleValue()));
+                for (JsonNode e : node) {
+                    values.add(finite(e, where + "[" + values.size() + "]"));
+                }
                 return new Gradient(values);
             }
             if (objects) {
@@ -151,6 +153,15 @@ public sealed interface Setting {
         }
         throw new ConfigException(where + " must be a number, true/false, a list of numbers (a layer gradient)"
                 + " or a list of {filter, value} entries, not " + describe(node));
+    }
+
+    /** The value of a number node, which must be finite (1e400 reads as infinity). */
+    private static double finite(JsonNode number, String where) {
+        double v = number.doubleValue();
+        if (!Double.isFinite(v)) {
+            throw new ConfigException(where + " must be a finite number, not " + number.asText());
+        }
+        return v;
     }
 
     private static Case parseCase(JsonNode node, String where) {

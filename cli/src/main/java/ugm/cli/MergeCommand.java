@@ -311,7 +311,7 @@ final class MergeCommand implements Callable<Integer> {
         }
         putNumber(global, Param.T, t);
         if (seed != null) {
-            global.put(Param.RANDOM_SEED.key(), new Setting.Number(seed));
+            global.put(Param.RANDOM_SEED.key(), new Setting.Whole(seed));
         }
         if (rescale != null) {
             global.put(Param.RESCALE.key(), new Setting.Flag(rescale));

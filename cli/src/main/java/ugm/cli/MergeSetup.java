@@ -89,7 +89,7 @@ final class MergeSetup implements AutoCloseable {
             epsilons[i] = perModel(Param.EPSILON, i);
         }
         Setting rescale = config.parameters().get(Param.RESCALE.key());
-        b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Param.T)).seed((long) scalar(Param.RANDOM_SEED))
+        b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Param.T)).seed(seed())
                 .rescale(rescale == null ? null : ((Setting.Flag) rescale).value());
         boolean normalize = flag(Param.NORMALIZE, method.normalizeDefault());
         if (method == Method.TASK_ARITHMETIC && normalize) {
@@ -203,6 +203,11 @@ final class MergeSetup implements AutoCloseable {
     private boolean flag(Param p, boolean fallback) {
         Setting s = config.parameters().get(p.key());
         return s == null ? fallback : ((Setting.Flag) s).value();
+    }
+
+    private long seed() {
+        Setting s = config.parameters().get(Param.RANDOM_SEED.key());
+        return s == null ? 0 : ((Setting.Whole) s).value();
     }
 
     private double scalar(Param p) {

@@ -197,6 +197,43 @@ class ConfigErrorsTest {
     }
 
     @Test
+    void randomSeedIsReadExactlyAsA64BitInteger() throws IOException {
+        float[] values = new float[256];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) Math.sin(i);
+        }
+        new Checkpoints().put("w", values).write(tmp.resolve("db"));
+        for (int i = 0; i < values.length; i++) {
+            values[i] += 0.1f * (float) Math.cos(3 * i);
+        }
+        new Checkpoints().put("w", values).write(tmp.resolve("dx"));
+        String dare = "merge_method: dare_linear\nbase_model: db\nmodels: [{model: dx, parameters: {density: 0.5}}]\n";
+        // 2^53 and 2^53 + 1 are one double: read through one, both seeds dropped the same elements.
+        Run a = merge(dare + "parameters: {random_seed: 9007199254740992}\n", "--quiet");
+        assertEquals(0, a.code(), a::toString);
+        byte[] first = Files.readAllBytes(tmp.resolve("out/model.safetensors"));
+        Run b = merge(dare + "parameters: {random_seed: 9007199254740993}\n", "--quiet", "--force");
+        assertEquals(0, b.code(), b::toString);
+        assertFalse(java.util.Arrays.equals(first, Files.readAllBytes(tmp.resolve("out/model.safetensors"))),
+                "seeds 2^53 and 2^53 + 1 gave the same merge");
+        assertTrue(Files.readString(tmp.resolve("out/ugm_config.yml")).contains("random_seed: 9007199254740993"));
+        Run max = merge(dare + "parameters: {random_seed: -9223372036854775808}\n", "--quiet", "--force");
+        assertEquals(0, max.code(), max::toString);
+
+        Run fraction = merge(dare + "parameters: {random_seed: 1.5}\n");
+        assertEquals(ExitCodes.USAGE, fraction.code(), fraction::toString);
+        assertTrue(fraction.errLine().endsWith(": parameters.random_seed must be a whole number (such as 42), not 1.5"), fraction.err());
+        Run point = merge(dare + "parameters: {random_seed: 42.0}\n");
+        assertTrue(point.errLine().endsWith(": parameters.random_seed must be a whole number (such as 42), not 42.0"), point.err());
+        Run big = merge(dare + "parameters: {random_seed: 9223372036854775808}\n");
+        assertEquals(ExitCodes.USAGE, big.code(), big::toString);
+        assertTrue(big.errLine().endsWith(": parameters.random_seed must be a whole number from -9223372036854775808 to"
+                + " 9223372036854775807, not 9223372036854775808"), big.err());
+        Run text = merge(dare + "parameters: {random_seed: seven}\n");
+        assertTrue(text.errLine().endsWith(": parameters.random_seed must be a whole number (such as 42), not 'seven'"), text.err());
+    }
+
+    @Test
     void aFolderGivenAsTheConfigIsAUsageError() {
         Run r = Run.of("merge", tmp.resolve("m1").toString(), tmp.resolve("out").toString());
         assertEquals(ExitCodes.USAGE, r.code(), r::toString);

@@ -258,7 +258,8 @@ public final class ConfigParser {
             if (perModel && !modelParam) {
                 throw new ConfigException("'" + k + "' in " + where + " is a global parameter: put it under the top-level 'parameters'");
             }
-            Setting s = Setting.parse(e.getValue(), where + "." + k);
+            Setting s = p != null && p.kind() == Param.Kind.INTEGER ? Setting.whole(e.getValue(), where + "." + k)
+                    : Setting.parse(e.getValue(), where + "." + k);
             if (p != null) {
                 checkKind(p, s, where + "." + k);
             }
@@ -271,12 +272,14 @@ public final class ConfigParser {
         boolean ok = switch (p.kind()) {
             case FLAG -> s instanceof Setting.Flag;
             case SCALAR_NUMBER -> s instanceof Setting.Number;
+            case INTEGER -> s instanceof Setting.Whole;
             case NUMBER -> numeric(s);
         };
         if (!ok) {
             throw new ConfigException(where + " must be " + switch (p.kind()) {
                 case FLAG -> "true or false";
                 case SCALAR_NUMBER -> "a single number";
+                case INTEGER -> "a whole number";
                 case NUMBER -> "a number, a list of numbers or a filter list of those";
             });
         }
@@ -287,6 +290,7 @@ public final class ConfigParser {
             case Setting.Number n -> true;
             case Setting.Gradient g -> true;
             case Setting.Flag f -> false;
+            case Setting.Whole w -> false;
             case Setting.Filtered f -> f.cases().stream().allMatch(c -> numeric(c.value()));
         };
     }

@@ -44,7 +44,7 @@ public enum Param {
             BREADCRUMBS_TIES, DELLA, DELLA_LINEAR)),
     RESCALE("rescale", false, Kind.FLAG, 0, EnumSet.of(TIES, DARE_TIES, DARE_LINEAR, BREADCRUMBS, BREADCRUMBS_TIES,
             DELLA, DELLA_LINEAR, TIES_GRADIENT_MATCHING, DARE_GRADIENT_MATCHING)),
-    RANDOM_SEED("random_seed", false, Kind.SCALAR_NUMBER, 0, EnumSet.of(DARE_TIES, DARE_LINEAR, DELLA, DELLA_LINEAR,
+    RANDOM_SEED("random_seed", false, Kind.INTEGER, 0, EnumSet.of(DARE_TIES, DARE_LINEAR, DELLA, DELLA_LINEAR,
             DARE_GRADIENT_MATCHING)),
     FILTER_WISE("filter_wise", false, Kind.FLAG, 0, EnumSet.of(MODEL_STOCK)),
     REMOVE("remove", false, Kind.FLAG, 0, EnumSet.of(TASK_ARITHMETIC, GRADIENT_MATCHING)),
@@ -57,6 +57,8 @@ public enum Param {
         NUMBER,
         /** One number for the whole merge. */
         SCALAR_NUMBER,
+        /** One whole number for the whole merge, read exactly (a seed): a 64-bit signed integer. */
+        INTEGER,
         /** true or false, for the whole merge. */
         FLAG
     }

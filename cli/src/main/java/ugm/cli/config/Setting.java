@@ -26,10 +26,23 @@ public sealed interface Setting {
 
     /** Whether the value is the same for every tensor. */
     default boolean isConstant() {
-        return this instanceof Number || this instanceof Flag;
+        return this instanceof Number || this instanceof Flag || this instanceof Whole;
     }
 
     record Number(double value) implements Setting {
+        @Override
+        public Object evaluate(String tensor, double t) {
+            return value;
+        }
+
+        @Override
+        public JsonNode toNode() {
+            return JsonNodeFactory.instance.numberNode(value);
+        }
+    }
+
+    /** A whole number read exactly, not through a double (a seed: 2^53 + 1 stays itself). */
+    record Whole(long value) implements Setting {
         @Override
         public Object evaluate(String tensor, double t) {
             return value;
@@ -162,6 +175,23 @@ public sealed interface Setting {
             throw new ConfigException(where + " must be a finite number, not " + number.asText());
         }
         return v;
+    }
+
+    /**
+     * Reads a whole number exactly: an integer of YAML within a 64-bit signed integer (the type
+     * of ugm's seeds). A float, even 42.0, is refused rather than rounded.
+     *
+     * @throws ConfigException when it is not one
+     */
+    static Whole whole(JsonNode node, String where) {
+        if (node.isIntegralNumber()) {
+            if (node.canConvertToLong()) {
+                return new Whole(node.longValue());
+            }
+            throw new ConfigException(where + " must be a whole number from " + Long.MIN_VALUE + " to " + Long.MAX_VALUE
+                    + ", not " + node.asText());
+        }
+        throw new ConfigException(where + " must be a whole number (such as 42), not " + describe(node));
     }
 
     private static Case parseCase(JsonNode node, String where) {

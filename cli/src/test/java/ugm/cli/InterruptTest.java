@@ -42,12 +42,12 @@ class InterruptTest {
     static Path tmp;
     static Path input;
 
-    /** 4 shards of 1,000 tensors of 256 F32 each, plus the model's other files. */
+    /** 2,000 tensors of 256 F32 each in 2 shards, plus the model's other files. */
     @BeforeAll
     static void writeInput() throws IOException {
         input = tmp.resolve("in");
         List<TensorInfo> tensors = new ArrayList<>();
-        for (int i = 0; i < 4000; i++) {
+        for (int i = 0; i < 2000; i++) {
             tensors.add(new TensorInfo("model.layers." + i / 8 + ".t" + i % 8 + ".weight", DType.F32, new long[] {16, 16}));
         }
         try (ShardedWriter w = ShardedWriter.create(input, tensors, Map.of("format", "pt"), 1_100_000)) {
@@ -131,7 +131,8 @@ class InterruptTest {
             Path cwd = tmp.resolve("run-" + run);
             Path out = cwd.resolve("out");
             Files.createDirectories(cwd);
-            Process p = start(cwd, List.of("convert", input.toString(), out.toString(), "--dtype", "bf16", "--shard-size", "48KB",
+            long started = System.nanoTime();
+            Process p = start(cwd, List.of("convert", input.toString(), out.toString(), "--dtype", "bf16", "--shard-size", "24KB",
                     "--threads", "8", "--quiet"));
             ClassLog log = new ClassLog(cwd.resolve("classes.log"));
             while (p.isAlive() && !reached(moment.anchor(), cwd, log)) {
@@ -148,7 +149,8 @@ class InterruptTest {
             Path classes = cwd.resolve("classes.log"); // absent when the JVM was ended before it logged anything
             boolean reachedMain = Files.exists(classes) && Files.readString(classes).contains(" ugm.cli.Main ");
             List<Path> left = temporaries(cwd);
-            String what = "run " + run + ", SIGTERM " + moment + ": exit " + code + ", stderr " + err + ", left " + left;
+            String what = String.format(java.util.Locale.ROOT, "run %d (%.1f s), SIGTERM %s: exit %d, stderr %s, left %s", run,
+                    (System.nanoTime() - started) / 1e9, moment, code, err, left);
             System.out.println(what);
             if (!left.isEmpty()) {
                 failures.add(what + ": temporaries left behind");
@@ -190,6 +192,7 @@ class InterruptTest {
         List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=INT,TERM",
                 ProcessHandle.current().info().command().orElseThrow(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:-UsePerfData",
+                "-XX:TieredStopAtLevel=1", // quicker to start; the code paths are the same
                 "-Xlog:class+load=info:file=" + cwd.resolve("classes.log"),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(ugmArgs);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
@@ -57,9 +58,12 @@ public final class ConfigParser {
 
     /**
      * The YAML reader: a key twice in one mapping is an error (mergekit's reader keeps the last
-     * silently, but a second {@code weight:} is a mistake far more often than an intent).
+     * silently, but a second {@code weight:} is a mistake far more often than an intent); floats
+     * are kept as the decimals written (their double is the same as parsing them directly), so a
+     * whole number written as a float ({@code 42.0}) is read exactly.
      */
-    private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+    private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
 
     /** Reads {@code file}; relative paths in it are relative to its folder. */
     public static MergeConfig read(Path file) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -178,18 +179,23 @@ public sealed interface Setting {
     }
 
     /**
-     * Reads a whole number exactly: an integer of YAML within a 64-bit signed integer (the type
-     * of ugm's seeds). A float, even 42.0, is refused rather than rounded.
+     * Reads a whole number exactly, never through a double: a YAML integer, or a float whose
+     * written value is whole ({@code 42.0}, as ugm versions before this one wrote seeds into
+     * {@code ugm_config.yml}), within a 64-bit signed integer (the type of ugm's seeds).
      *
      * @throws ConfigException when it is not one
      */
     static Whole whole(JsonNode node, String where) {
-        if (node.isIntegralNumber()) {
-            if (node.canConvertToLong()) {
-                return new Whole(node.longValue());
+        if (node.isIntegralNumber() || node.isBigDecimal()) {
+            BigDecimal exact = node.decimalValue();
+            if (exact.signum() == 0 || exact.stripTrailingZeros().scale() <= 0) {
+                try {
+                    return new Whole(exact.longValueExact());
+                } catch (ArithmeticException outOfRange) {
+                    throw new ConfigException(where + " must be a whole number from " + Long.MIN_VALUE + " to "
+                            + Long.MAX_VALUE + ", not " + node.asText());
+                }
             }
-            throw new ConfigException(where + " must be a whole number from " + Long.MIN_VALUE + " to " + Long.MAX_VALUE
-                    + ", not " + node.asText());
         }
         throw new ConfigException(where + " must be a whole number (such as 42), not " + describe(node));
     }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,11 +74,11 @@ final class FamilyCommand implements Callable<Integer> {
         List<TensorInfo> tensors = layout(size / (2L * tasks + 2) / dtype.byteWidth());
         long start = System.nanoTime();
         try (OutputFolder folder = OutputFolder.create(dir, force)) {
-            write(folder.temp().resolve("base"), tensors, 0, Role.BASE);
-            write(folder.temp().resolve("base/hessian"), tensors, 0, Role.FISHER);
+            write(folder, "base", tensors, 0, Role.BASE);
+            write(folder, "base/hessian", tensors, 0, Role.FISHER);
             for (int t = 1; t <= tasks; t++) {
-                write(folder.temp().resolve("task-" + t), tensors, t, Role.TASK);
-                write(folder.temp().resolve("task-" + t + "/hessian"), tensors, t, Role.FISHER);
+                write(folder, "task-" + t, tensors, t, Role.TASK);
+                write(folder, "task-" + t + "/hessian", tensors, t, Role.FISHER);
             }
             folder.publish();
         }
@@ -115,21 +114,21 @@ final class FamilyCommand implements Callable<Integer> {
 
     enum Role { BASE, TASK, FISHER }
 
-    private void write(Path folder, List<TensorInfo> tensors, int model, Role role) throws IOException {
-        Files.createDirectories(folder);
-        try (ShardedWriter w = ShardedWriter.create(folder, tensors, Map.of("format", "pt"), shardSize)) {
+    /** Writes one checkpoint into {@code name} inside the output's temporary folder (see {@link ugm.io.Temporaries}). */
+    private void write(OutputFolder out, String name, List<TensorInfo> tensors, int model, Role role) {
+        try (ShardedWriter w = ShardedWriter.create(out.temp().resolve(name), tensors, Map.of("format", "pt"), shardSize)) {
             IntStream.range(0, tensors.size()).parallel().forEach(i -> fill(w.target(tensors.get(i)), tensors.get(i), i, model, role));
             w.commit();
         }
         if (role != Role.FISHER) {
-            Files.writeString(folder.resolve("config.json"), String.format(Locale.ROOT,
+            out.writeFile(name + "/config.json", String.format(Locale.ROOT,
                     "{%n  \"model_type\": \"ugm-synthetic\",%n  \"torch_dtype\": \"%s\"%n}%n",
                     switch (dtype) {
                         case BF16 -> "bfloat16";
                         case F16 -> "float16";
                         case F64 -> "float64";
                         default -> "float32";
-                    }), StandardCharsets.UTF_8);
+                    }).getBytes(StandardCharsets.UTF_8));
         }
     }
 

@@ -2,7 +2,6 @@ package ugm.cli;
 
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import picocli.CommandLine;
 
 /** Entry point of the {@code ugm} command; the only place that ends the process (see {@link Interrupts}). */
 public final class Main {
@@ -10,10 +9,10 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // First of all: an interrupt from here on ends with 130 and removes what ugm has begun to write.
+        PrintWriter err = Interrupts.install();
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
-        PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
         Cli.stderrIsTerminal = Progress.stderrIsTerminal();
-        Interrupts.install(err);
         if (KernelWarmUp.wanted(args)) {
             KernelWarmUp.start(); // on the other core, while this one loads classes, parses, opens and plans
         }

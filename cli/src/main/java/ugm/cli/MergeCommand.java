@@ -330,7 +330,7 @@ final class MergeCommand implements Callable<Integer> {
         }
         putNumber(global, Parameter.T, t);
         if (seed != null) {
-            global.put(Parameter.RANDOM_SEED.key(), new Setting.Number(seed));
+            global.put(Parameter.RANDOM_SEED.key(), new Setting.Whole(seed));
         }
         if (rescale != null) {
             global.put(Parameter.RESCALE.key(), new Setting.Flag(rescale));

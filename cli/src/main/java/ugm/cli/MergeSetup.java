@@ -95,7 +95,7 @@ final class MergeSetup implements AutoCloseable {
             gammas[i] = perModel(Parameter.GAMMA, i);
             epsilons[i] = perModel(Parameter.EPSILON, i);
         }
-        b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Parameter.T)).seed((long) scalar(Parameter.RANDOM_SEED))
+        b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Parameter.T)).seed(seed())
                 .rescale(flag(Parameter.RESCALE, method)).normalize(flag(Parameter.NORMALIZE, method));
         return b.weights(weights).fisherScales(scales).lambda(global(Parameter.LAMBDA)).delta0(global(Parameter.DELTA0))
                 .baseFisherScale(global(Parameter.BASE_FISHER_SCALE)).remove(flag(Parameter.REMOVE, method))
@@ -206,6 +206,11 @@ final class MergeSetup implements AutoCloseable {
     private boolean flag(Parameter p, Method method) {
         Setting s = config.parameters().get(p.key());
         return s == null ? method.defaultFlag(p) : ((Setting.Flag) s).value();
+    }
+
+    private long seed() {
+        Setting s = config.parameters().get(Parameter.RANDOM_SEED.key());
+        return s == null ? 0 : ((Setting.Whole) s).value();
     }
 
     private double scalar(Parameter p) {

@@ -11,6 +11,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import ugm.cli.config.ConfigParser;
+import ugm.cli.config.Setting;
 
 /** Every user error of a config merge: one line naming what and where, its exit code, no stack trace. */
 class ConfigErrorsTest {
@@ -156,5 +158,162 @@ class ConfigErrorsTest {
         Run r = merge(gm(TWO), "--method", "linear");
         assertEquals(ExitCodes.USAGE, r.code(), r::toString);
         assertTrue(r.errLine().contains("not both"), r.err());
+    }
+
+    @Test
+    void aKeyGivenTwiceInOneMappingIsAnErrorNamingItAndItsLine() throws IOException {
+        Run weight = merge(gm("  - model: m1\n    parameters:\n      weight: 0.5\n      weight: 2\n  - model: m2\n"));
+        assertEquals(ExitCodes.USAGE, weight.code(), weight::toString);
+        assertEquals("ugm: " + tmp.resolve("merge.yml") + ": duplicate key 'weight' at line 7", weight.errLine());
+        Run top = merge(gm(TWO) + "merge_method: linear\n");
+        assertEquals(ExitCodes.USAGE, top.code(), top::toString);
+        assertTrue(top.errLine().endsWith("merge.yml: duplicate key 'merge_method' at line 6"), top.err());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
+    void aSecondYamlDocumentIsAnErrorNotIgnored() throws IOException {
+        Run two = merge(gm(TWO) + "---\nmerge_method: linear\nmodels:\n" + TWO);
+        assertEquals(ExitCodes.USAGE, two.code(), two::toString);
+        assertEquals("ugm: " + tmp.resolve("merge.yml") + " has 2 YAML documents; ugm reads one", two.errLine());
+        Run three = merge(gm(TWO) + "---\n---\n");
+        assertTrue(three.errLine().endsWith("merge.yml has 3 YAML documents; ugm reads one"), three.err());
+        // One document, with its optional start and end markers, is a config.
+        Run one = merge("---\n" + gm(TWO) + "...\n", "--quiet");
+        assertEquals(0, one.code(), one::toString);
+    }
+
+    @Test
+    void nanAndInfinityAreValidYamlButNotParameterValues() throws IOException {
+        Run nan = merge(gm(TWO) + "parameters:\n  lambda: .nan\n");
+        assertEquals(ExitCodes.USAGE, nan.code(), nan::toString);
+        assertEquals("ugm: " + tmp.resolve("merge.yml") + ": parameters.lambda must be a finite number, not .nan", nan.errLine());
+        Run inf = merge(gm("  - model: m1\n    parameters: {weight: [0, .inf]}\n  - model: m2\n"));
+        assertTrue(inf.errLine().endsWith(": models[0].parameters.weight[1] must be a finite number, not .inf"), inf.err());
+        Run minus = merge(gm(TWO) + "parameters:\n  delta0:\n    - filter: mlp\n      value: -.Inf\n");
+        assertTrue(minus.errLine().endsWith(": parameters.delta0[0].value must be a finite number, not -.Inf"), minus.err());
+        Run overflow = merge(gm(TWO) + "parameters:\n  base_fisher_scale: 1e400\n");
+        assertEquals(ExitCodes.USAGE, overflow.code(), overflow::toString);
+        assertTrue(overflow.errLine().endsWith(": parameters.base_fisher_scale must be a finite number, not 1E+400"), overflow.err());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
+    void randomSeedIsReadExactlyAsA64BitInteger() throws IOException {
+        float[] values = new float[256];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) Math.sin(i);
+        }
+        new Checkpoints().put("w", values).write(tmp.resolve("db"));
+        for (int i = 0; i < values.length; i++) {
+            values[i] += 0.1f * (float) Math.cos(3 * i);
+        }
+        new Checkpoints().put("w", values).write(tmp.resolve("dx"));
+        String dare = "merge_method: dare_linear\nbase_model: db\nmodels: [{model: dx, parameters: {density: 0.5}}]\n";
+        // 2^53 and 2^53 + 1 are one double: read through one, both seeds dropped the same elements.
+        Run a = merge(dare + "parameters: {random_seed: 9007199254740992}\n", "--quiet");
+        assertEquals(0, a.code(), a::toString);
+        byte[] first = Files.readAllBytes(tmp.resolve("out/model.safetensors"));
+        Run b = merge(dare + "parameters: {random_seed: 9007199254740993}\n", "--quiet", "--force");
+        assertEquals(0, b.code(), b::toString);
+        assertFalse(java.util.Arrays.equals(first, Files.readAllBytes(tmp.resolve("out/model.safetensors"))),
+                "seeds 2^53 and 2^53 + 1 gave the same merge");
+        assertTrue(Files.readString(tmp.resolve("out/ugm_config.yml")).contains("random_seed: 9007199254740993"));
+        Run max = merge(dare + "parameters: {random_seed: -9223372036854775808}\n", "--quiet", "--force");
+        assertEquals(0, max.code(), max::toString);
+
+        Run fraction = merge(dare + "parameters: {random_seed: 1.5}\n");
+        assertEquals(ExitCodes.USAGE, fraction.code(), fraction::toString);
+        assertTrue(fraction.errLine().endsWith(": parameters.random_seed must be a whole number (such as 42), not 1.5"), fraction.err());
+        // A whole number written as a float (earlier ugm versions wrote seeds so into ugm_config.yml) is that number, exactly.
+        Path cfg = tmp.resolve("seed.yml");
+        Files.writeString(cfg, dare + "parameters: {random_seed: 9007199254740993.0}\n");
+        assertEquals(new Setting.Whole(9007199254740993L), ConfigParser.read(cfg).parameters().get("random_seed"));
+        Files.writeString(cfg, dare + "parameters: {random_seed: 4.2e1}\n");
+        assertEquals(new Setting.Whole(42), ConfigParser.read(cfg).parameters().get("random_seed"));
+        Run big = merge(dare + "parameters: {random_seed: 9223372036854775808}\n");
+        assertEquals(ExitCodes.USAGE, big.code(), big::toString);
+        assertTrue(big.errLine().endsWith(": parameters.random_seed must be a whole number from -9223372036854775808 to"
+                + " 9223372036854775807, not 9223372036854775808"), big.err());
+        Run bigFloat = merge(dare + "parameters: {random_seed: 1.0e19}\n");
+        assertTrue(bigFloat.errLine().contains(": parameters.random_seed must be a whole number from -9223372036854775808 to"),
+                bigFloat.err());
+        Run text = merge(dare + "parameters: {random_seed: seven}\n");
+        assertTrue(text.errLine().endsWith(": parameters.random_seed must be a whole number (such as 42), not 'seven'"), text.err());
+    }
+
+    @Test
+    void aFolderGivenAsTheConfigIsAUsageError() {
+        Run r = Run.of("merge", tmp.resolve("m1").toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertEquals("ugm: " + tmp.resolve("m1") + " is a folder, not a config file", r.errLine());
+        assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    @Test
+    void aConfigThatIsNotUtf8IsAUsageError() throws IOException {
+        Path cfg = tmp.resolve("merge.yml");
+        Files.write(cfg, new byte[] {'m', 'o', 'd', 'e', 'l', 's', ':', ' ', (byte) 0xC3, '\n'});
+        Run r = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertEquals("ugm: " + cfg + " is not UTF-8 text", r.errLine());
+    }
+
+    @Test
+    void aConfigOver256KibIsRefusedBeforeItIsParsed() throws IOException {
+        // One comment line of 3.2 MB: the YAML reader takes time in the square of its length (27 s here before the limit).
+        Path cfg = tmp.resolve("merge.yml");
+        Files.writeString(cfg, gm(TWO) + "# " + "x".repeat(3_200_000) + "\n");
+        long start = System.nanoTime();
+        Run big = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(ExitCodes.USAGE, big.code(), big::toString);
+        assertEquals("ugm: " + cfg + " is larger than 256 KiB, the most a config may be", big.errLine());
+        assertTrue(seconds < 5, "refused in " + seconds + " s");
+        // Just over the limit, in ordinary lines.
+        Files.writeString(cfg, gm(TWO) + "# a comment line\n".repeat((256 << 10) / 17 + 1));
+        assertTrue(Files.size(cfg) > 256 << 10);
+        Run over = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, over.code(), over::toString);
+        assertEquals("ugm: " + cfg + " is larger than 256 KiB, the most a config may be", over.errLine());
+        assertFalse(Files.exists(tmp.resolve("out")));
+        // At the limit, the worst line there is (one comment) is read quickly: well under a second here.
+        String config = gm(TWO) + "# ";
+        Files.writeString(cfg, config + "x".repeat((256 << 10) - config.length() - 1) + "\n");
+        assertEquals(256 << 10, Files.size(cfg));
+        start = System.nanoTime();
+        Run limit = Run.of("merge", cfg.toString(), tmp.resolve("out").toString(), "--dry-run");
+        seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(0, limit.code(), limit::toString);
+        assertTrue(seconds < 10, "read in " + seconds + " s");
+    }
+
+    @Test
+    void aConfigThatNeverEndsIsRefusedAfter256Kib() throws Exception {
+        Path zero = Path.of("/dev/zero");
+        if (Files.isReadable(zero)) {
+            Run r = Run.of("merge", zero.toString(), tmp.resolve("out").toString());
+            assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+            assertEquals("ugm: /dev/zero is larger than 256 KiB, the most a config may be", r.errLine());
+        }
+        // A pipe whose writer goes on and on: ugm stops reading at the limit.
+        Path fifo = tmp.resolve("config.fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mkfifo.waitFor() == 0, "mkfifo is not available");
+        Thread writer = Thread.ofPlatform().daemon().start(() -> {
+            try (var w = Files.newBufferedWriter(fifo)) {
+                w.write(gm(TWO));
+                for (int i = 0; i < 1_000_000; i++) {
+                    w.write("# and more\n");
+                }
+            } catch (IOException readerClosed) {
+                // ugm stopped reading: the pipe is broken, as it should be
+            }
+        });
+        Run r = Run.of("merge", fifo.toString(), tmp.resolve("out").toString());
+        assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+        assertEquals("ugm: " + fifo + " is larger than 256 KiB, the most a config may be", r.errLine());
+        writer.join(10_000);
+        assertFalse(Files.exists(tmp.resolve("out")));
     }
 }

@@ -127,8 +127,7 @@ public final class OutputFolder implements AutoCloseable {
                 Path temp = parent.resolve(sideName(abs.getFileName().toString(), "tmp",
                         pid + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt())));
                 try {
-                    Files.createDirectory(temp);
-                    Temporaries.register(temp);
+                    Temporaries.create(temp, () -> Files.createDirectory(temp));
                     return new OutputFolder(abs, temp, force);
                 } catch (FileAlreadyExistsException e) {
                     if (attempt > 10) {
@@ -158,7 +157,7 @@ public final class OutputFolder implements AutoCloseable {
     /** Writes a small file (a config, a model card) into the temporary folder. */
     public void writeFile(String name, byte[] content) {
         try {
-            Files.write(temp.resolve(name), content);
+            Temporaries.step(temp, () -> Files.write(temp.resolve(name), content));
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot write " + name + " into " + temp + ": " + e.getMessage(), e);
         }
@@ -189,14 +188,17 @@ public final class OutputFolder implements AutoCloseable {
         for (ModelFiles.Source s : files.sources()) {
             Path dst = temp.resolve(s.name());
             try {
-                if (s.name().equals(ModelFiles.CONFIG) && outDtype != null) {
-                    rewriteTorchDtype(s, dst, torchName(outDtype));
-                } else {
-                    try (InputStream in = ModelFiles.open(s)) {
-                        Files.copy(in, dst);
+                // one step under the interrupt cleanup's lock: done whole before the removal, or not begun
+                Temporaries.step(temp, () -> {
+                    if (s.name().equals(ModelFiles.CONFIG) && outDtype != null) {
+                        rewriteTorchDtype(s, dst, torchName(outDtype));
+                    } else {
+                        try (InputStream in = ModelFiles.open(s)) {
+                            Files.copy(in, dst);
+                        }
                     }
-                }
-                Files.setLastModifiedTime(dst, Files.getLastModifiedTime(s.read(), LinkOption.NOFOLLOW_LINKS));
+                    Files.setLastModifiedTime(dst, Files.getLastModifiedTime(s.read(), LinkOption.NOFOLLOW_LINKS));
+                });
             } catch (IOException e) {
                 throw new UgmException(UgmException.Kind.IO, "cannot copy " + s.path() + " into " + temp + ": " + e.getMessage(), e);
             }
@@ -279,11 +281,14 @@ public final class OutputFolder implements AutoCloseable {
                     }
                     throw e;
                 }
+                if (old[0] != null) {
+                    Temporaries.adopt(old[0]); // the replaced output: removed below, or by the shutdown cleanup
+                }
                 published = true;
             });
             syncDir(target.getParent());
             if (old[0] != null) {
-                deleteTree(old[0]);
+                Temporaries.discarding(old[0], () -> deleteTree(old[0]));
             }
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot publish " + target + ": " + e.getMessage(), e);
@@ -295,11 +300,9 @@ public final class OutputFolder implements AutoCloseable {
     public void close() {
         if (!published) {
             try {
-                deleteTree(temp);
+                Temporaries.discarding(temp, () -> deleteTree(temp));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
-            } finally {
-                Temporaries.unregister(temp);
             }
         }
     }

@@ -71,8 +71,8 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
         FileChannel channel = null;
         Arena arena = null;
         try {
-            channel = FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            Temporaries.register(temporary);
+            channel = Temporaries.create(temporary, () -> FileChannel.open(temporary, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.READ, StandardOpenOption.WRITE));
             long size = layout.fileSize();
             DiskSpace.allocate(temporary, channel, size);
             arena = Arena.ofShared();
@@ -206,11 +206,10 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
             // Closing is best effort; deletion below is what matters.
         }
         try {
-            Files.deleteIfExists(temporary);
+            Temporaries.discarding(temporary, () -> Files.deleteIfExists(temporary));
         } catch (IOException ignored) {
             // Nothing else to do: the temporary's name marks it as debris.
         }
-        Temporaries.unregister(temporary);
     }
 
     /** Makes a rename durable. Some platforms cannot open a folder for sync; then this is a no-op. */

@@ -74,7 +74,7 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
             shards = List.of(List.of());
         }
         try {
-            Files.createDirectories(folder);
+            Temporaries.step(folder, () -> Files.createDirectories(folder));
         } catch (IOException e) {
             throw Messages.io(folder, "cannot create folder", e);
         }
@@ -200,15 +200,16 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
         Path temporary = folder.resolve("." + Checkpoint.INDEX_FILE + ".ugm-tmp-"
                 + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()));
         try {
-            try (FileChannel ch = FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (FileChannel ch = Temporaries.create(temporary,
+                    () -> FileChannel.open(temporary, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE))) {
                 ch.write(java.nio.ByteBuffer.wrap(index.getBytes(StandardCharsets.UTF_8)));
                 ch.force(true);
             }
-            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+            Temporaries.publishing(temporary, () -> Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE));
             SafetensorsWriter.syncFolder(folder);
         } catch (IOException e) {
             try {
-                Files.deleteIfExists(temporary);
+                Temporaries.discarding(temporary, () -> Files.deleteIfExists(temporary));
             } catch (IOException ignored) {
                 // Best effort; the name marks it as debris.
             }

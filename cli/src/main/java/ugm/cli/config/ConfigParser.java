@@ -1,9 +1,17 @@
 package ugm.cli.config;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -14,6 +22,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import ugm.core.DType;
 import ugm.core.UgmException;
 import ugm.core.merge.Parameter;
@@ -39,25 +49,111 @@ public final class ConfigParser {
         this.dir = file.toAbsolutePath().normalize().getParent();
     }
 
+    /**
+     * The largest config ugm reads, in bytes. Real configs are a few kilobytes. The YAML reader's
+     * time and memory grow with the square of a line's length: a 3.2 MB comment took it 27 s and
+     * 2.1 GB; one line of 1 MiB still takes seconds and most of a gigabyte, one of 256 KiB a
+     * fraction of a second and no more memory than a small config.
+     */
+    public static final int MAX_BYTES = 256 << 10;
+
+    /**
+     * The YAML reader: a key twice in one mapping is an error (mergekit's reader keeps the last
+     * silently, but a second {@code weight:} is a mistake far more often than an intent); floats
+     * are kept as the decimals written (their double is the same as parsing them directly), so a
+     * whole number written as a float ({@code 42.0}) is read exactly.
+     */
+    private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
+
     /** Reads {@code file}; relative paths in it are relative to its folder. */
     public static MergeConfig read(Path file) {
         ConfigParser p = new ConfigParser(file);
-        JsonNode root;
-        try {
-            root = new YAMLMapper().readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new UgmException(UgmException.Kind.USAGE, "config file not found: " + file);
-        } catch (JsonProcessingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
-            throw new UgmException(UgmException.Kind.USAGE, file + ": not valid YAML" + where + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
-        } catch (IOException e) {
-            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
-        }
+        JsonNode root = parse(file, text(file));
         try {
             return p.config(root);
         } catch (ConfigException e) {
             throw new ConfigException(file + ": " + e.getMessage());
         }
+    }
+
+    /** The file's text, read up to {@link #MAX_BYTES}: its size is checked first, and the reading stops there too. */
+    private static String text(Path file) {
+        if (Files.isDirectory(file)) {
+            throw new ConfigException(file + " is a folder, not a config file");
+        }
+        byte[] bytes;
+        try {
+            if (Files.isRegularFile(file) && Files.size(file) > MAX_BYTES) {
+                throw tooLarge(file);
+            }
+            try (InputStream in = Files.newInputStream(file)) { // also a pipe or a device, which may never end
+                bytes = in.readNBytes(MAX_BYTES + 1);
+            }
+        } catch (NoSuchFileException e) {
+            throw new UgmException(UgmException.Kind.USAGE, "config file not found: " + file);
+        } catch (IOException e) {
+            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
+        }
+        if (bytes.length > MAX_BYTES) {
+            throw tooLarge(file);
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(file + " is not UTF-8 text");
+        }
+    }
+
+    private static ConfigException tooLarge(Path file) {
+        return new ConfigException(file + " is larger than " + (MAX_BYTES >> 10) + " KiB, the most a config may be");
+    }
+
+    /** The one YAML document of {@code text}. */
+    private static JsonNode parse(Path file, String text) {
+        try (JsonParser parser = YAML.createParser(text)) {
+            JsonNode root = YAML.readTree(parser);
+            int documents = root == null ? 0 : 1;
+            while (parser.nextToken() != null) { // the next document (an empty one included)
+                YAML.readTree(parser);
+                documents++;
+            }
+            if (documents > 1) {
+                throw new ConfigException(file + " has " + documents + " YAML documents; ugm reads one");
+            }
+            return root;
+        } catch (JsonProcessingException e) {
+            String message = e.getOriginalMessage();
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            Matcher duplicate = DUPLICATE.matcher(message);
+            if (duplicate.matches()) {
+                throw new ConfigException(file + ": duplicate key '" + duplicate.group(1) + "'" + where);
+            }
+            Matcher nonFinite = NON_FINITE.matcher(message);
+            if (nonFinite.matches() && e.getProcessor() instanceof JsonParser p) {
+                // Valid YAML that Jackson's number reader does not take; no parameter can be NaN or infinite anyway.
+                String path = path(p.getParsingContext());
+                throw new ConfigException(file + ": " + path + (path.contains("parameters") ? " must be a finite number, not "
+                        : " cannot be ") + nonFinite.group(1));
+            }
+            throw new ConfigException(file + ": not valid YAML" + where + ": " + message.lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Jackson's words for a key given twice in one mapping. */
+    private static final Pattern DUPLICATE = Pattern.compile("Duplicate field '(.*)'", Pattern.DOTALL);
+    /** Jackson's words for YAML's non-finite floats (.nan, .inf, -.inf in their spellings), which it does not decode. */
+    private static final Pattern NON_FINITE = Pattern.compile("Malformed numeric value '([-+]?\\.(?:inf|Inf|INF|nan|NaN|NAN))'");
+
+    /** Where the parser is, as the errors below name it: {@code models[0].parameters.weight[1]}. */
+    private static String path(JsonStreamContext c) {
+        String s = "";
+        for (; c != null && !c.inRoot(); c = c.getParent()) {
+            s = (c.inArray() ? "[" + c.getCurrentIndex() + "]" : (c.getParent().inRoot() ? "" : ".") + c.getCurrentName()) + s;
+        }
+        return s;
     }
 
     /** The method named {@code name}, or a usage error saying what is and is not supported. */
@@ -167,7 +263,8 @@ public final class ConfigParser {
             if (perModel && !modelParam) {
                 throw new ConfigException("'" + k + "' in " + where + " is a global parameter: put it under the top-level 'parameters'");
             }
-            Setting s = Setting.parse(e.getValue(), where + "." + k);
+            Setting s = p != null && p.kind() == Parameter.Kind.INTEGER ? Setting.whole(e.getValue(), where + "." + k)
+                    : Setting.parse(e.getValue(), where + "." + k);
             if (p != null) {
                 checkKind(p, s, where + "." + k);
             }
@@ -180,12 +277,14 @@ public final class ConfigParser {
         boolean ok = switch (p.kind()) {
             case FLAG -> s instanceof Setting.Flag;
             case SCALAR_NUMBER -> s instanceof Setting.Number;
+            case INTEGER -> s instanceof Setting.Whole;
             case NUMBER -> numeric(s);
         };
         if (!ok) {
             throw new ConfigException(where + " must be " + switch (p.kind()) {
                 case FLAG -> "true or false";
                 case SCALAR_NUMBER -> "a single number";
+                case INTEGER -> "a whole number";
                 case NUMBER -> "a number, a list of numbers or a filter list of those";
             });
         }
@@ -196,6 +295,7 @@ public final class ConfigParser {
             case Setting.Number n -> true;
             case Setting.Gradient g -> true;
             case Setting.Flag f -> false;
+            case Setting.Whole w -> false;
             case Setting.Filtered f -> f.cases().stream().allMatch(c -> numeric(c.value()));
         };
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -26,10 +27,23 @@ public sealed interface Setting {
 
     /** Whether the value is the same for every tensor. */
     default boolean isConstant() {
-        return this instanceof Number || this instanceof Flag;
+        return this instanceof Number || this instanceof Flag || this instanceof Whole;
     }
 
     record Number(double value) implements Setting {
+        @Override
+        public Object evaluate(String tensor, double t) {
+            return value;
+        }
+
+        @Override
+        public JsonNode toNode() {
+            return JsonNodeFactory.instance.numberNode(value);
+        }
+    }
+
+    /** A whole number read exactly, not through a double (a seed: 2^53 + 1 stays itself). */
+    record Whole(long value) implements Setting {
         @Override
         public Object evaluate(String tensor, double t) {
             return value;
@@ -120,7 +134,7 @@ public sealed interface Setting {
      */
     static Setting parse(JsonNode node, String where) {
         if (node.isNumber()) {
-            return new Number(node.doubleValue());
+            return new Number(finite(node, where));
         }
         if (node.isBoolean()) {
             return new Flag(node.booleanValue());
@@ -137,7 +151,9 @@ public sealed interface Setting {
             }
             if (numbers) {
                 List<Double> values = new ArrayList<>();
-                node.forEach(e -> values.add(e.doubleValue()));
+                for (JsonNode e : node) {
+                    values.add(finite(e, where + "[" + values.size() + "]"));
+                }
                 return new Gradient(values);
             }
             if (objects) {
@@ -151,6 +167,37 @@ public sealed interface Setting {
         }
         throw new ConfigException(where + " must be a number, true/false, a list of numbers (a layer gradient)"
                 + " or a list of {filter, value} entries, not " + describe(node));
+    }
+
+    /** The value of a number node, which must be finite (1e400 reads as infinity). */
+    private static double finite(JsonNode number, String where) {
+        double v = number.doubleValue();
+        if (!Double.isFinite(v)) {
+            throw new ConfigException(where + " must be a finite number, not " + number.asText());
+        }
+        return v;
+    }
+
+    /**
+     * Reads a whole number exactly, never through a double: a YAML integer, or a float whose
+     * written value is whole ({@code 42.0}, as ugm versions before this one wrote seeds into
+     * {@code ugm_config.yml}), within a 64-bit signed integer (the type of ugm's seeds).
+     *
+     * @throws ConfigException when it is not one
+     */
+    static Whole whole(JsonNode node, String where) {
+        if (node.isIntegralNumber() || node.isBigDecimal()) {
+            BigDecimal exact = node.decimalValue();
+            if (exact.signum() == 0 || exact.stripTrailingZeros().scale() <= 0) {
+                try {
+                    return new Whole(exact.longValueExact());
+                } catch (ArithmeticException outOfRange) {
+                    throw new ConfigException(where + " must be a whole number from " + Long.MIN_VALUE + " to "
+                            + Long.MAX_VALUE + ", not " + node.asText());
+                }
+            }
+        }
+        throw new ConfigException(where + " must be a whole number (such as 42), not " + describe(node));
     }
 
     private static Case parseCase(JsonNode node, String where) {

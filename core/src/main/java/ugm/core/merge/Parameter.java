@@ -21,7 +21,7 @@ public enum Parameter {
     NORMALIZE("normalize", false, Kind.FLAG, 0),
     /** Default: the method's ({@link MergeMethod#defaultFlag}). */
     RESCALE("rescale", false, Kind.FLAG, 0),
-    RANDOM_SEED("random_seed", false, Kind.SCALAR_NUMBER, 0),
+    RANDOM_SEED("random_seed", false, Kind.INTEGER, 0),
     FILTER_WISE("filter_wise", false, Kind.FLAG, 0),
     REMOVE("remove", false, Kind.FLAG, 0),
     CLAMP("clamp", false, Kind.SCALAR_NUMBER, 0.1),
@@ -33,6 +33,8 @@ public enum Parameter {
         NUMBER,
         /** One number for the whole merge. */
         SCALAR_NUMBER,
+        /** One whole number for the whole merge, read exactly (a seed): a 64-bit signed integer. */
+        INTEGER,
         /** true or false, for the whole merge. */
         FLAG
     }

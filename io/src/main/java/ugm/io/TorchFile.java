@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -166,26 +167,36 @@ public final class TorchFile implements AutoCloseable {
     /**
      * Every tensor in the value by its path: dict keys and list positions joined by dots, such as
      * {@code state.0.exp_avg_sq} or {@code model.embed_tokens.weight}, in the pickle's order. A
-     * tensor reachable by two paths is listed under both.
+     * value the pickle reuses (one object under two paths) is visited once, under its first path,
+     * so the walk is linear in the pickle's size.
      */
     public Map<String, TensorValue> tensors() {
         Map<String, TensorValue> out = new LinkedHashMap<>();
-        collect(root, "", out);
+        collect(root, out::put);
         return Collections.unmodifiableMap(out);
     }
 
-    private static void collect(TorchValue v, String path, Map<String, TensorValue> out) {
+    /** Calls {@code found} with each tensor of {@code root} and its path, as {@link #tensors()} lists them. */
+    static void collect(TorchValue root, java.util.function.BiConsumer<String, TensorValue> found) {
+        collect(root, "", found, new IdentityHashMap<>());
+    }
+
+    private static void collect(TorchValue v, String path, java.util.function.BiConsumer<String, TensorValue> out,
+                                IdentityHashMap<TorchValue, Boolean> seen) {
+        if (seen.put(v, Boolean.TRUE) != null) {
+            return;
+        }
         switch (v) {
-            case TensorValue t -> out.put(path, t);
-            case DictValue d -> d.entries().forEach((k, x) -> collect(x, child(path, k), out));
+            case TensorValue t -> out.accept(path, t);
+            case DictValue d -> d.entries().forEach((k, x) -> collect(x, child(path, k), out, seen));
             case ListValue l -> {
                 for (int i = 0; i < l.items().size(); i++) {
-                    collect(l.items().get(i), child(path, Integer.toString(i)), out);
+                    collect(l.items().get(i), child(path, Integer.toString(i)), out, seen);
                 }
             }
             case TupleValue t -> {
                 for (int i = 0; i < t.items().size(); i++) {
-                    collect(t.items().get(i), child(path, Integer.toString(i)), out);
+                    collect(t.items().get(i), child(path, Integer.toString(i)), out, seen);
                 }
             }
             default -> {

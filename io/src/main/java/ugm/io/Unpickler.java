@@ -48,6 +48,7 @@ final class Unpickler {
     static final int MAX_DEPTH = 100;
     static final int MAX_RANK = 64;
     static final int MAX_TEXT = 16 << 20;
+    static final int MAX_KEY_VALUES = 1000;
     private static final int MAX_GLOBAL_NAME = 512;
 
     /** A storage: the bytes of entry {@code data/<key>}, with the element type its pickle declares (null: untyped). */
@@ -679,10 +680,18 @@ final class Unpickler {
 
     // ---- the result
 
-    /** A value usable as a dict key or set item: immutable, and not a tensor. */
+    /**
+     * A value usable as a dict key or set item: immutable, and not a tensor. Keys are small: at most
+     * {@value #MAX_KEY_VALUES} values counted as often as they appear, so hashing and comparing
+     * them stays cheap even when a pickle reuses one tuple many times inside another.
+     */
     private TorchValue key(Object o, int depth) {
-        if (depth > MAX_DEPTH) {
-            throw new TorchException(Rule.TOO_LARGE, file, entry + " at byte " + opStart + ": a dict key nested deeper than " + MAX_DEPTH + " levels");
+        return key(o, depth, new int[] {MAX_KEY_VALUES});
+    }
+
+    private TorchValue key(Object o, int depth, int[] budget) {
+        if (--budget[0] < 0 || depth > MAX_DEPTH) {
+            throw keyTooLarge();
         }
         if (o instanceof TorchValue v) {
             return v;
@@ -693,14 +702,23 @@ final class Unpickler {
         if (o instanceof PTuple(Object[] items)) {
             List<TorchValue> keys = new ArrayList<>(items.length);
             for (Object i : items) {
-                keys.add(key(i, depth + 1));
+                keys.add(key(i, depth + 1, budget));
             }
             return new TupleValue(keys);
         }
         if (o instanceof PSet s && s.frozen) {
+            budget[0] -= s.items.size();
+            if (budget[0] < 0) {
+                throw keyTooLarge();
+            }
             return new SetValue(s.items, true);
         }
         throw bad("a dict key or set item that is " + describe(o) + ", which Python cannot hash");
+    }
+
+    private TorchException keyTooLarge() {
+        return new TorchException(Rule.TOO_LARGE, file, entry + " at byte " + opStart + ": a dict key or set item of more than "
+                + MAX_KEY_VALUES + " values, or nested deeper than " + MAX_DEPTH + " levels");
     }
 
     private TorchValue finish(Object o, String path, int depth, IdentityHashMap<Object, TorchValue> done) {

@@ -323,6 +323,29 @@ class TorchFileTest {
     }
 
     @Test
+    void aPickleThatReusesOneObjectManyTimesStaysLinear() {
+        // A tuple built of two copies of the one before, 60 times over, as a dict key: 2^60 values
+        // if expanded. Refused (keys are small) instead of hashed forever.
+        Pickle key = new Pickle().op('}', ')', 'q', 0, '0');
+        Pickle list = new Pickle().op(']', 'q', 0, '0');
+        for (int i = 0; i < 60; i++) {
+            key.op('h', i, 'h', i, 0x86, 'q', i + 1, '0');
+            list.op('(', 'h', i, 'h', i, 'l', 'q', i + 1, '0');
+        }
+        Path k = TorchZips.write(dir.resolve("key.pt"), TorchZips.torchZip(key.op('h', 60, 'N', 's').stop(), Map.of()));
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+                () -> refused(k, Rule.TOO_LARGE, "more than 1000 values"));
+        // The same shape of lists as a value: read, and walked once per object.
+        Path l = TorchZips.write(dir.resolve("list.pt"), TorchZips.torchZip(list.op('h', 60).stop(), Map.of()));
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> {
+            try (TorchFile f = TorchFile.open(l)) {
+                assertInstanceOf(ListValue.class, f.root());
+                assertEquals(Map.of(), f.tensors());
+            }
+        });
+    }
+
+    @Test
     void refusesATensorPastItsStorageOrWithABadShape() {
         Pickle p = new Pickle().op('}', 'q', 0).str("w").tensor("0", 4, 3, new int[] {2}, new int[] {1}).op('s');
         Path f = TorchZips.write(dir.resolve("past.pt"), TorchZips.torchZip(p.stop(), Map.of("0", new byte[16])));

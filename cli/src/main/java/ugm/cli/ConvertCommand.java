@@ -27,6 +27,8 @@ import ugm.io.ShardedWriter;
                 "Tensors whose dtype does not change are copied byte for byte, and the input's __metadata__ is kept:",
                 "converting with nothing changed reproduces a file written by the reference library byte for byte.",
                 "Without --shard-size each output shard holds the tensors of the matching input shard.",
+                "A PyTorch checkpoint (pytorch_model.bin, .bin/.pt) becomes safetensors; names that share a storage",
+                "(tied weights) are each written, with their own copy of the bytes.",
                 "The model's other files (config.json, tokenizer, ...) are copied, torch_dtype updated."},
         footer = {"", ExitCodes.HELP})
 final class ConvertCommand implements Callable<Integer> {
@@ -34,7 +36,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Mixin
     VerboseOption verbose;
 
-    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors file or a checkpoint folder.")
+    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors or torch.save (.bin, .pt) file, or a checkpoint folder.")
     Path in;
 
     @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The output folder.")
@@ -81,7 +83,7 @@ final class ConvertCommand implements Callable<Integer> {
             }
             long written;
             try (OutputFolder folder = OutputFolder.create(out, run.force)) {
-                try (ShardedWriter w = ShardedWriter.createShards(folder.temp(), shards, ck.metadata())) {
+                try (ShardedWriter w = ShardedWriter.createShards(folder.temp(), shards, metadata(ck))) {
                     long total = all.stream().mapToLong(TensorInfo::byteSize).sum();
                     long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
                     try (Progress p = Progress.start("convert", total, read, 0, err, run.quiet, Cli.stderrIsTerminal)) {
@@ -105,6 +107,14 @@ final class ConvertCommand implements Callable<Integer> {
             }
         }
         return ExitCodes.OK;
+    }
+
+    /**
+     * The input's metadata; for a PyTorch input, which has none, {"format": "pt"} as Hugging Face's
+     * save_pretrained writes it (transformers refuses safetensors metadata without a known format).
+     */
+    private static java.util.Map<String, String> metadata(Checkpoint ck) {
+        return ck.format().equals(Checkpoint.SAFETENSORS) ? ck.metadata() : java.util.Map.of("format", "pt");
     }
 
     private TensorInfo converted(TensorInfo t) {

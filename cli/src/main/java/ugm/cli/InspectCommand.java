@@ -8,7 +8,9 @@ import com.fasterxml.jackson.core.io.SerializedString;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -22,6 +24,8 @@ import ugm.core.DType;
 import ugm.core.Printable;
 import ugm.core.TensorInfo;
 import ugm.io.Checkpoint;
+import ugm.io.CheckpointFile;
+import ugm.io.TorchStateDict;
 
 @Command(name = "inspect", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, description = "Lists a checkpoint's tensors (name, dtype, shape, size), totals by dtype and metadata.",
         footer = {"", ExitCodes.HELP})
@@ -30,7 +34,8 @@ final class InspectCommand implements Callable<Integer> {
     @Mixin
     VerboseOption verbose;
 
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file, or a checkpoint folder (model.safetensors or a sharded index).")
+    @Parameters(paramLabel = "PATH", description = {"A .safetensors file, a torch.save file (.bin, .pt), or a checkpoint folder",
+            "(model.safetensors, pytorch_model.bin, or a sharded index of either)."})
     Path path;
 
     @Option(names = "--json", description = "Machine-readable output.")
@@ -79,11 +84,30 @@ final class InspectCommand implements Callable<Integer> {
         }
         sb.append(String.format(Locale.ROOT, "%-11s %6d tensors %16d elements %16d bytes (%s) in %d file(s)%n", "total",
                 tensors, elements, bytes, Sizes.format(bytes), ck.files().size()));
+        sb.append("\nformat: ").append(ck.format());
+        if (!ck.format().equals(Checkpoint.SAFETENSORS)) {
+            sb.append(" (torch.save zip; its pickle read against an allow-list, never run)");
+        }
+        sb.append('\n');
+        for (List<String> group : shared(ck)) {
+            sb.append("shared storage (tied): ").append(String.join(" = ", group.stream().map(Printable::of).toList())).append('\n');
+        }
         if (!ck.metadata().isEmpty()) {
             sb.append("\nmetadata:\n");
             ck.metadata().forEach((k, v) -> sb.append("  ").append(Printable.of(k)).append(": ").append(Printable.of(v)).append('\n'));
         }
         return sb.toString();
+    }
+
+    /** Names that share their bytes (tied weights of a torch.save file), per group. */
+    private static List<List<String>> shared(Checkpoint ck) {
+        List<List<String>> groups = new ArrayList<>();
+        for (CheckpointFile f : ck.shards()) {
+            if (f instanceof TorchStateDict sd) {
+                groups.addAll(sd.sharedGroups());
+            }
+        }
+        return groups;
     }
 
     /**
@@ -116,6 +140,7 @@ final class InspectCommand implements Callable<Integer> {
             g.setCharacterEscapes(NO_RAW_CONTROLS);
             g.writeStartObject();
             g.writeStringField("path", ck.describe());
+            g.writeStringField("format", ck.format());
             g.writeArrayFieldStart("files");
             for (Path f : ck.files()) {
                 g.writeString(f.toString());
@@ -144,6 +169,15 @@ final class InspectCommand implements Callable<Integer> {
                 g.writeEndObject();
                 bytes += t.byteSize();
                 elements += t.elementCount();
+            }
+            g.writeEndArray();
+            g.writeArrayFieldStart("shared");
+            for (List<String> group : shared(ck)) {
+                g.writeStartArray();
+                for (String n : group) {
+                    g.writeString(n);
+                }
+                g.writeEndArray();
             }
             g.writeEndArray();
             g.writeObjectFieldStart("totals");

@@ -49,7 +49,7 @@ final class MergeCommand implements Callable<Integer> {
             description = "The method: one of those listed above.")
     Method method;
 
-    @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder or a .safetensors file.")
+    @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder, or a .safetensors or torch.save (.bin, .pt) file.")
     Path base;
 
     @Option(names = "--model", paramLabel = "DIR", description = "A fine-tuned model; repeat for each.")

@@ -11,7 +11,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import ugm.core.TensorInfo;
 import ugm.io.Checkpoint;
 
-@Command(name = "validate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, description = {"Checks a safetensors file or checkpoint folder against every rule of the format.",
+@Command(name = "validate", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, description = {"Checks a safetensors or torch.save file, or a checkpoint folder, against every rule of its format.",
         "Header, dtypes, shapes, offsets, sizes, shards and index are checked. Prints one line: OK with a summary, or the reason."},
         footer = {"", ExitCodes.HELP})
 final class ValidateCommand implements Callable<Integer> {
@@ -19,7 +19,7 @@ final class ValidateCommand implements Callable<Integer> {
     @Mixin
     VerboseOption verbose;
 
-    @Parameters(paramLabel = "PATH", description = "A .safetensors file, or a checkpoint folder.")
+    @Parameters(paramLabel = "PATH", description = "A .safetensors or torch.save (.bin, .pt) file, or a checkpoint folder.")
     Path path;
 
     @Spec

@@ -23,37 +23,49 @@ import ugm.io.SafetensorsException.Rule;
 /**
  * A model checkpoint as one name-to-tensor view: a single safetensors file, a folder with
  * {@code model.safetensors}, or a folder with {@code model.safetensors.index.json} and the shards
- * it names. Every shard is opened (mapped) once and closed with the checkpoint.
+ * it names; or the same in PyTorch's format: a {@code torch.save} file ({@code .bin}, {@code .pt}),
+ * a folder with {@code pytorch_model.bin}, or {@code pytorch_model.bin.index.json} and its shards
+ * (read by {@link TorchStateDict}, never executed). Every shard is opened (mapped) once and closed
+ * with the checkpoint.
  */
 public final class Checkpoint implements TensorSource, AutoCloseable {
 
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
+    public static final String TORCH_FILE = "pytorch_model.bin";
+    public static final String TORCH_INDEX_FILE = "pytorch_model.bin.index.json";
+    /** {@link #format()} of safetensors files. */
+    public static final String SAFETENSORS = "safetensors";
+    /** {@link #format()} of torch.save files. */
+    public static final String PYTORCH = "pytorch";
 
     private final Path path;
-    private final List<SafetensorsFile> files;
-    private final Map<String, SafetensorsFile> byName;
+    private final List<CheckpointFile> files;
+    private final Map<String, CheckpointFile> byName;
     private final List<TensorInfo> tensors;
 
-    private Checkpoint(Path path, List<SafetensorsFile> files) {
+    private Checkpoint(Path path, List<? extends CheckpointFile> files) {
         this.path = path;
         this.files = List.copyOf(files);
         this.byName = new HashMap<>();
         List<TensorInfo> all = new ArrayList<>();
-        for (SafetensorsFile f : files) {
-            for (TensorEntry e : f.entries()) {
-                byName.put(e.name(), f);
-                all.add(e.info());
+        for (CheckpointFile f : files) {
+            for (TensorInfo t : f.tensors()) {
+                byName.put(t.name(), f);
+                all.add(t);
             }
         }
         this.tensors = List.copyOf(all);
     }
 
     /**
-     * Opens a safetensors file, an index file, or a folder. A folder with both {@code model.safetensors} and an index is read
-     * as the single file, as the Hugging Face libraries do.
+     * Opens a safetensors file, a torch.save file, an index file, or a folder. A folder is read as
+     * the Hugging Face libraries read it, the first found of {@code model.safetensors}, its index,
+     * {@code pytorch_model.bin}, its index: safetensors wins over PyTorch's format.
      *
      * @throws SafetensorsException when there is no checkpoint, or it is malformed or inconsistent
+     * @throws TorchException when a torch.save file is malformed, holds something other than a
+     *                        state dict, or names code in its pickle
      * @throws ugm.core.UgmException of kind IO when a file cannot be read
      */
     public static Checkpoint open(Path path) {
@@ -62,7 +74,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
                 Path folder = path.toAbsolutePath().getParent();
                 return openSharded(folder, path);
             }
-            return new Checkpoint(path, List.of(SafetensorsFile.open(path)));
+            return new Checkpoint(path, List.of(openFile(path)));
         }
         if (!Files.isDirectory(path)) {
             throw new SafetensorsException(Rule.NO_CHECKPOINT, path.toString(), "no such file or folder");
@@ -75,8 +87,44 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         if (Files.isRegularFile(index)) {
             return openSharded(path, index);
         }
+        Path torch = path.resolve(TORCH_FILE);
+        if (Files.isRegularFile(torch)) {
+            return new Checkpoint(path, List.of(TorchStateDict.open(torch)));
+        }
+        Path torchIndex = path.resolve(TORCH_INDEX_FILE);
+        if (Files.isRegularFile(torchIndex)) {
+            return openSharded(path, torchIndex);
+        }
         throw new SafetensorsException(Rule.NO_CHECKPOINT, path.toString(),
-                "folder has neither " + SINGLE_FILE + " nor " + INDEX_FILE);
+                "folder has none of " + SINGLE_FILE + ", " + INDEX_FILE + ", " + TORCH_FILE + ", " + TORCH_INDEX_FILE);
+    }
+
+    /**
+     * One file, by its name: {@code .safetensors} as safetensors without looking further;
+     * {@code .bin}, {@code .pt}, {@code .pth} and {@code .ckpt} as torch.save files; any other
+     * name by its first bytes (a zip header means torch.save).
+     */
+    static CheckpointFile openFile(Path file) {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".safetensors")) {
+            return SafetensorsFile.open(file);
+        }
+        if (name.endsWith(".bin") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".ckpt") || startsLikeZip(file)) {
+            return TorchStateDict.open(file);
+        }
+        return SafetensorsFile.open(file);
+    }
+
+    private static boolean startsLikeZip(Path file) {
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(file)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4);
+            while (b.hasRemaining() && c.read(b) >= 0) {
+                // read the first four bytes, or all there are
+            }
+            return b.position() == 4 && TorchZip.looksLikeZip(MemorySegment.ofArray(b.array()));
+        } catch (IOException e) {
+            return false; // the safetensors reader reports it
+        }
     }
 
     private static Checkpoint openSharded(Path folder, Path index) {
@@ -92,15 +140,15 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
             }
             ShardLinks.requireInside(folder, index, s.getKey(), s.getValue(), firstTensorIn(weightMap, s.getKey()));
         }
-        List<SafetensorsFile> opened = new ArrayList<>();
+        List<CheckpointFile> opened = new ArrayList<>();
         try {
             // Two spellings of one file ("a", "./a") share one mapping.
-            Map<Path, SafetensorsFile> byPath = new HashMap<>();
-            Map<String, SafetensorsFile> shards = new HashMap<>();
+            Map<Path, CheckpointFile> byPath = new HashMap<>();
+            Map<String, CheckpointFile> shards = new HashMap<>();
             for (Map.Entry<String, Path> s : shardPaths.entrySet()) {
-                SafetensorsFile f = byPath.get(s.getValue());
+                CheckpointFile f = byPath.get(s.getValue());
                 if (f == null) {
-                    f = SafetensorsFile.open(s.getValue());
+                    f = openFile(s.getValue());
                     opened.add(f);
                     byPath.put(s.getValue(), f);
                 }
@@ -109,18 +157,18 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
             crossCheck(index, weightMap, shards, opened);
             return new Checkpoint(folder, opened);
         } catch (RuntimeException | Error e) {
-            opened.forEach(SafetensorsFile::close);
+            opened.forEach(CheckpointFile::close);
             throw e;
         }
     }
 
     /** Every shard tensor is named by the index, in its own shard, and in no other shard. */
-    private static void crossCheck(Path index, Map<String, String> weightMap, Map<String, SafetensorsFile> shards,
-                                   List<SafetensorsFile> inOrder) {
-        Map<String, SafetensorsFile> owner = new HashMap<>();
-        for (SafetensorsFile f : inOrder) {
-            for (TensorEntry e : f.entries()) {
-                SafetensorsFile other = owner.putIfAbsent(e.name(), f);
+    private static void crossCheck(Path index, Map<String, String> weightMap, Map<String, CheckpointFile> shards,
+                                   List<CheckpointFile> inOrder) {
+        Map<String, CheckpointFile> owner = new HashMap<>();
+        for (CheckpointFile f : inOrder) {
+            for (TensorInfo e : f.tensors()) {
+                CheckpointFile other = owner.putIfAbsent(e.name(), f);
                 if (other != null) {
                     throw new SafetensorsException(Rule.DUPLICATE_ACROSS_SHARDS, f.path().toString(), e.name(),
                             "also in shard " + other.path().getFileName());
@@ -132,9 +180,9 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
             }
         }
         for (Map.Entry<String, String> w : weightMap.entrySet()) {
-            SafetensorsFile shard = shards.get(w.getValue());
-            if (shard.entry(w.getKey()) == null) {
-                SafetensorsFile actual = owner.get(w.getKey());
+            CheckpointFile shard = shards.get(w.getValue());
+            if (shard.info(w.getKey()) == null) {
+                CheckpointFile actual = owner.get(w.getKey());
                 throw new SafetensorsException(Rule.NOT_IN_SHARD, shard.path().toString(), w.getKey(),
                         index.getFileName() + " places it in this shard, which lacks it"
                                 + (actual == null ? "" : " (it is in " + actual.path().getFileName() + ")"));
@@ -242,14 +290,22 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         return path;
     }
 
-    /** The safetensors files opened, in the order of {@link #tensors()}. */
+    /** The files opened, in the order of {@link #tensors()}. */
     public List<Path> files() {
-        return files.stream().map(SafetensorsFile::path).toList();
+        return files.stream().map(CheckpointFile::path).toList();
     }
 
     /** The opened files themselves. */
-    public List<SafetensorsFile> shards() {
+    public List<CheckpointFile> shards() {
         return files;
+    }
+
+    /**
+     * What the files are: {@value #SAFETENSORS} or {@value #PYTORCH} (both, joined by {@code +},
+     * when an index names files of each).
+     */
+    public String format() {
+        return String.join("+", files.stream().map(CheckpointFile::format).distinct().toList());
     }
 
     /** The metadata of the first file. */
@@ -258,7 +314,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     }
 
     /** The file holding the tensor called {@code name}, or null. */
-    public SafetensorsFile fileOf(String name) {
+    public CheckpointFile fileOf(String name) {
         return byName.get(name);
     }
 
@@ -275,14 +331,14 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
 
     @Override
     public TensorInfo info(String name) {
-        SafetensorsFile f = byName.get(name);
+        CheckpointFile f = byName.get(name);
         return f == null ? null : f.info(name);
     }
 
     /** @throws IllegalArgumentException when the checkpoint has no such tensor */
     @Override
     public MemorySegment data(String name) {
-        SafetensorsFile f = byName.get(name);
+        CheckpointFile f = byName.get(name);
         if (f == null) {
             throw new IllegalArgumentException(Messages.of(describe(), name, "no such tensor in this checkpoint"));
         }
@@ -291,7 +347,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
 
     @Override
     public void release(String name) {
-        SafetensorsFile f = byName.get(name);
+        CheckpointFile f = byName.get(name);
         if (f != null) {
             f.release(name);
         }
@@ -300,13 +356,13 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     /** The path of the file holding the tensor; the checkpoint's path when there is none. */
     @Override
     public String locate(String name) {
-        SafetensorsFile f = byName.get(name);
+        CheckpointFile f = byName.get(name);
         return f == null ? describe() : f.path().toString();
     }
 
     @Override
     public String changedFile(String name) {
-        SafetensorsFile f = byName.get(name);
+        CheckpointFile f = byName.get(name);
         return f == null ? null : f.changedFile(name);
     }
 
@@ -317,7 +373,7 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
      * @throws ugm.core.UgmException of kind IO, {@code input changed during ACTIVITY: FILE}
      */
     public void requireUnchanged(String activity) {
-        for (SafetensorsFile f : files) {
+        for (CheckpointFile f : files) {
             if (f.changedOnDisk()) {
                 throw new ugm.core.UgmException(ugm.core.UgmException.Kind.IO,
                         "input changed during " + activity + ": " + f.path().toString());
@@ -327,6 +383,6 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
 
     @Override
     public void close() {
-        files.forEach(SafetensorsFile::close);
+        files.forEach(CheckpointFile::close);
     }
 }

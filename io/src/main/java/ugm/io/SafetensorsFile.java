@@ -11,14 +11,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import ugm.core.TensorInfo;
-import ugm.core.TensorSource;
 import ugm.io.SafetensorsException.Rule;
 
 /**
  * One safetensors file, mapped read-only whole. Tensor data are zero-copy slices of the mapping,
  * valid until {@link #close()}, which unmaps the file. Safe for concurrent reads.
  */
-public final class SafetensorsFile implements TensorSource, AutoCloseable {
+public final class SafetensorsFile implements CheckpointFile {
 
     private final Path path;
     private final Arena arena;
@@ -70,8 +69,14 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
         }
     }
 
+    @Override
     public Path path() {
         return path;
+    }
+
+    @Override
+    public String format() {
+        return Checkpoint.SAFETENSORS;
     }
 
     /** The parsed header. */
@@ -100,6 +105,7 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
     }
 
     /** {@code __metadata__}, unmodifiable, keys in file order; empty when the file has none. */
+    @Override
     public Map<String, String> metadata() {
         return header.metadata();
     }
@@ -158,6 +164,7 @@ public final class SafetensorsFile implements TensorSource, AutoCloseable {
      * {@link TensorSource#changedFile}); a rewrite in place shows through the mapping, so
      * callers ask this before they trust what they read.
      */
+    @Override
     public boolean changedOnDisk() {
         return identity == null || identity.size() != mapping.byteSize() || !identity.equals(FileIdentity.of(path));
     }

@@ -101,7 +101,7 @@ class CheckpointTest {
             assertEquals(List.of("format", "merged_by"), List.copyOf(c.metadata().keySet()));
             assertNull(c.info("missing"));
             assertThrows(IllegalArgumentException.class, () -> c.data("missing"));
-            for (SafetensorsFile shard : c.shards()) {
+            for (CheckpointFile shard : c.shards()) {
                 assertEquals(meta, shard.metadata());
             }
         }

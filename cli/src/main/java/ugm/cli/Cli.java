@@ -30,15 +30,7 @@ public final class Cli implements Runnable {
 
     /** The version the build wrote into the jar, e.g. {@code 0.1.0-SNAPSHOT}. */
     static String version() {
-        Properties p = new Properties();
-        try (InputStream in = Cli.class.getResourceAsStream("version.properties")) {
-            if (in != null) {
-                p.load(in);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return p.getProperty("version", "unknown");
+        return ugm.job.Version.of();
     }
 
     @Override

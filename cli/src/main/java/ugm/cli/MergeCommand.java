@@ -1,13 +1,12 @@
 package ugm.cli;
 
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
@@ -15,20 +14,18 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.TypeConversionException;
-import ugm.cli.config.ConfigParser;
-import ugm.cli.config.MergeConfig;
-import ugm.core.merge.Parameter;
-import ugm.cli.config.Setting;
 import ugm.core.DType;
 import ugm.core.Printable;
 import ugm.core.UgmException;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeReport;
-import ugm.core.merge.MergeRequest;
-import ugm.core.merge.Merger;
+import ugm.core.merge.Parameter;
 import ugm.core.merge.methods.Method;
 import ugm.io.OutputFolder;
-import ugm.io.ShardedWriter;
+import ugm.job.MergeJob;
+import ugm.job.config.ConfigParser;
+import ugm.job.config.MergeConfig;
+import ugm.job.config.Setting;
 
 @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpAutoWidth = true,
         customSynopsis = {"ugm merge CONFIG.yml OUT_DIR [--dry-run] [--force] [--quiet] [--threads N] [--shard-size SIZE]",
@@ -170,54 +167,32 @@ final class MergeCommand implements Callable<Integer> {
         int threads = run.threads();
         MergeConfig cfg = config != null ? fromConfig() : fromFlags();
         Path target = outDir != null ? outDir : out;
+        MergeJob.Options options = new MergeJob.Options(run.force, shardSize);
         if (!dryRun) {
             OutputFolder.checkTarget(target, run.force);
         }
         PrintWriter err = spec.commandLine().getErr();
-        try (MergeSetup setup = new MergeSetup(cfg)) {
-            MergeRequest request = setup.request(threads);
-            MergePlan plan = MergePlan.of(request);
-            List<Path> inputs = new ArrayList<>(setup.inputs());
-            if (config != null) {
-                inputs.add(config);
-            }
+        try (MergeJob job = MergeJob.open(cfg, config, threads)) {
             if (dryRun) {
-                return dryRun(plan, setup, target, inputs);
+                return dryRun(job, target, options);
             }
-            OutputFolder.requireApart(target, inputs);
-            plan.requireValid();
+            job.check(target, options);
             if (!run.quiet) {
-                setup.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
-                plan.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
+                job.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
                 err.flush();
             }
-            String yaml = cfg.toYaml();
+            MergePlan plan = job.plan();
             MergeReport report;
-            try (OutputFolder folder = OutputFolder.create(target, run.force)) {
-                Map<String, String> metadata = new LinkedHashMap<>();
-                metadata.put("format", "pt");
-                metadata.put("merge_method", cfg.method().id());
-                try (ShardedWriter writer = folder.shards(plan.outputs(), metadata, shardSize)) {
-                    try (Progress progress = Progress.start("merge", plan.bytesWritten(), plan.bytesRead(), plan.tensors().size(), err, run.quiet,
-                            Cli.stderrIsTerminal)) {
-                        report = Merger.execute(plan, writer, progress, KernelSetup.executor());
-                    }
-                    writer.commit();
-                }
-                if (setup.modelFiles() != null) {
-                    folder.copyModelFiles(setup.modelFiles(), setup.outDtype());
-                }
-                folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
-                folder.writeFile("README.md", ModelCard.of(cfg, yaml, Cli.version()).getBytes(StandardCharsets.UTF_8));
-                setup.requireUnchanged();
-                folder.publish();
+            try (Progress progress = Progress.start("merge", plan.bytesWritten(), plan.bytesRead(), plan.tensors().size(), err, run.quiet,
+                    Cli.stderrIsTerminal)) {
+                report = job.writeTo(target, options, progress, KernelSetup.executor());
             }
             if (!run.quiet) {
                 report.nonFinite().forEach(w -> err.println("ugm: warning: " + Printable.of(w.toString())));
                 err.printf(Locale.ROOT, "ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
-                        report.tensors(), cfg.method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
+                        report.tensors(), job.config().method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
                         report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels());
-                if (request.method() == Method.GRADIENT_MATCHING && report.clampedElements() > 0) {
+                if (report.clampedElements() > 0) {
                     err.printf(Locale.ROOT, "ugm: removal: Hbar clamped from below on %d elements%n", report.clampedElements());
                 }
                 err.flush();
@@ -226,21 +201,19 @@ final class MergeCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
-    private int dryRun(MergePlan plan, MergeSetup setup, Path target, List<Path> inputs) {
+    private int dryRun(MergeJob job, Path target, MergeJob.Options options) {
         String status;
         boolean refused = false;
         try {
-            OutputFolder.checkTarget(target, run.force);
-            OutputFolder.requireApart(target, inputs);
+            OutputFolder.checkTarget(target, options.force());
+            OutputFolder.requireApart(target, job.inputs());
             status = target + (java.nio.file.Files.exists(target) ? " (exists; would be replaced)" : " (would be created)");
         } catch (UgmException e) {
             status = target + ": " + e.getMessage();
             refused = true;
         }
-        List<String> warnings = new ArrayList<>(setup.warnings());
-        warnings.addAll(plan.warnings());
-        int threadCount = plan.request().threads();
-        DryRun.print(plan, plan.request().method(), threadCount, status, warnings, spec.commandLine().getOut());
+        MergePlan plan = job.plan();
+        DryRun.print(plan, plan.request().method(), plan.request().threads(), status, job.warnings(), spec.commandLine().getOut());
         PrintWriter err = spec.commandLine().getErr();
         if (!plan.problems().isEmpty()) {
             err.println("ugm: the dry run found " + plan.problems().size() + " problem(s), listed above");

@@ -11,8 +11,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import ugm.cli.config.ConfigParser;
-import ugm.cli.config.Setting;
+import ugm.job.config.ConfigParser;
+import ugm.job.config.Setting;
 
 /** Every user error of a config merge: one line naming what and where, its exit code, no stack trace. */
 class ConfigErrorsTest {

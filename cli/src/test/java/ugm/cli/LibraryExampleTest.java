@@ -74,4 +74,37 @@ class LibraryExampleTest {
         assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
         assertTrue(r.errLine().contains("none"), r.err());
     }
+
+    /** The README's config example through the library: the folder the command line writes, file for file, byte for byte. */
+    @Test
+    void aMergeJobWritesTheFolderTheCommandLineWrites() throws java.io.IOException {
+        Path f = tmp.resolve("family");
+        assertEquals(0, Run.of("family", f.toString(), "--size", "2MB", "--tasks", "2").code());
+        java.nio.file.Files.writeString(f.resolve("base").resolve("tokenizer.json"), "{\"model\": {}}\n");
+        Path config = tmp.resolve("merge.yml");
+        java.nio.file.Files.writeString(config, "merge_method: gradient_matching\nbase_model: " + f.resolve("base")
+                + "\nmodels:\n  - model: " + f.resolve("task-1") + "\n    parameters: {weight: 1, fisher_scale: 8530}\n  - model: "
+                + f.resolve("task-2") + "\n    parameters: {weight: 0.5, fisher_scale: 25000}\nout_dtype: float32\n");
+
+        Path merged = tmp.resolve("merged-by-the-library");
+        try (ugm.job.MergeJob job = ugm.job.MergeJob.open(config, 0)) {
+            job.writeTo(merged, ugm.job.MergeJob.Options.defaults(), ugm.core.merge.MergeProgress.NONE, ChunkExecutor.defaults());
+        }
+
+        Path cli = tmp.resolve("merged-by-the-cli");
+        Run r = Run.of("merge", config.toString(), cli.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        java.util.List<String> names;
+        try (var s = java.nio.file.Files.list(cli)) {
+            names = s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+        try (var s = java.nio.file.Files.list(merged)) {
+            assertEquals(names, s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+        assertTrue(names.containsAll(java.util.List.of("model.safetensors", "config.json", "tokenizer.json", "ugm_config.yml", "README.md")),
+                names::toString);
+        for (String name : names) {
+            assertEquals(-1, java.nio.file.Files.mismatch(cli.resolve(name), merged.resolve(name)), name);
+        }
+    }
 }

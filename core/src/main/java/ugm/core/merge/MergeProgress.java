@@ -9,6 +9,17 @@ import ugm.core.TensorInfo;
  */
 public interface MergeProgress {
 
+    /** Tells nobody. */
+    MergeProgress NONE = new MergeProgress() {
+        @Override
+        public void written(long bytes) {
+        }
+
+        @Override
+        public void tensorDone(TensorInfo tensor) {
+        }
+    };
+
     /** {@code bytes} more of the output have been written (one chunk). */
     void written(long bytes);
 

@@ -1,4 +1,4 @@
-package ugm.cli.config;
+package ugm.job.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;

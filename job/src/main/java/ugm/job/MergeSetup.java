@@ -1,16 +1,16 @@
-package ugm.cli;
+package ugm.job;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import ugm.cli.config.ConfigException;
-import ugm.cli.config.ConfigParser;
-import ugm.cli.config.LayerPosition;
-import ugm.cli.config.MergeConfig;
+import ugm.job.config.ConfigException;
+import ugm.job.config.ConfigParser;
+import ugm.job.config.LayerPosition;
+import ugm.job.config.MergeConfig;
 import ugm.core.merge.Parameter;
-import ugm.cli.config.Setting;
+import ugm.job.config.Setting;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 import ugm.core.UgmException;

@@ -1,4 +1,4 @@
-package ugm.cli.config;
+package ugm.job.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,4 +1,4 @@
-package ugm.cli.config;
+package ugm.job.config;
 
 import java.util.Collection;
 import java.util.OptionalInt;

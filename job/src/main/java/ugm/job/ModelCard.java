@@ -1,7 +1,7 @@
-package ugm.cli;
+package ugm.job;
 
 import java.util.List;
-import ugm.cli.config.MergeConfig;
+import ugm.job.config.MergeConfig;
 
 /** The short README.md written beside a merged model. */
 final class ModelCard {

@@ -30,7 +30,7 @@ public interface Kernels {
     void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n);
 
     /**
-     * Gradient matching (method.md eq. 12, and the removal rule when {@code p.remove()}).
+     * Gradient matching (docs/method.md, "Gradient matching", and "Removing tasks" when {@code p.remove()}).
      * {@code baseFisher} may be null (then P0 = delta0). Where Hbar is not positive (and, when
      * removing, P0 is not positive either) the element gets the task-arithmetic value.
      *

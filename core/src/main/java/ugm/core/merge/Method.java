@@ -14,7 +14,7 @@ public enum Method {
     FISHER(false, true),
     /** Fisher averaging with the base counted as one more model. */
     FISHER_WITH_BASE(true, true),
-    /** The paper's rule: {@code θ0 + Σ α_t (P0 + s_t H_t)/Hbar (θ_t − θ0)}. */
+    /** The paper's rule: {@code θ0 + Σ α_t (P0 + s_t H_t)/Hbar (θ_t − θ0)} (docs/method.md). */
     GRADIENT_MATCHING(true, true),
     /** Task vectors trimmed to the largest {@code density} by magnitude, sign election, disjoint mean (TIES). */
     TIES(true, false),

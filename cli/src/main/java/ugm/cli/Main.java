@@ -12,7 +12,7 @@ public final class Main {
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
         PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
-        Cli.stderrIsTerminal = Progress.stderrIsTerminal();
+        Cli.stderrIsTerminal = Progress::stderrIsTerminal; // asked only by a command that shows progress
         Interrupts.install(err);
         if (KernelWarmUp.wanted(args)) {
             KernelWarmUp.start(); // on the other core, while this one loads classes, parses, opens and plans

@@ -6,7 +6,6 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.EnumMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -71,12 +70,12 @@ final class InspectCommand implements Callable<Integer> {
         long bytes = 0;
         for (Map.Entry<DType, long[]> e : totals.entrySet()) {
             long[] v = e.getValue();
-            sb.append(String.format(Locale.ROOT, "%-11s %6d tensors %16d elements %16d bytes%n", e.getKey(), v[0], v[1], v[2]));
+            sb.append(Plain.format("%-11s %6d tensors %16d elements %16d bytes%n", e.getKey(), v[0], v[1], v[2]));
             tensors += v[0];
             elements += v[1];
             bytes += v[2];
         }
-        sb.append(String.format(Locale.ROOT, "%-11s %6d tensors %16d elements %16d bytes (%s) in %d file(s)%n", "total",
+        sb.append(Plain.format("%-11s %6d tensors %16d elements %16d bytes (%s) in %d file(s)%n", "total",
                 tensors, elements, bytes, Sizes.format(bytes), ck.files().size()));
         if (!ck.metadata().isEmpty()) {
             sb.append("\nmetadata:\n");

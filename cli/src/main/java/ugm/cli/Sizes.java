@@ -51,6 +51,6 @@ final class Sizes implements ITypeConverter<Long> {
             v /= 1000;
             u++;
         }
-        return String.format(Locale.ROOT, "%.2f %s", v, units[u]);
+        return Plain.format("%.2f %s", v, units[u]);
     }
 }

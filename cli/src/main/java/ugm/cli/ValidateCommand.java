@@ -2,7 +2,6 @@ package ugm.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -40,8 +39,9 @@ final class ValidateCommand implements Callable<Integer> {
                 bytes += t.byteSize();
                 elements += t.elementCount();
             }
-            out.printf(Locale.ROOT, "OK %s: %d tensors, %d elements, %s in %d file(s)%n",
-                    path, ck.tensors().size(), elements, Sizes.format(bytes), ck.files().size());
+            out.print(Plain.format("OK %s: %d tensors, %d elements, %s in %d file(s)%n",
+                    path, ck.tensors().size(), elements, Sizes.format(bytes), ck.files().size()));
+            out.flush();
         }
         return ExitCodes.OK;
     }

@@ -144,4 +144,18 @@ class QuickCommandsTest {
         assertTrue(Run.of("inspect", RealFiles.path("tinygrad-mnist-mlp.safetensors").toString()).out()
                 .startsWith(String.format(Locale.ROOT, "%-9s  %-11s  %-20s  %12s%n", "name", "dtype", "shape", "bytes")));
     }
+
+    @Test
+    void plainFormatsAreWhatLocaleRootFormats() {
+        Object[][] cases = {{"%.2f %s", 775.425, "kB"}, {"%.2f %s", 1.005, "MB"}, {"%.2f %s", 999.995, "GB"},
+                {"%.2f %s", -0.0, "B"}, {"%-11s %6d tensors %16d elements %16d bytes%n", "BF16", 12L, -387520L, Long.MAX_VALUE},
+                {"OK %s: %d tensors, %s in %d file(s)%n", "/tmp/x y", 3, "1.23 kB", 1}};
+        for (Object[] c : cases) {
+            Object[] args = java.util.Arrays.copyOfRange(c, 1, c.length);
+            assertEquals(String.format(Locale.ROOT, (String) c[0], args), Plain.format((String) c[0], args));
+        }
+        for (long bytes : new long[] {0, 999, 1000, 1005, 775_425, 999_995, 1_234_567_890_123L, Long.MAX_VALUE / 2}) {
+            assertTrue(Sizes.format(bytes).matches("\\d+( B|\\.\\d\\d [kMGT]B)"), Sizes.format(bytes));
+        }
+    }
 }

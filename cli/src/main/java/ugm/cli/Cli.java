@@ -91,7 +91,6 @@ public final class Cli implements Runnable {
     }
 
     static CommandLine commandLine(PrintWriter out, PrintWriter err, String... args) {
-        PicocliSettings.apply();
         CommandLine cl = new CommandLine(new Cli());
         Object only = args.length > 0 ? command(args[0]) : null;
         if (only != null) {
@@ -102,7 +101,7 @@ public final class Cli implements Runnable {
             }
             cl.addSubcommand(new CommandLine.HelpCommand());
         }
-        cl.registerConverter(Path.class, Path::of); // (picocli's own converter for Path is switched off)
+        cl.registerConverter(Path.class, Path::of); // the conversion QuickCommands makes too
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler(Cli::handle);

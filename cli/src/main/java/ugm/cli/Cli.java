@@ -4,10 +4,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
-import java.util.function.Supplier;
+import java.util.function.BooleanSupplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -22,8 +22,12 @@ import ugm.core.merge.MergePlan;
         footer = {"", ExitCodes.HELP})
 public final class Cli implements Runnable {
 
-    /** Whether the process's stderr is a terminal (set by {@link Main}; in-process runs have none). */
-    static volatile boolean stderrIsTerminal;
+    /**
+     * Whether the process's stderr is a terminal: set by {@link Main} (in-process runs have none),
+     * asked only when a progress bar could be drawn, since the native call behind it costs about
+     * 0.1 s of start-up.
+     */
+    static volatile BooleanSupplier stderrIsTerminal = () -> false;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -42,33 +46,56 @@ public final class Cli implements Runnable {
      * The commands, by name, in the order help lists them. Picocli builds the model of every
      * command it is given by reflection, and its classes are verified on every start (Java 5
      * bytecode), about 0.1 s for the commands not asked for; so a command line naming one gets
-     * only that one, and anything else (help, a typo) gets them all.
+     * only that one, {@code --version} alone and the plain forms of inspect and validate
+     * ({@link QuickCommands}) get no model at all, and anything else (help, a typo) gets them all.
      */
-    private static final Map<String, Supplier<Object>> COMMANDS = new LinkedHashMap<>();
+    static final List<String> COMMANDS = List.of("merge", "demo", "convert", "inspect", "validate", "family");
 
-    static {
-        COMMANDS.put("merge", MergeCommand::new);
-        COMMANDS.put("demo", () -> new ugm.demo.DemoCommand(KernelSetup::executor));
-        COMMANDS.put("convert", ConvertCommand::new);
-        COMMANDS.put("inspect", InspectCommand::new);
-        COMMANDS.put("validate", ValidateCommand::new);
-        COMMANDS.put("family", FamilyCommand::new);
+    /** A new object for the command {@code name}, or null (a switch: no lambda to link at start-up). */
+    private static Object command(String name) {
+        return switch (name) {
+            case "merge" -> new MergeCommand();
+            case "demo" -> new ugm.demo.DemoCommand(KernelSetup::executor);
+            case "convert" -> new ConvertCommand();
+            case "inspect" -> new InspectCommand();
+            case "validate" -> new ValidateCommand();
+            case "family" -> new FamilyCommand();
+            default -> null;
+        };
     }
 
     /** Runs {@code args} with output to {@code out} and {@code err}; returns the exit code. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
+        if (versionOnly(args)) {
+            // What picocli prints for it, without building picocli's model (it costs more than the rest).
+            out.println(versionLine());
+            out.flush();
+            return ExitCodes.OK;
+        }
+        Integer quick = QuickCommands.run(out, err, args);
+        if (quick != null) {
+            return quick;
+        }
         return commandLine(out, err, args).execute(args);
+    }
+
+    /** {@code ugm --version} (or {@code -V}) and nothing else. */
+    static boolean versionOnly(String... args) {
+        return args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"));
     }
 
     static CommandLine commandLine(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Cli());
-        Supplier<Object> only = args.length > 0 ? COMMANDS.get(args[0]) : null;
+        Object only = args.length > 0 ? command(args[0]) : null;
         if (only != null) {
-            cl.addSubcommand(only.get());
+            cl.addSubcommand(only);
         } else {
-            COMMANDS.values().forEach(c -> cl.addSubcommand(c.get()));
+            for (String name : COMMANDS) {
+                cl.addSubcommand(command(name));
+            }
             cl.addSubcommand(new CommandLine.HelpCommand());
         }
+        cl.registerConverter(Path.class, Path::of); // the conversion QuickCommands makes too
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler(Cli::handle);
@@ -83,8 +110,11 @@ public final class Cli implements Runnable {
     }
 
     private static int handle(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
-        PrintWriter err = cl.getErr();
-        boolean verbose = isVerbose(parsed);
+        return report(ex, cl.getErr(), isVerbose(parsed));
+    }
+
+    /** Reports what a command threw in one line on {@code err} (with the stack trace when verbose); returns the exit code. */
+    static int report(Exception ex, PrintWriter err, boolean verbose) {
         Throwable t = ex instanceof UncheckedIOException u ? u.getCause() : ex;
         int code;
         if (t instanceof MergePlan.MergePlanException p && p.problems().size() > 1) {
@@ -117,12 +147,16 @@ public final class Cli implements Runnable {
         return false;
     }
 
+    /** What {@code ugm --version} prints, e.g. {@code ugm 0.1.0 (Java 25.0.1+8-LTS, vector-256 kernels)}. */
+    static String versionLine() {
+        return "ugm " + version() + " (Java " + Runtime.version() + ", " + KernelSetup.kernels().name() + " kernels)";
+    }
+
     /** Reads the version the build wrote into the jar. */
     static final class Version implements IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[] {"ugm " + version() + " (Java " + Runtime.version() + ", "
-                    + KernelSetup.kernels().name() + " kernels)"};
+            return new String[] {versionLine()};
         }
     }
 }

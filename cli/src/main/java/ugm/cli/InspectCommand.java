@@ -46,8 +46,12 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        return run(spec.commandLine().getOut());
+    }
+
+    /** The command, its output to {@code out} (also run without picocli: {@link QuickCommands}). */
+    int run(PrintWriter out) throws Exception {
         try (Checkpoint ck = Checkpoint.open(path)) {
-            PrintWriter out = spec.commandLine().getOut();
             out.print(json ? json(ck) : text(ck));
             out.flush();
         }
@@ -61,11 +65,10 @@ final class InspectCommand implements Callable<Integer> {
             width = Math.max(width, Printable.of(t.name()).length());
         }
         width = Math.min(width, 80);
-        String row = "%-" + width + "s  %-11s  %-20s  %12s%n";
-        sb.append(String.format(Locale.ROOT, row, "name", "dtype", "shape", "bytes"));
+        row(sb, width, "name", "dtype", "shape", "bytes");
         Map<DType, long[]> totals = new EnumMap<>(DType.class);
         for (TensorInfo t : ck.tensors()) {
-            sb.append(String.format(Locale.ROOT, row, Printable.of(t.name()), t.dtype(), t.shapeString(), t.byteSize()));
+            row(sb, width, Printable.of(t.name()), t.dtype().name(), t.shapeString(), Long.toString(t.byteSize()));
             long[] tot = totals.computeIfAbsent(t.dtype(), d -> new long[3]);
             tot[0]++;
             tot[1] += t.elementCount();
@@ -77,12 +80,12 @@ final class InspectCommand implements Callable<Integer> {
         long bytes = 0;
         for (Map.Entry<DType, long[]> e : totals.entrySet()) {
             long[] v = e.getValue();
-            sb.append(String.format(Locale.ROOT, "%-11s %6d tensors %16d elements %16d bytes%n", e.getKey(), v[0], v[1], v[2]));
+            sb.append(Plain.format("%-11s %6d tensors %16d elements %16d bytes%n", e.getKey(), v[0], v[1], v[2]));
             tensors += v[0];
             elements += v[1];
             bytes += v[2];
         }
-        sb.append(String.format(Locale.ROOT, "%-11s %6d tensors %16d elements %16d bytes (%s) in %d file(s)%n", "total",
+        sb.append(Plain.format("%-11s %6d tensors %16d elements %16d bytes (%s) in %d file(s)%n", "total",
                 tensors, elements, bytes, Sizes.format(bytes), ck.files().size()));
         sb.append("\nformat: ").append(ck.format());
         if (!ck.format().equals(Checkpoint.SAFETENSORS)) {
@@ -132,6 +135,18 @@ final class InspectCommand implements Callable<Integer> {
             return ch >= 0x80 && ch <= 0x9F ? new SerializedString(String.format(Locale.ROOT, "\\u%04x", ch)) : null;
         }
     };
+
+    /**
+     * One row of the table, as {@code String.format("%-<width>s  %-11s  %-20s  %12s%n", ...)} prints
+     * it, without a Formatter per tensor (it parses its pattern on every call, slowly while the
+     * JVM is cold, and a model has hundreds of tensors).
+     */
+    static void row(StringBuilder sb, int width, String name, String dtype, String shape, String bytes) {
+        sb.append(name).repeat(' ', Math.max(0, width - name.length())).append("  ");
+        sb.append(dtype).repeat(' ', Math.max(0, 11 - dtype.length())).append("  ");
+        sb.append(shape).repeat(' ', Math.max(0, 20 - shape.length())).append("  ");
+        sb.repeat(' ', Math.max(0, 12 - bytes.length())).append(bytes).append(System.lineSeparator());
+    }
 
     private static String json(Checkpoint ck) throws java.io.IOException {
         StringWriter w = new StringWriter();

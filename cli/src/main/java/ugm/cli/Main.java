@@ -12,7 +12,7 @@ public final class Main {
         // First of all: an interrupt from here on ends with 130 and removes what ugm has begun to write.
         PrintWriter err = Interrupts.install();
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
-        Cli.stderrIsTerminal = Progress.stderrIsTerminal();
+        Cli.stderrIsTerminal = Progress::stderrIsTerminal; // asked only by a command that shows progress
         if (KernelWarmUp.wanted(args)) {
             KernelWarmUp.start(); // on the other core, while this one loads classes, parses, opens and plans
         }

@@ -9,6 +9,7 @@ import java.lang.invoke.MethodHandle;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -51,15 +52,16 @@ final class Progress implements MergeProgress, AutoCloseable {
     /**
      * @param err        where plain lines go
      * @param quiet      print nothing
-     * @param terminal   whether the process's stderr is a terminal (then a bar is drawn on System.err)
+     * @param terminal   whether the process's stderr is a terminal (then a bar is drawn on System.err);
+     *                   asked only when not quiet
      */
     static Progress start(String task, long totalBytes, long totalRead, int totalTensors, PrintWriter err, boolean quiet,
-                          boolean terminal) {
+                          BooleanSupplier terminal) {
         double io = totalBytes == 0 ? 1 : (double) (totalBytes + totalRead) / totalBytes;
         if (quiet) {
             return new Progress(task, totalBytes, io, totalTensors, null, null);
         }
-        if (terminal) {
+        if (terminal.getAsBoolean()) {
             ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(totalBytes)
                     .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK).setUnit(" MB", 1_000_000).showSpeed()
                     .setUpdateIntervalMillis(250).continuousUpdate()

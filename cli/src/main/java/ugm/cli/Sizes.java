@@ -8,7 +8,10 @@ import picocli.CommandLine.TypeConversionException;
 
 /** Byte sizes as users write them: {@code 5GB} (10^9, as model hubs count), {@code 2GiB}, {@code 500MB}, {@code 1234}. */
 final class Sizes implements ITypeConverter<Long> {
-    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]i?b?|b)?", Pattern.CASE_INSENSITIVE);
+    /** Compiled on first parse only: printing a size (every command does) needs no regex. */
+    private static final class Syntax {
+        static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]i?b?|b)?", Pattern.CASE_INSENSITIVE);
+    }
 
     @Override
     public Long convert(String value) {
@@ -16,7 +19,7 @@ final class Sizes implements ITypeConverter<Long> {
     }
 
     static long parse(String value) {
-        Matcher m = SIZE.matcher(value.trim());
+        Matcher m = Syntax.SIZE.matcher(value.trim());
         if (!m.matches()) {
             throw new TypeConversionException("'" + value + "' is not a size (examples: 5GB, 500MB, 2GiB, 1000000)");
         }
@@ -48,6 +51,6 @@ final class Sizes implements ITypeConverter<Long> {
             v /= 1000;
             u++;
         }
-        return String.format(Locale.ROOT, "%.2f %s", v, units[u]);
+        return Plain.format("%.2f %s", v, units[u]);
     }
 }

@@ -1,7 +1,7 @@
 package ugm.cli;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -27,6 +27,11 @@ final class ValidateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        return run(spec.commandLine().getOut());
+    }
+
+    /** The command, its line to {@code out} (also run without picocli: {@link QuickCommands}). */
+    int run(PrintWriter out) {
         try (Checkpoint ck = Checkpoint.open(path)) {
             long bytes = 0;
             long elements = 0;
@@ -34,8 +39,9 @@ final class ValidateCommand implements Callable<Integer> {
                 bytes += t.byteSize();
                 elements += t.elementCount();
             }
-            spec.commandLine().getOut().printf(Locale.ROOT, "OK %s: %d tensors, %d elements, %s in %d file(s)%n",
-                    path, ck.tensors().size(), elements, Sizes.format(bytes), ck.files().size());
+            out.print(Plain.format("OK %s: %d tensors, %d elements, %s in %d file(s)%n",
+                    path, ck.tensors().size(), elements, Sizes.format(bytes), ck.files().size()));
+            out.flush();
         }
         return ExitCodes.OK;
     }

@@ -15,10 +15,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 import ugm.io.Checkpoint;
+import ugm.io.RealFiles;
 
 class ConvertCommandTest {
-    static final Path REAL = Path.of(System.getProperty("ugm.realfiles", "../../shared/realfiles"));
-
     @TempDir
     Path tmp;
 
@@ -26,7 +25,7 @@ class ConvertCommandTest {
     @ValueSource(strings = {"python-safetensors-sample.safetensors", "torch-small-with-metadata.safetensors",
             "tinygrad-mnist-mlp.safetensors"})
     void convertingWithNothingChangedReproducesAFileOfAnotherWriter(String name) throws IOException {
-        Path in = REAL.resolve(name);
+        Path in = RealFiles.path(name);
         Run r = Run.of("convert", in.toString(), tmp.resolve("out").toString(), "--quiet");
         assertEquals(0, r.code(), r::toString);
         assertEquals(-1, Files.mismatch(in, tmp.resolve("out/model.safetensors")), name + " reproduced byte for byte");
@@ -86,7 +85,7 @@ class ConvertCommandTest {
     void aNonEmptyOutputIsRefused() throws IOException {
         Files.createDirectories(tmp.resolve("busy"));
         Files.writeString(tmp.resolve("busy/x"), "x");
-        Run r = Run.of("convert", REAL.resolve("tinygrad-mnist-mlp.safetensors").toString(), tmp.resolve("busy").toString());
+        Run r = Run.of("convert", RealFiles.path("tinygrad-mnist-mlp.safetensors").toString(), tmp.resolve("busy").toString());
         assertEquals(ExitCodes.USAGE, r.code(), r::toString);
         assertTrue(r.errLine().contains("--force"), r.err());
         assertFalse(Files.exists(tmp.resolve("busy/model.safetensors")));

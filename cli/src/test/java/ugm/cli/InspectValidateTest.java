@@ -13,29 +13,27 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import ugm.io.RealFiles;
 
 class InspectValidateTest {
-    static final Path REAL = Path.of(System.getProperty("ugm.realfiles", "../../shared/realfiles"));
-
     @TempDir
     Path tmp;
 
     @Test
     void validateAcceptsFilesWrittenByOtherTools() {
-        for (String f : new String[] {"python-safetensors-sample.safetensors", "torch-small-with-metadata.safetensors",
-                "tinygrad-mnist-mlp.safetensors"}) {
-            Run r = Run.of("validate", REAL.resolve(f).toString());
+        for (String f : RealFiles.NAMES) {
+            Run r = Run.of("validate", RealFiles.path(f).toString());
             assertEquals(0, r.code(), r::toString);
             assertTrue(r.out().startsWith("OK "), r.out());
             assertEquals(1, r.out().strip().lines().count());
         }
-        Run r = Run.of("validate", REAL.resolve("torch-small-with-metadata.safetensors").toString());
+        Run r = Run.of("validate", RealFiles.path("torch-small-with-metadata.safetensors").toString());
         assertTrue(r.out().contains("4 tensors"), r.out());
     }
 
     @Test
     void validateRejectsAMalformedFileWithOneLineNamingIt() throws IOException {
-        byte[] good = Files.readAllBytes(REAL.resolve("python-safetensors-sample.safetensors"));
+        byte[] good = Files.readAllBytes(RealFiles.path("python-safetensors-sample.safetensors"));
         Path truncated = tmp.resolve("truncated.safetensors");
         Files.write(truncated, java.util.Arrays.copyOf(good, good.length - 3));
         Run r = Run.of("validate", truncated.toString());
@@ -51,7 +49,7 @@ class InspectValidateTest {
 
     @Test
     void inspectListsTensorsTotalsAndMetadata() {
-        Run r = Run.of("inspect", REAL.resolve("torch-small-with-metadata.safetensors").toString());
+        Run r = Run.of("inspect", RealFiles.path("torch-small-with-metadata.safetensors").toString());
         assertEquals(0, r.code(), r::toString);
         assertTrue(r.out().contains("fc1.weight") && r.out().contains("[20, 10]") && r.out().contains("800"), r.out());
         // 20 + 200 + 10 + 200 F32 elements = 1720 bytes
@@ -61,7 +59,7 @@ class InspectValidateTest {
 
     @Test
     void inspectJsonIsMachineReadable() throws IOException {
-        Run r = Run.of("inspect", "--json", REAL.resolve("python-safetensors-sample.safetensors").toString());
+        Run r = Run.of("inspect", "--json", RealFiles.path("python-safetensors-sample.safetensors").toString());
         assertEquals(0, r.code(), r::toString);
         List<String> names = new ArrayList<>();
         List<String> dtypes = new ArrayList<>();

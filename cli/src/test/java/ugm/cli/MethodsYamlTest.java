@@ -13,7 +13,7 @@ import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** mergekit-methods.md's public cases, run from mergekit-style YAML (and one through the flags). */
+/** The public cases of docs/mergekit-methods.md, run from mergekit-style YAML (and one through the flags). */
 class MethodsYamlTest {
     @TempDir
     Path tmp;

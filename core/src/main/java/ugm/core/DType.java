@@ -1,7 +1,8 @@
 package ugm.core;
 
 /**
- * The element types of the safetensors format, in the reference's alignment order (ascending).
+ * The element types of the safetensors format, in the reference's alignment order (ascending;
+ * docs/safetensors.md, "Dtypes").
  * The constant names are the format's dtype strings.
  */
 public enum DType {

@@ -11,8 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 import ugm.core.merge.methods.Method;
 
 /**
- * method.md's closed-form case through the demo's own pieces (model folders on disk, the real
- * engine): linear regression whose design matrices have orthogonal columns, so the diagonal
+ * The closed-form case of docs/method.md ("Why it works") through the demo's own pieces (model
+ * folders on disk, the real engine): linear regression whose design matrices have orthogonal columns, so the diagonal
  * Hessians are exact. Gradient matching must land on the jointly trained model; task arithmetic
  * must not. Each row of a design matrix has one non-zero feature, which makes the columns orthogonal.
  */

@@ -13,11 +13,11 @@ public final class SafetensorsException extends UgmException {
 
     /** The rule a file or folder broke. */
     public enum Rule {
-        // One file (rules 1-8 of the format).
+        // One file (rules 1-8 of docs/safetensors.md, "Rules a reader enforces").
         FILE_TOO_SHORT, HEADER_TOO_LARGE, HEADER_PAST_END, BAD_UTF8, BAD_JSON, NOT_OBJECT,
         DUPLICATE_KEY, MISSING_FIELD, BAD_DTYPE, BAD_SHAPE, BAD_OFFSETS, SIZE_MISMATCH,
         GAP_OR_OVERLAP, TRAILING_BYTES, TRUNCATED, DUPLICATE_NAME, BAD_METADATA,
-        // A checkpoint folder.
+        // A checkpoint folder (docs/safetensors.md, "Checkpoint folders").
         NO_CHECKPOINT, BAD_INDEX, MISSING_SHARD, SHARD_OUTSIDE_FOLDER, NOT_IN_SHARD, NOT_IN_INDEX,
         DUPLICATE_ACROSS_SHARDS
     }

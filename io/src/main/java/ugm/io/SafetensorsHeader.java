@@ -129,7 +129,7 @@ public record SafetensorsHeader(long headerLength, List<TensorEntry> entries, Ma
         return new SafetensorsHeader(n, entries, content.metadata);
     }
 
-    /** Checks sizes and tiling (rules 5 and 6); returns the entries in data order. */
+    /** Checks sizes and tiling (rules 5 and 6 of docs/safetensors.md); returns the entries in data order. */
     private static List<TensorEntry> layOut(List<TensorEntry> inHeaderOrder, String fileName) {
         for (TensorEntry e : inHeaderOrder) {
             if (e.end() < e.begin()) {

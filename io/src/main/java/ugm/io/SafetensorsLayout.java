@@ -14,7 +14,8 @@ import ugm.core.TensorInfo;
 /**
  * Where everything goes in a safetensors file written the reference's way: tensors sorted by
  * dtype alignment, largest first, then by name byte-wise; a compact header with
- * {@code __metadata__} first (keys in the given order); padded with spaces to a multiple of 8.
+ * {@code __metadata__} first (keys in the given order); padded with spaces to a multiple of 8
+ * (docs/safetensors.md, "How the reference writes").
  */
 public final class SafetensorsLayout {
 

@@ -16,16 +16,14 @@ import org.junit.jupiter.params.provider.ValueSource;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 
-/** Files written by other tools (see shared/realfiles/README.md). */
+/** Files written by other tools (see {@link RealFiles} and realfiles/README.md beside them). */
 class RealFilesTest {
-
-    static final Path REAL = Path.of(System.getProperty("ugm.realfiles", "../../shared/realfiles"));
 
     @TempDir
     Path dir;
 
     static Path real(String name) {
-        Path p = REAL.resolve(name);
+        Path p = RealFiles.path(name);
         assertTrue(Files.isRegularFile(p), "missing real file " + p.toAbsolutePath());
         return p;
     }

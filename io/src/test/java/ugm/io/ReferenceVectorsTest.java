@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 
-/** The test vectors of docs/safetensors.md, read and written byte for byte. */
+/** The test vectors of docs/safetensors.md ("Test vectors"), read and written byte for byte. */
 class ReferenceVectorsTest {
 
     static final String V1 = "{\"test\":{\"dtype\":\"I32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}";

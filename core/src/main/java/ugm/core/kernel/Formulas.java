@@ -51,7 +51,7 @@ public final class Formulas {
     }
 
     /**
-     * Gradient matching at element i (method.md eq. 12; the removal rule when {@code p.remove()}):
+     * Gradient matching at element i (docs/method.md, "Gradient matching"; "Removing tasks" when {@code p.remove()}):
      * writes theta_i to out[i].
      *
      * <p>P0 = delta0 + s0 * H0[i] (delta0 when {@code baseFisher} is null), a_t = ±alpha_t,

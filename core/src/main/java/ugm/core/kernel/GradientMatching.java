@@ -3,7 +3,7 @@ package ugm.core.kernel;
 import java.util.Objects;
 
 /**
- * Parameters of the gradient-matching rule (method.md eq. 12 and the removal rule).
+ * Parameters of the gradient-matching rule (docs/method.md, "Gradient matching" and "Removing tasks").
  *
  * @param alphas    a_t = lambda * weight_t, one per task model
  * @param scales    s_t, the factor applied to each task's stored Fisher

@@ -98,7 +98,7 @@ public final class Kernels {
     }
 
     /**
-     * Gradient matching (method.md eq. 12, and the removal rule when {@code p.remove()}):
+     * Gradient matching (docs/method.md, "Gradient matching", and "Removing tasks" when {@code p.remove()}):
      * {@link Formulas#gradientMatching} on every element. {@code baseFisher} may be null (then
      * P0 = delta0). Where Hbar is not positive (and, when removing, P0 is not positive either) the
      * element gets the task-arithmetic value.

@@ -9,7 +9,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * method.md "Why it works": for linear regression whose design matrices have orthogonal columns,
+ * docs/method.md, "Why it works": for linear regression whose design matrices have orthogonal columns,
  * gradient matching with the exact diagonal Hessians (delta0 = 0, s = 1) reproduces the model
  * trained on all tasks jointly; task arithmetic and Fisher averaging do not.
  */

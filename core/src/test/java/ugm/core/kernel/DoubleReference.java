@@ -1,7 +1,7 @@
 package ugm.core.kernel;
 
 /**
- * The methods of method.md in double precision, written straight from the formulas, one element
+ * The methods of docs/method.md in double precision, written straight from the formulas, one element
  * at a time. Each returns the value and, through {@link #scale}, the magnitude of the terms that
  * were summed, which bounds the float rounding error of an implementation.
  */

@@ -13,7 +13,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import ugm.core.DType;
 
-/** The edge cases of method.md, on chunks long enough that they land in vector lanes and in tails. */
+/**
+ * The edge cases of docs/method.md ("Hbar not positive", "Removing tasks", Fisher averaging with a
+ * zero denominator, "Arithmetic and special values"), on chunks long enough that they land in
+ * vector lanes and in tails.
+ */
 class SpecialValuesTest {
     static final int N = 301;
 

@@ -44,7 +44,7 @@ class DellaTest {
         return keep;
     }
 
-    /** mergekit-methods.md's task-vector family with della_magprune, in double. */
+    /** The task-vector family of docs/mergekit-methods.md with della_magprune, in double. */
     static double[] twin(double[] b, double[][] x, int cols, double[] w, double[] density, double[] eps, boolean consensus,
                          boolean normalize, boolean rescale, double lambda, long seed, String name) {
         return TaskVectorMethodsTest.mix(b, x, w, (d, i) -> twinKeep(d, cols, density[i], eps[i], seed, name, i),

@@ -11,7 +11,7 @@ import ugm.core.MemoryTensors;
 import ugm.core.merge.methods.Method;
 
 /**
- * method.md, "Why it works": for linear regression whose design matrices have orthogonal columns,
+ * docs/method.md, "Why it works": for linear regression whose design matrices have orthogonal columns,
  * gradient matching with the exact diagonal Hessians reproduces the jointly trained model, while
  * task arithmetic and Fisher averaging do not. This proves the formula, not just the code.
  */

@@ -94,7 +94,7 @@ class NonFiniteInputsTest {
     /**
      * Inputs of one dtype with a base Fisher take the direct kernel; blocks holding NaN or
      * infinity are handed to the general path, which counts them, and the finite elements around
-     * them still follow method.md (checked against a double evaluation).
+     * them still follow docs/method.md (checked against a double evaluation).
      */
     @Test
     void oneDtypeFamiliesStillCountNonFiniteInputsAndMergeTheRest() {

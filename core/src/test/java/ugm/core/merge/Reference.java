@@ -2,7 +2,7 @@ package ugm.core.merge;
 
 import ugm.core.merge.methods.Method;
 
-/** The methods of method.md evaluated in double precision, one element at a time: the yardstick for tests. */
+/** The methods of docs/method.md evaluated in double precision, one element at a time: the yardstick for tests. */
 public final class Reference {
     private Reference() {
     }
@@ -12,7 +12,7 @@ public final class Reference {
                   boolean normalize, boolean baseFisher) {
     }
 
-    /** Independent double-precision evaluation of method.md, element by element; counts removal clamps in clampCount[0]. */
+    /** Independent double-precision evaluation of docs/method.md, element by element; counts removal clamps in clampCount[0]. */
     public static double value(Method m, Params p, double b, double h0, double[] x, double[] h, long[] clampCount) {
         int t = x.length;
         switch (m) {

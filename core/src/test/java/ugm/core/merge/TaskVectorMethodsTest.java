@@ -26,7 +26,7 @@ class TaskVectorMethodsTest {
     private static final int[] SIZES = {3, 7, 301, 4099};
     private static final long[][] SHAPES = Arrays.stream(SIZES).mapToObj(n -> new long[] {n}).toArray(long[][]::new);
 
-    // ---- public cases of mergekit-methods.md (the YAML path repeats them in the cli tests) ----
+    // ---- public cases of docs/mergekit-methods.md (the YAML path repeats them in the cli tests) ----
 
     private static double[] merge(Method m, double[] base, double[][] xs, java.util.function.UnaryOperator<MergeRequest.Builder> opts) {
         MemoryTensors b = new MemoryTensors("base");
@@ -129,7 +129,7 @@ class TaskVectorMethodsTest {
         return keep;
     }
 
-    /** mergekit-methods.md's task-vector family, in double, elements one by one. */
+    /** The task-vector family of docs/mergekit-methods.md, in double, elements one by one. */
     static double[] twin(double[] b, double[][] x, double[] w, double[] density, double[] gamma, String sparsifier,
                          boolean consensus, boolean normalize, boolean rescale, double lambda, long seed, String name) {
         return mix(b, x, w, (d, i) -> twinKeep(d, sparsifier, density[i], gamma[i], seed, name, i),

@@ -16,8 +16,8 @@ import ugm.core.merge.sparsify.Values;
 
 /**
  * The task-vector family (ties, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della,
- * della_linear) and the
- * sparsified gradient-matching methods, as docs/mergekit-methods.md defines them. The first pass finds,
+ * della_linear), as docs/mergekit-methods.md defines it, and the sparsified gradient-matching
+ * methods (docs/method.md, "Sparsified gradient matching"). The first pass finds,
  * per model, which elements survive (a {@link Rank} for the magnitude sparsifiers, a
  * {@link CounterRandom} stream for the random one, {@link MagnitudeRows} for della) and the rescale factor; the element pass
  * applies them, elects signs and sums.

@@ -218,4 +218,24 @@ class MethodsYamlTest {
         assertEquals(0, r.code(), r::toString);
         assertArrayEquals(rows, read(out));
     }
+
+    /** multislerp: (1, 0) and (0, 2) at 45 degrees and their mean norm, 1.5·(√½, √½); without normalize_weights, 3·(√½, √½). */
+    @Test
+    void multislerpIsTheWeightedMeanDirectionAtTheWeightedMeanNorm() throws IOException {
+        model("s0", 1, 0);
+        model("s1", 0, 2);
+        double h = Math.sqrt(0.5);
+        close(new double[] {1.5 * h, 1.5 * h}, merge("merge_method: multislerp\nmodels: [{model: s0}, {model: s1}]\n"));
+        model("sb", 1, 1);
+        model("sb0", 2, 1);
+        model("sb1", 1, 3);
+        close(new double[] {1 + 1.5 * h, 1 + 1.5 * h},
+                merge("merge_method: multislerp\nbase_model: sb\nmodels: [{model: sb0}, {model: sb1}]\n"));
+        close(new double[] {1 + 3 * h, 1 + 3 * h}, merge("""
+                merge_method: multislerp
+                base_model: sb
+                models: [{model: sb0}, {model: sb1}]
+                parameters: {normalize_weights: false, eps: 1.0e-8}
+                """));
+    }
 }

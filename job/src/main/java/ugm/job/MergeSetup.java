@@ -97,11 +97,27 @@ final class MergeSetup implements AutoCloseable {
         }
         b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Parameter.T)).seed(seed())
                 .rescale(flag(Parameter.RESCALE, method)).normalize(flag(Parameter.NORMALIZE, method));
-        return b.weights(weights).fisherScales(scales).lambda(global(Parameter.LAMBDA)).delta0(global(Parameter.DELTA0))
+        b.weights(weights).fisherScales(scales).lambda(global(Parameter.LAMBDA)).delta0(global(Parameter.DELTA0))
                 .baseFisherScale(global(Parameter.BASE_FISHER_SCALE)).remove(flag(Parameter.REMOVE, method))
                 .filterWise(flag(Parameter.FILTER_WISE, method))
-                .clampRel((float) scalar(Parameter.CLAMP)).fisherFloor((float) scalar(Parameter.FISHER_FLOOR)).build();
+                .clampRel((float) scalar(Parameter.CLAMP)).fisherFloor((float) scalar(Parameter.FISHER_FLOOR));
+        for (Parameter p : method.parameters()) {
+            if (!SET_ABOVE.contains(p)) { // a newer method's parameter: passed on as it is, by name
+                if (p.kind() == Parameter.Kind.FLAG) {
+                    b.flag(p, flag(p, method));
+                } else if (!p.perModel()) {
+                    b.parameter(p, global(p));
+                }
+            }
+        }
+        return b.build();
     }
+
+    /** The parameters {@link #request} sets through the builder's own setters. */
+    private static final java.util.Set<Parameter> SET_ABOVE = java.util.EnumSet.of(Parameter.WEIGHT, Parameter.FISHER_SCALE,
+            Parameter.DENSITY, Parameter.GAMMA, Parameter.EPSILON, Parameter.LAMBDA, Parameter.DELTA0, Parameter.BASE_FISHER_SCALE,
+            Parameter.T, Parameter.NORMALIZE, Parameter.RESCALE, Parameter.RANDOM_SEED, Parameter.FILTER_WISE, Parameter.REMOVE,
+            Parameter.CLAMP, Parameter.FISHER_FLOOR);
 
     /** Every checkpoint opened (models, Fishers, the base), with the files it reads; for the output's overlap check. */
     List<Path> inputs() {

@@ -28,6 +28,11 @@ public interface MergeMethod {
 
     boolean needsBase();
 
+    /** Whether the base is used where one is given (the default: where it is needed). */
+    default boolean takesBase() {
+        return needsBase();
+    }
+
     boolean needsFishers();
 
     /** Whether a base Fisher is required (not just used where given). */

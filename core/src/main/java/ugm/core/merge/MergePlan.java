@@ -213,7 +213,7 @@ public final class MergePlan {
             }
             DType outType = r.outDtype != null ? r.outDtype : dt;
             TensorInfo output = new TensorInfo(name, outType, t.shape());
-            boolean usesBase = r.method.needsBase();
+            boolean usesBase = r.method.takesBase();
             out.add(new TensorPlan(output, Action.MERGE, usesBase ? base : null, baseFisher, models, fishers, coefficients));
         }
 

@@ -36,6 +36,9 @@ public final class MergeRequest {
     final TensorParameter t;
     final Boolean rescale;
     final long seed;
+    /** The parameters without a field of their own (those of newer methods), by parameter. */
+    final java.util.Map<Parameter, TensorParameter> numbers;
+    final java.util.Map<Parameter, Boolean> flags;
 
     private MergeRequest(Builder b) {
         method = b.method;
@@ -63,6 +66,8 @@ public final class MergeRequest {
         this.t = b.t;
         rescale = b.rescale;
         seed = b.seed;
+        numbers = java.util.Map.copyOf(b.numbers);
+        flags = java.util.Map.copyOf(b.flags);
         check();
     }
 
@@ -224,7 +229,26 @@ public final class MergeRequest {
             case DELTA0 -> delta0;
             case BASE_FISHER_SCALE -> baseFisherScale;
             case T -> t;
-            default -> throw new IllegalArgumentException(p.key() + " is not a per-tensor global parameter");
+            default -> {
+                if (p.perModel() || p.kind() == Parameter.Kind.FLAG) {
+                    throw new IllegalArgumentException(p.key() + " is not a global number");
+                }
+                yield numbers.getOrDefault(p, defaultOf(p));
+            }
+        };
+    }
+
+    /** A flag without a field of its own: as set, else the method's default. */
+    public boolean flag(Parameter p) {
+        if (p.kind() != Parameter.Kind.FLAG) {
+            throw new IllegalArgumentException(p.key() + " is not a flag");
+        }
+        return switch (p) {
+            case NORMALIZE -> normalize;
+            case RESCALE -> rescale();
+            case REMOVE -> remove;
+            case FILTER_WISE -> filterWise;
+            default -> flags.getOrDefault(p, method.defaultFlag(p));
         };
     }
 
@@ -275,6 +299,8 @@ public final class MergeRequest {
         private TensorParameter t = defaultOf(Parameter.T);
         private Boolean rescale;
         private long seed;
+        private final java.util.Map<Parameter, TensorParameter> numbers = new java.util.EnumMap<>(Parameter.class);
+        private final java.util.Map<Parameter, Boolean> flags = new java.util.EnumMap<>(Parameter.class);
 
         private Builder(MergeMethod method) {
             this.method = Objects.requireNonNull(method, "method");
@@ -454,6 +480,27 @@ public final class MergeRequest {
         /** The seed of the random sparsifiers (default 0). */
         public Builder seed(long seed) {
             this.seed = seed;
+            return this;
+        }
+
+        /**
+         * A global number without a setter of its own (a parameter of a newer method, e.g.
+         * multislerp's {@code eps}); read by {@link MergeRequest#global}.
+         */
+        public Builder parameter(Parameter p, TensorParameter value) {
+            if (p.perModel() || p.kind() == Parameter.Kind.FLAG) {
+                throw new IllegalArgumentException(p.key() + " is not a global number");
+            }
+            numbers.put(p, Objects.requireNonNull(value, p.key()));
+            return this;
+        }
+
+        /** A flag without a setter of its own (e.g. multislerp's {@code normalize_weights}); read by {@link MergeRequest#flag}. */
+        public Builder flag(Parameter p, boolean value) {
+            if (p.kind() != Parameter.Kind.FLAG) {
+                throw new IllegalArgumentException(p.key() + " is not a flag");
+            }
+            flags.put(p, value);
             return this;
         }
 

@@ -25,7 +25,11 @@ public enum Parameter {
     FILTER_WISE("filter_wise", false, Kind.FLAG, 0),
     REMOVE("remove", false, Kind.FLAG, 0),
     CLAMP("clamp", false, Kind.SCALAR_NUMBER, 0.1),
-    FISHER_FLOOR("fisher_floor", false, Kind.SCALAR_NUMBER, 0);
+    FISHER_FLOOR("fisher_floor", false, Kind.SCALAR_NUMBER, 0),
+    /** multislerp: divide the weights by their sum. */
+    NORMALIZE_WEIGHTS("normalize_weights", false, Kind.FLAG, 1),
+    /** multislerp: the small constant added to norms. */
+    EPS("eps", false, Kind.SCALAR_NUMBER, 1e-8);
 
     /** What values a parameter takes. */
     public enum Kind {
@@ -65,7 +69,7 @@ public enum Parameter {
         return kind;
     }
 
-    /** The default of a number; flags' defaults are the method's (see {@link MergeMethod#defaultFlag}). */
+    /** The default of a number; flags' defaults are the method's (see {@link MergeMethod#defaultFlag}), here 1 for true. */
     public double defaultValue() {
         return defaultValue;
     }

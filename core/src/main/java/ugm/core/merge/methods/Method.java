@@ -36,7 +36,8 @@ public enum Method implements MergeMethod {
     MODEL_STOCK(new ModelStock()),
     NEARSWAP(new Nearswap()),
     TIES_GRADIENT_MATCHING(TaskVectorFamily.TIES_GRADIENT_MATCHING),
-    DARE_GRADIENT_MATCHING(TaskVectorFamily.DARE_GRADIENT_MATCHING);
+    DARE_GRADIENT_MATCHING(TaskVectorFamily.DARE_GRADIENT_MATCHING),
+    MULTISLERP(new Multislerp());
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */
@@ -66,6 +67,11 @@ public enum Method implements MergeMethod {
     }
 
     @Override
+    public boolean reads(Parameter p) {
+        return parameters.contains(p);
+    }
+
+    @Override
     public boolean needsBase() {
         return impl.needsBase();
     }
@@ -73,6 +79,11 @@ public enum Method implements MergeMethod {
     @Override
     public boolean needsFishers() {
         return impl.needsFishers();
+    }
+
+    @Override
+    public boolean takesBase() {
+        return impl.takesBase();
     }
 
     @Override

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
-import ugm.core.Conversion;
+import ugm.core.exec.Conversion;
 import ugm.core.DType;
 import ugm.core.Printable;
 import ugm.core.TensorInfo;

@@ -1,6 +1,6 @@
 package ugm.cli;
 
-import ugm.core.ChunkExecutor;
+import ugm.core.exec.ChunkExecutor;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 import ugm.core.kernel.WarmUp;

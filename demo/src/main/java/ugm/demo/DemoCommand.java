@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import ugm.core.ChunkExecutor;
+import ugm.core.exec.ChunkExecutor;
 
 /** {@code ugm demo}: the built-in experiment. */
 @Command(name = "demo", mixinStandardHelpOptions = true,

@@ -13,7 +13,7 @@ import ugm.demo.Results.Removal;
 import ugm.demo.Results.Scores;
 import ugm.demo.Results.SweepPoint;
 import ugm.demo.SoftmaxRegression.FisherKind;
-import ugm.core.ChunkExecutor;
+import ugm.core.exec.ChunkExecutor;
 import ugm.core.merge.MergeReport;
 
 /**

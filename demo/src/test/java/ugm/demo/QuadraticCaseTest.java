@@ -87,7 +87,7 @@ class QuadraticCaseTest {
             scale = Math.max(scale, Math.abs(joint[j]));
         }
         float[] ones = {1, 1, 1, 1};
-        EngineMerge merge = new EngineMerge(baseDir, tasks, Checkpoints.HESSIAN, ones, 1f, 0f, ugm.core.ChunkExecutor.defaults());
+        EngineMerge merge = new EngineMerge(baseDir, tasks, Checkpoints.HESSIAN, ones, 1f, 0f, ugm.core.exec.ChunkExecutor.defaults());
         Path gmFile = Checkpoints.model(dir.resolve("gm"));
         Path taFile = Checkpoints.model(dir.resolve("ta"));
         merge.run(Method.GRADIENT_MATCHING, 1f, false, gmFile);

@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import ugm.core.Conversion;
+import ugm.core.exec.Conversion;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
 import ugm.core.UgmException;

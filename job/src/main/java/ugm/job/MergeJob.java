@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import ugm.core.ChunkExecutor;
+import ugm.core.exec.ChunkExecutor;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeProgress;
 import ugm.core.merge.MergeReport;

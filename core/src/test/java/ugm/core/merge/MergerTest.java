@@ -16,7 +16,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import ugm.core.ChunkExecutor;
+import ugm.core.exec.ChunkExecutor;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.TensorInfo;

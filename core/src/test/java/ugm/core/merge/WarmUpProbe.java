@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
-import ugm.core.ChunkExecutor;
+import ugm.core.exec.ChunkExecutor;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
 import ugm.core.kernel.GradientMatching;

@@ -1,4 +1,4 @@
-package ugm.core;
+package ugm.core.exec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,6 +12,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
+import ugm.core.DType;
+import ugm.core.MemoryTensors;
+import ugm.core.TensorInfo;
+import ugm.core.TensorSource;
+import ugm.core.UgmException;
 
 class ConversionRunTest {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;

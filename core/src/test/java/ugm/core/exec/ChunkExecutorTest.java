@@ -1,4 +1,4 @@
-package ugm.core;
+package ugm.core.exec;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -22,6 +22,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import ugm.core.DType;
+import ugm.core.MemoryTensors;
+import ugm.core.TensorInfo;
+import ugm.core.TensorSource;
+import ugm.core.UgmException;
 import ugm.core.kernel.KernelPolicy;
 
 /** The one executor of merges and conversions: threads, progress, failures, interruption, input faults. */

@@ -1,9 +1,13 @@
-package ugm.core;
+package ugm.core.exec;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongConsumer;
+import ugm.core.TensorInfo;
+import ugm.core.TensorSink;
+import ugm.core.TensorSource;
+import ugm.core.UgmException;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 

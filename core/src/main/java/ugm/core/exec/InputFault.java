@@ -1,7 +1,9 @@
-package ugm.core;
+package ugm.core.exec;
 
 import java.util.LinkedHashSet;
 import java.util.Set;
+import ugm.core.TensorSource;
+import ugm.core.UgmException;
 
 /**
  * Turns the JVM's report of a failed access to mapped memory into a one-line I/O error. Reading a

@@ -1,4 +1,4 @@
-package ugm.core;
+package ugm.core.exec;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -12,6 +12,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
+import ugm.core.TensorInfo;
+import ugm.core.TensorSource;
+import ugm.core.UgmException;
 import ugm.core.kernel.KernelPolicy;
 
 /**

@@ -42,7 +42,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The output folder.")
     Path out;
 
-    @Option(names = "--dtype", paramLabel = "T", converter = MergeCommand.DTypeConverter.class,
+    @Option(names = "--dtype", paramLabel = "T", converter = DTypes.class,
             description = "New dtype of the floating tensors: bf16, f16, f32 or f64 (default: unchanged). Integer tensors are copied.")
     DType dtype;
 

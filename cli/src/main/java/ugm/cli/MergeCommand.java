@@ -109,7 +109,7 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the random sparsifiers (dare_*, della*; default 0).")
     Long seed;
 
-    @Option(names = "--out-dtype", paramLabel = "T", converter = DTypeConverter.class, description = "Output dtype of floating tensors: bf16, f16, f32 or f64 (default: the base's, per tensor).")
+    @Option(names = "--out-dtype", paramLabel = "T", converter = DTypes.class, description = "Output dtype of floating tensors: bf16, f16, f32 or f64 (default: the base's, per tensor).")
     DType outDtype;
 
     @Option(names = "--out", paramLabel = "DIR", description = "The output folder.")
@@ -309,7 +309,7 @@ final class MergeCommand implements Callable<Integer> {
             global.put(Parameter.RESCALE.key(), new Setting.Flag(rescale));
         }
         return new MergeConfig(method, absolute(base), absolute(baseFisher), entries, global, null,
-                outDtype == null ? null : OutputFolder.torchName(outDtype), null);
+                outDtype == null ? null : outDtype.torchName(), null);
     }
 
     private void perModel(int given, String option) {
@@ -343,20 +343,4 @@ final class MergeCommand implements Callable<Integer> {
         }
     }
 
-    static final class DTypeConverter implements ITypeConverter<DType> {
-        @Override
-        public DType convert(String value) {
-            DType d = switch (value.toLowerCase(Locale.ROOT)) {
-                case "bf16", "bfloat16" -> DType.BF16;
-                case "f16", "fp16", "float16", "half" -> DType.F16;
-                case "f32", "fp32", "float32", "float" -> DType.F32;
-                case "f64", "fp64", "float64", "double" -> DType.F64;
-                default -> null;
-            };
-            if (d == null) {
-                throw new TypeConversionException("unknown dtype '" + value + "'; use bf16, f16, f32 or f64");
-            }
-            return d;
-        }
-    }
 }

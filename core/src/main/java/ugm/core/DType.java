@@ -28,6 +28,34 @@ public enum DType {
         return bits % 8 == 0 ? bits / 8 : 0;
     }
 
+    /**
+     * A floating type the merges write, by any of the names users give it: ugm's short names
+     * ({@code bf16}, {@code f16}, {@code f32}, {@code f64}), mergekit's and PyTorch's
+     * ({@code bfloat16}, {@code float16}, {@code half}, {@code float32}, {@code float},
+     * {@code float64}, {@code double}) and {@code fp16}/{@code fp32}/{@code fp64}, in any case;
+     * null for anything else.
+     */
+    public static DType floating(String name) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "bf16", "bfloat16" -> BF16;
+            case "f16", "fp16", "float16", "half" -> F16;
+            case "f32", "fp32", "float32", "float" -> F32;
+            case "f64", "fp64", "float64", "double" -> F64;
+            default -> null;
+        };
+    }
+
+    /** The name config.json's {@code torch_dtype} and mergekit use for a floating type: bfloat16, float16, float32, float64. */
+    public String torchName() {
+        return switch (this) {
+            case BF16 -> "bfloat16";
+            case F16 -> "float16";
+            case F32 -> "float32";
+            case F64 -> "float64";
+            default -> throw new IllegalArgumentException(name() + " has no floating torch name");
+        };
+    }
+
     /** The types the merge kernels decode and encode: BF16, F16, F32 and F64. */
     public boolean isMergeable() {
         return this == BF16 || this == F16 || this == F32 || this == F64;

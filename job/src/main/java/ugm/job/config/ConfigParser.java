@@ -177,13 +177,11 @@ public final class ConfigParser {
         if (name == null) {
             return null;
         }
-        return switch (name.toLowerCase(Locale.ROOT)) {
-            case "bf16", "bfloat16" -> DType.BF16;
-            case "f16", "fp16", "float16", "half" -> DType.F16;
-            case "f32", "fp32", "float32", "float" -> DType.F32;
-            case "f64", "fp64", "float64", "double" -> DType.F64;
-            default -> throw new ConfigException(key + " '" + name + "' is not a dtype ugm writes: use bfloat16, float16, float32 or float64");
-        };
+        DType d = DType.floating(name);
+        if (d == null) {
+            throw new ConfigException(key + " '" + name + "' is not a dtype ugm writes: use bfloat16, float16, float32 or float64");
+        }
+        return d;
     }
 
     private MergeConfig config(JsonNode root) {

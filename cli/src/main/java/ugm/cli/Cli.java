@@ -120,10 +120,10 @@ public final class Cli implements Runnable {
         if (t instanceof MergePlan.MergePlanException p && p.problems().size() > 1) {
             err.println("ugm: " + p.problems().size() + " problems:");
             p.problems().forEach(problem -> err.println("  " + Printable.of(problem)));
-            code = p.kind().exitCode();
+            code = ExitCodes.of(p.kind());
         } else if (t instanceof UgmException u) {
             err.println("ugm: " + Printable.of(u.getMessage()));
-            code = u.kind().exitCode();
+            code = ExitCodes.of(u.kind());
         } else if (t instanceof IOException io) {
             err.println("ugm: I/O error: " + Printable.of(io.toString()));
             code = ExitCodes.IO;

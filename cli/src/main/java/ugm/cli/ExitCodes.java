@@ -14,6 +14,15 @@ public final class ExitCodes {
     /** Interrupted (Ctrl-C). */
     public static final int INTERRUPTED = 130;
 
+    /** The exit code of an error of kind {@code kind}. */
+    static int of(ugm.core.UgmException.Kind kind) {
+        return switch (kind) {
+            case USAGE -> USAGE;
+            case INVALID_INPUT -> INVALID_INPUT;
+            case IO -> IO;
+        };
+    }
+
     static final String HELP = """
             Exit codes:
               0    success

@@ -21,6 +21,8 @@ import ugm.core.DType;
 import ugm.core.TensorInfo;
 import ugm.core.UgmException;
 import ugm.core.kernel.Kernels;
+import ugm.core.merge.sparsify.CounterRandom;
+import ugm.io.Checkpoint;
 import ugm.io.OutputFolder;
 import ugm.io.ShardedWriter;
 
@@ -49,7 +51,7 @@ final class FamilyCommand implements Callable<Integer> {
     @Option(names = "--tasks", paramLabel = "T", defaultValue = "3", description = "Number of task models (default ${DEFAULT-VALUE}).")
     int tasks;
 
-    @Option(names = "--dtype", paramLabel = "T", defaultValue = "bf16", converter = MergeCommand.DTypeConverter.class,
+    @Option(names = "--dtype", paramLabel = "T", defaultValue = "bf16", converter = DTypes.class,
             description = "dtype of the models and Fishers (default ${DEFAULT-VALUE}).")
     DType dtype;
 
@@ -75,10 +77,10 @@ final class FamilyCommand implements Callable<Integer> {
         long start = System.nanoTime();
         try (OutputFolder folder = OutputFolder.create(dir, force)) {
             write(folder, "base", tensors, 0, Role.BASE);
-            write(folder, "base/hessian", tensors, 0, Role.FISHER);
+            write(folder, "base/" + Checkpoint.FISHER_FOLDER, tensors, 0, Role.FISHER);
             for (int t = 1; t <= tasks; t++) {
                 write(folder, "task-" + t, tensors, t, Role.TASK);
-                write(folder, "task-" + t + "/hessian", tensors, t, Role.FISHER);
+                write(folder, "task-" + t + "/" + Checkpoint.FISHER_FOLDER, tensors, t, Role.FISHER);
             }
             folder.publish();
         }
@@ -123,12 +125,7 @@ final class FamilyCommand implements Callable<Integer> {
         if (role != Role.FISHER) {
             out.writeFile(name + "/config.json", String.format(Locale.ROOT,
                     "{%n  \"model_type\": \"ugm-synthetic\",%n  \"torch_dtype\": \"%s\"%n}%n",
-                    switch (dtype) {
-                        case BF16 -> "bfloat16";
-                        case F16 -> "float16";
-                        case F64 -> "float64";
-                        default -> "float32";
-                    }).getBytes(StandardCharsets.UTF_8));
+                    dtype.torchName()).getBytes(StandardCharsets.UTF_8));
         }
     }
 
@@ -141,8 +138,8 @@ final class FamilyCommand implements Callable<Integer> {
             }
             return;
         }
-        long baseKey = mix(seed * 0x9E3779B97F4A7C15L + index);
-        long taskKey = mix(baseKey ^ (model * 0xD1B54A32D192ED03L + role.ordinal()));
+        long baseKey = CounterRandom.mix(seed * 0x9E3779B97F4A7C15L + index);
+        long taskKey = CounterRandom.mix(baseKey ^ (model * 0xD1B54A32D192ED03L + role.ordinal()));
         float[] buf = new float[8192];
         for (long from = 0; from < n; from += buf.length) {
             int len = (int) Math.min(buf.length, n - from);
@@ -153,7 +150,7 @@ final class FamilyCommand implements Callable<Integer> {
                     v += 0.01f * noise(taskKey, i);
                 } else if (role == Role.FISHER) {
                     float u = noise(taskKey, i);
-                    v = (mix(taskKey - i) & 7) == 0 ? 0f : 1e-4f * u * u;
+                    v = (CounterRandom.mix(taskKey - i) & 7) == 0 ? 0f : 1e-4f * u * u;
                 }
                 buf[j] = v;
             }
@@ -163,15 +160,9 @@ final class FamilyCommand implements Callable<Integer> {
 
     /** Roughly normal noise in [-2, 2): the sum of two uniforms from a hash of (key, i). */
     private static float noise(long key, long i) {
-        long h = mix(key + i * 0x9E3779B97F4A7C15L);
+        long h = CounterRandom.mix(key + i * 0x9E3779B97F4A7C15L);
         float a = (h >>> 40) * 0x1p-24f;
         float b = ((h >>> 16) & 0xFFFFFF) * 0x1p-24f;
         return (a + b - 1f) * 2f;
-    }
-
-    private static long mix(long z) {
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
     }
 }

@@ -2,28 +2,18 @@ package ugm.core;
 
 /**
  * An error a user can cause or act on. Its message is one line that names the file and tensor
- * involved; {@link #kind()} decides the process exit code.
+ * involved; {@link #kind()} says what kind of problem it is.
  */
 public class UgmException extends RuntimeException {
 
-    /** What went wrong, which fixes the exit code. */
+    /** What went wrong: the command line maps each kind to its exit code. */
     public enum Kind {
-        /** Bad command line or config: exit 2. */
-        USAGE(2),
-        /** An input file or folder that is malformed, missing pieces or inconsistent: exit 3. */
-        INVALID_INPUT(3),
-        /** Reading or writing failed (permissions, disk full, a file changed underneath): exit 4. */
-        IO(4);
-
-        private final int exitCode;
-
-        Kind(int exitCode) {
-            this.exitCode = exitCode;
-        }
-
-        public int exitCode() {
-            return exitCode;
-        }
+        /** Bad command line, config or call: the caller must change what it asks. */
+        USAGE,
+        /** An input file or folder that is malformed, missing pieces or inconsistent. */
+        INVALID_INPUT,
+        /** Reading or writing failed (permissions, disk full, a file changed underneath). */
+        IO
     }
 
     private final Kind kind;

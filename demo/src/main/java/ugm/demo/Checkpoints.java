@@ -19,7 +19,7 @@ import ugm.io.SafetensorsWriter;
  */
 final class Checkpoints {
     static final String FILE = "model.safetensors";
-    static final String HESSIAN = "hessian";
+    static final String HESSIAN = ugm.io.Checkpoint.FISHER_FOLDER;
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Checkpoints() {

@@ -32,6 +32,8 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
 
     public static final String SINGLE_FILE = "model.safetensors";
     public static final String INDEX_FILE = "model.safetensors.index.json";
+    /** Where a model folder keeps its diagonal Fisher, itself a checkpoint: {@code <model>/hessian}. */
+    public static final String FISHER_FOLDER = "hessian";
     public static final String TORCH_FILE = "pytorch_model.bin";
     public static final String TORCH_INDEX_FILE = "pytorch_model.bin.index.json";
     /** {@link #format()} of safetensors files. */

@@ -191,7 +191,7 @@ public final class OutputFolder implements AutoCloseable {
                 // one step under the interrupt cleanup's lock: done whole before the removal, or not begun
                 Temporaries.step(temp, () -> {
                     if (s.name().equals(ModelFiles.CONFIG) && outDtype != null) {
-                        rewriteTorchDtype(s, dst, torchName(outDtype));
+                        rewriteTorchDtype(s, dst, outDtype.torchName());
                     } else {
                         try (InputStream in = ModelFiles.open(s)) {
                             Files.copy(in, dst);
@@ -210,17 +210,6 @@ public final class OutputFolder implements AutoCloseable {
         return n.endsWith(".safetensors") || n.endsWith(".bin") || n.endsWith(".pt") || n.endsWith(".pth")
                 || n.endsWith(".ckpt") || n.endsWith(".h5") || n.endsWith(".msgpack") || n.endsWith(".gguf")
                 || n.endsWith(".index.json") || n.startsWith("ugm_config") || n.equals("readme.md");
-    }
-
-    /** The name config.json (and mergekit) use for a dtype: bfloat16, float16, float32, float64. */
-    public static String torchName(DType d) {
-        return switch (d) {
-            case BF16 -> "bfloat16";
-            case F16 -> "float16";
-            case F32 -> "float32";
-            case F64 -> "float64";
-            default -> throw new IllegalArgumentException(d.name());
-        };
     }
 
     private static void rewriteTorchDtype(ModelFiles.Source src, Path dst, String dtype) throws IOException {
@@ -286,7 +275,7 @@ public final class OutputFolder implements AutoCloseable {
                 }
                 published = true;
             });
-            syncDir(target.getParent());
+            SafetensorsWriter.syncFolder(target.getParent());
             if (old[0] != null) {
                 Temporaries.discarding(old[0], () -> deleteTree(old[0]));
             }
@@ -412,14 +401,7 @@ public final class OutputFolder implements AutoCloseable {
                 }
             }
         }
-        syncDir(dir);
+        SafetensorsWriter.syncFolder(dir);
     }
 
-    static void syncDir(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // Some file systems cannot sync a directory; the rename itself is still atomic.
-        }
-    }
 }

@@ -166,7 +166,7 @@ final class MergeSetup implements AutoCloseable {
             return;
         }
         for (MergeConfig.Model m : models) {
-            Path f = m.fisher() != null ? m.fisher() : m.path().resolve("hessian");
+            Path f = m.fisher() != null ? m.fisher() : m.path().resolve(Checkpoint.FISHER_FOLDER);
             if (m.fisher() == null && !Files.exists(f)) {
                 throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + m.path()
                         + ": give one (--fisher, or fisher: in the config), or put it in " + f);
@@ -174,8 +174,8 @@ final class MergeSetup implements AutoCloseable {
             b.fisher(open(f, "Fisher"));
         }
         Path bf = config.baseFisher();
-        if (bf == null && config.base() != null && Files.isDirectory(config.base().resolve("hessian"))) {
-            bf = config.base().resolve("hessian");
+        if (bf == null && config.base() != null && Files.isDirectory(config.base().resolve(Checkpoint.FISHER_FOLDER))) {
+            bf = config.base().resolve(Checkpoint.FISHER_FOLDER);
         }
         if (bf != null) {
             b.baseFisher(open(bf, "base Fisher"));

@@ -25,7 +25,8 @@ public final class CounterRandom {
         return (mix(key + GOLDEN * (index + 1)) >>> 11) * 0x1.0p-53;
     }
 
-    static long mix(long z) {
+    /** SplitMix64's finaliser: a bijective 64-bit hash. */
+    public static long mix(long z) {
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);

@@ -1,6 +1,7 @@
 package ugm.job.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,5 +31,17 @@ class ReadmeConfigsTest {
             seen.add(ConfigParser.read(cfg).method());
         }
         assertEquals(EnumSet.allOf(Method.class), seen);
+    }
+
+    /** The method table names every method, and the parameter table every parameter, as the registry has them. */
+    @Test
+    void theTablesListEveryMethodAndParameter() throws IOException {
+        String readme = Files.readString(Path.of(System.getProperty("maven.multiModuleProjectDirectory", "..")).resolve("README.md"));
+        for (Method m : Method.values()) {
+            assertTrue(readme.contains("\n| `" + m.id() + "` |"), "the method table lacks " + m.id());
+        }
+        for (ugm.core.merge.Parameter p : ugm.core.merge.Parameter.values()) {
+            assertTrue(readme.contains("\n| `" + p.key() + "` "), "the parameter table lacks " + p.key());
+        }
     }
 }

@@ -1,7 +1,5 @@
 package ugm.core.merge.methods;
 
-import java.util.Set;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
@@ -12,41 +10,19 @@ import ugm.core.merge.TensorMerge;
  * fisher: {@code Σ w_t F_t θ_t / Σ w_t F_t} with {@code F_t = max(s_t H_t, floor)}; fisher_with_base
  * counts the base, with its Fisher {@code s0 H0}, as one more model of weight 1.
  */
-final class FisherAveraging implements MergeMethod {
+final class FisherAveraging extends AbstractMergeMethod {
     static final FisherAveraging FISHER = new FisherAveraging(false);
     static final FisherAveraging WITH_BASE = new FisherAveraging(true);
 
     private final boolean withBase;
 
     private FisherAveraging(boolean withBase) {
+        super(withBase ? "fisher_with_base" : "fisher",
+                withBase ? "as fisher, with the base and its Fisher as one more model of weight 1" : "Σ w_t s_t H_t θ_t / Σ w_t s_t H_t",
+                withBase, true, withBase
+                        ? new Parameter[] {Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.BASE_FISHER_SCALE, Parameter.FISHER_FLOOR}
+                        : new Parameter[] {Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.FISHER_FLOOR});
         this.withBase = withBase;
-    }
-
-    @Override
-    public String id() {
-        return withBase ? "fisher_with_base" : "fisher";
-    }
-
-    @Override
-    public String summary() {
-        return withBase ? "as fisher, with the base and its Fisher as one more model of weight 1"
-                : "Σ w_t s_t H_t θ_t / Σ w_t s_t H_t";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return withBase ? Set.of(Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.BASE_FISHER_SCALE, Parameter.FISHER_FLOOR)
-                : Set.of(Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.FISHER_FLOOR);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return withBase;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return true;
     }
 
     @Override

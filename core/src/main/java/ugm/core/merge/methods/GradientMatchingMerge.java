@@ -1,11 +1,9 @@
 package ugm.core.merge.methods;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Set;
 import ugm.core.DType;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.Kernels;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.Input;
@@ -20,32 +18,11 @@ import ugm.core.merge.TensorMerge;
  * input and the output share one dtype, BF16 or F32, and it is not a removal, the tensor is merged
  * in one pass from the mappings by the direct kernel; the general path does the ranges it declines.
  */
-final class GradientMatchingMerge implements MergeMethod {
-    @Override
-    public String id() {
-        return "gradient_matching";
-    }
-
-    @Override
-    public String summary() {
-        return "θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0), P0 = delta0 + s0 H0,"
-                + " α_t = lambda·weight_t (Daheim et al., ICLR 2024)";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return Set.of(Parameter.WEIGHT, Parameter.FISHER_SCALE, Parameter.LAMBDA, Parameter.DELTA0, Parameter.BASE_FISHER_SCALE,
-                Parameter.REMOVE, Parameter.CLAMP);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return true;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return true;
+final class GradientMatchingMerge extends AbstractMergeMethod {
+    GradientMatchingMerge() {
+        super("gradient_matching", "θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0), P0 = delta0 + s0 H0,"
+                + " α_t = lambda·weight_t (Daheim et al., ICLR 2024)", true, true, Parameter.WEIGHT, Parameter.FISHER_SCALE,
+                Parameter.LAMBDA, Parameter.DELTA0, Parameter.BASE_FISHER_SCALE, Parameter.REMOVE, Parameter.CLAMP);
     }
 
     @Override

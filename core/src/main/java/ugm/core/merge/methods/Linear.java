@@ -1,7 +1,5 @@
 package ugm.core.merge.methods;
 
-import java.util.Set;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
@@ -9,30 +7,10 @@ import ugm.core.merge.Parameter;
 import ugm.core.merge.TensorMerge;
 
 /** linear: the weighted average {@code Σ w_t θ_t / Σ w_t}, or the weighted sum without normalize (mergekit's linear). */
-final class Linear implements MergeMethod {
-    @Override
-    public String id() {
-        return "linear";
-    }
-
-    @Override
-    public String summary() {
-        return "Σ w_t θ_t / Σ w_t (without the division when --no-normalize)";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return Set.of(Parameter.WEIGHT, Parameter.NORMALIZE);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return false;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return false;
+final class Linear extends AbstractMergeMethod {
+    Linear() {
+        super("linear", "Σ w_t θ_t / Σ w_t (without the division when --no-normalize)", false, false,
+                Parameter.WEIGHT, Parameter.NORMALIZE);
     }
 
     @Override

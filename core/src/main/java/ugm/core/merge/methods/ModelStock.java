@@ -1,8 +1,6 @@
 package ugm.core.merge.methods;
 
-import java.util.Set;
 import ugm.core.kernel.Kernels;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.Parameter;
@@ -16,30 +14,10 @@ import ugm.core.merge.TensorMerge;
  * the tensor accumulating the Gram matrix of the task vectors in double, one row (or the whole
  * tensor) at a time, and keeps one t per row.
  */
-final class ModelStock implements MergeMethod {
-    @Override
-    public String id() {
-        return "model_stock";
-    }
-
-    @Override
-    public String summary() {
-        return "t·mean(θ_t) + (1 − t)·θ0, t from the task vectors' mean cosine (--filter-wise: per row)";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return Set.of(Parameter.WEIGHT, Parameter.FILTER_WISE);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return true;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return false;
+final class ModelStock extends AbstractMergeMethod {
+    ModelStock() {
+        super("model_stock", "t·mean(θ_t) + (1 − t)·θ0, t from the task vectors' mean cosine (--filter-wise: per row)",
+                true, false, Parameter.WEIGHT, Parameter.FILTER_WISE);
     }
 
     @Override

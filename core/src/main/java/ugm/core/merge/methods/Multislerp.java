@@ -1,9 +1,7 @@
 package ugm.core.merge.methods;
 
-import java.util.Set;
 import ugm.core.UgmException;
 import ugm.core.kernel.Kernels;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Parameter;
@@ -21,31 +19,10 @@ import ugm.core.merge.TensorMerge;
  * A single model is returned as it is; where the mean vanishes (antipodal models whose weights
  * balance), two models fall back to {@code Σ w_i v_i} and more are an error, as in mergekit.
  */
-final class Multislerp implements MergeMethod {
-    @Override
-    public String id() {
-        return "multislerp";
-    }
-
-    @Override
-    public String summary() {
-        return "spherical barycentre of the models (less the base, if given): their weighted mean direction at"
-                + " their weighted mean norm";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return Set.of(Parameter.WEIGHT, Parameter.NORMALIZE_WEIGHTS, Parameter.EPS);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return false;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return false;
+final class Multislerp extends AbstractMergeMethod {
+    Multislerp() {
+        super("multislerp", "spherical barycentre of the models (less the base, if given): their weighted mean direction at"
+                + " their weighted mean norm", false, false, Parameter.WEIGHT, Parameter.NORMALIZE_WEIGHTS, Parameter.EPS);
     }
 
     @Override

@@ -1,7 +1,5 @@
 package ugm.core.merge.methods;
 
-import java.util.Set;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.Parameter;
@@ -12,30 +10,10 @@ import ugm.core.merge.TensorMerge;
  * {@code out = w·b + (1 − w)·a}, with a the base and b the other model: elements within t of the
  * base take the model's value, the others move t towards it. No first pass.
  */
-final class Nearswap implements MergeMethod {
-    @Override
-    public String id() {
-        return "nearswap";
-    }
-
-    @Override
-    public String summary() {
-        return "the model where it is within --t of the base, else moved towards the base";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return Set.of(Parameter.WEIGHT, Parameter.T);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return true;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return false;
+final class Nearswap extends AbstractMergeMethod {
+    Nearswap() {
+        super("nearswap", "the model where it is within --t of the base, else moved towards the base", true, false,
+                Parameter.WEIGHT, Parameter.T);
     }
 
     @Override

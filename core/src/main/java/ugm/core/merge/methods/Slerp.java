@@ -1,8 +1,6 @@
 package ugm.core.merge.methods;
 
-import java.util.Set;
 import ugm.core.kernel.Kernels;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.Parameter;
@@ -14,30 +12,10 @@ import ugm.core.merge.TensorMerge;
  * element pass is {@code a·v0 + b·v1} with the two coefficients of the angle (plain lerp when the
  * normalised vectors are nearly colinear, |cos| > 0.9995, as mergekit).
  */
-final class Slerp implements MergeMethod {
-    @Override
-    public String id() {
-        return "slerp";
-    }
-
-    @Override
-    public String summary() {
-        return "spherical interpolation from the base (--t 0) to the one model (--t 1)";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return Set.of(Parameter.WEIGHT, Parameter.T);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return true;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return false;
+final class Slerp extends AbstractMergeMethod {
+    Slerp() {
+        super("slerp", "spherical interpolation from the base (--t 0) to the one model (--t 1)", true, false,
+                Parameter.WEIGHT, Parameter.T);
     }
 
     @Override

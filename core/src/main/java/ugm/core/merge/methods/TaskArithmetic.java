@@ -1,7 +1,5 @@
 package ugm.core.merge.methods;
 
-import java.util.Set;
-import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
@@ -12,30 +10,10 @@ import ugm.core.merge.TensorMerge;
  * task_arithmetic: {@code θ0 + Σ λ·w_t (θ_t − θ0)}; with normalize the weights are first divided
  * by their sum (a sum under 1e-8 in size counts as 1, as mergekit); remove negates the alphas.
  */
-final class TaskArithmetic implements MergeMethod {
-    @Override
-    public String id() {
-        return "task_arithmetic";
-    }
-
-    @Override
-    public String summary() {
-        return "θ0 + Σ lambda·weight_t (θ_t − θ0)";
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return Set.of(Parameter.WEIGHT, Parameter.LAMBDA, Parameter.NORMALIZE, Parameter.REMOVE);
-    }
-
-    @Override
-    public boolean needsBase() {
-        return true;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return false;
+final class TaskArithmetic extends AbstractMergeMethod {
+    TaskArithmetic() {
+        super("task_arithmetic", "θ0 + Σ lambda·weight_t (θ_t − θ0)", true, false,
+                Parameter.WEIGHT, Parameter.LAMBDA, Parameter.NORMALIZE, Parameter.REMOVE);
     }
 
     @Override

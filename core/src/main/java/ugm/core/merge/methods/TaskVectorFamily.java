@@ -13,9 +13,7 @@ import static ugm.core.merge.Parameter.RESCALE;
 import static ugm.core.merge.Parameter.WEIGHT;
 
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.EnumSet;
-import java.util.Set;
 import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
@@ -31,7 +29,7 @@ import ugm.core.merge.methods.TaskVectorPass.Sparsifier;
  * gradient-matching methods, whose vectors are gradient matching's per-model updates (see
  * docs/mergekit-methods.md and {@link TaskVectorPass}).
  */
-final class TaskVectorFamily implements MergeMethod {
+final class TaskVectorFamily extends AbstractMergeMethod {
     static final TaskVectorFamily TIES = new TaskVectorFamily("ties",
             "task vectors trimmed to the --density largest |Δ|, sign election, mean of the agreeing",
             Sparsifier.MAGNITUDE, true, true, false, false);
@@ -57,24 +55,24 @@ final class TaskVectorFamily implements MergeMethod {
             "gradient matching with its per-model updates dropped and rescaled as DARE",
             Sparsifier.RANDOM, false, false, true, true);
 
-    private final String id;
-    private final String summary;
     private final Sparsifier sparsifier;
     private final boolean consensus;
     private final boolean normalizeDefault;
     private final boolean rescaleDefault;
     private final boolean gradientMatching;
-    private final Set<Parameter> parameters;
 
     private TaskVectorFamily(String id, String summary, Sparsifier sparsifier, boolean consensus, boolean normalizeDefault,
                              boolean rescaleDefault, boolean gradientMatching) {
-        this.id = id;
-        this.summary = summary;
+        super(id, summary, true, gradientMatching, parameters(sparsifier, gradientMatching));
         this.sparsifier = sparsifier;
         this.consensus = consensus;
         this.normalizeDefault = normalizeDefault;
         this.rescaleDefault = rescaleDefault;
         this.gradientMatching = gradientMatching;
+    }
+
+    /** What a family member reads: the weights, density, lambda, rescale, and what its sparsifier and vectors need. */
+    private static Parameter[] parameters(Sparsifier sparsifier, boolean gradientMatching) {
         EnumSet<Parameter> p = EnumSet.of(WEIGHT, DENSITY, LAMBDA, RESCALE);
         if (gradientMatching) {
             p.addAll(Arrays.asList(FISHER_SCALE, DELTA0, BASE_FISHER_SCALE));
@@ -90,32 +88,7 @@ final class TaskVectorFamily implements MergeMethod {
         if (sparsifier == Sparsifier.RANDOM || sparsifier == Sparsifier.DELLA) {
             p.add(RANDOM_SEED);
         }
-        this.parameters = Collections.unmodifiableSet(p);
-    }
-
-    @Override
-    public String id() {
-        return id;
-    }
-
-    @Override
-    public String summary() {
-        return summary;
-    }
-
-    @Override
-    public Set<Parameter> parameters() {
-        return parameters;
-    }
-
-    @Override
-    public boolean needsBase() {
-        return true;
-    }
-
-    @Override
-    public boolean needsFishers() {
-        return gradientMatching;
+        return p.toArray(Parameter[]::new);
     }
 
     @Override
@@ -138,7 +111,7 @@ final class TaskVectorFamily implements MergeMethod {
 
     @Override
     public Coefficients coefficients(TensorValues v) {
-        return gradientMatching ? GradientMatchingMerge.gradientMatchingCoefficients(v) : MergeMethod.super.coefficients(v);
+        return gradientMatching ? GradientMatchingMerge.gradientMatchingCoefficients(v) : super.coefficients(v);
     }
 
     @Override

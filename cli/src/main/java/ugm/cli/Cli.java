@@ -58,6 +58,7 @@ public final class Cli implements Runnable {
         COMMANDS.put("merge", MergeCommand::new);
         COMMANDS.put("demo", () -> new ugm.demo.DemoCommand(KernelSetup::executor));
         COMMANDS.put("convert", ConvertCommand::new);
+        COMMANDS.put("fisher", FisherCommand::new);
         COMMANDS.put("inspect", InspectCommand::new);
         COMMANDS.put("validate", ValidateCommand::new);
         COMMANDS.put("family", FamilyCommand::new);

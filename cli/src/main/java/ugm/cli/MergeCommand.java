@@ -188,6 +188,7 @@ final class MergeCommand implements Callable<Integer> {
             plan.requireValid();
             if (!run.quiet) {
                 setup.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
+                setup.recordedScales().forEach(l -> err.println("ugm: " + Printable.of(l)));
                 plan.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
                 err.flush();
             }
@@ -240,6 +241,7 @@ final class MergeCommand implements Callable<Integer> {
         List<String> warnings = new ArrayList<>(setup.warnings());
         warnings.addAll(plan.warnings());
         int threadCount = plan.request().threads();
+        setup.scaleSources().forEach(l -> spec.commandLine().getOut().println("scale: " + Printable.of(l)));
         DryRun.print(plan, plan.request().method(), threadCount, status, warnings, spec.commandLine().getOut());
         PrintWriter err = spec.commandLine().getErr();
         if (!plan.problems().isEmpty()) {

@@ -409,4 +409,28 @@ class FisherCommandTest {
         assertTrue(r.out().startsWith("Usage: ugm fisher [-hV] [--allow-missing]"), r.out());
         assertTrue(r.out().contains("--param-order=FILE"), r.out());
     }
+
+    // ---- into a merge --------------------------------------------------------------------------------
+
+    @Test
+    void mergeTakesTheRecordedExampleCountAsTheDefaultScale() {
+        Path fa = tmp.resolve("fa");
+        assertEquals(0, Run.of("fisher", "--quiet", LLAMA_A.toString(), fa.toString()).code());
+        String base = FIXTURES.resolve("llama/base").toString();
+        Run dry = Run.of("merge", "--method", "gradient_matching", "--base", base, "--model", LLAMA_A.toString(), "--fisher", fa.toString(),
+                "--out", tmp.resolve("m").toString(), "--dry-run");
+        assertEquals(0, dry.code(), dry::toString);
+        assertTrue(dry.out().contains("scale: fisher_scale of " + LLAMA_A + ": 12, the example count its Fisher " + fa + " records"
+                + " (trainer_state.json: global_step 6 x batch 4 (train_batch_size) / epoch 2)"), dry.out());
+        assertTrue(dry.out().contains("Fisher scales [12]"), dry.out());
+        Run given = Run.of("merge", "--method", "gradient_matching", "--base", base, "--model", LLAMA_A.toString(), "--fisher", fa.toString(),
+                "--fisher-scale", "48", "--out", tmp.resolve("m").toString(), "--dry-run");
+        assertTrue(given.out().contains("scale: fisher_scale of " + LLAMA_A + ": given (--fisher-scale, or fisher_scale in its parameters)"), given.out());
+        assertTrue(given.out().contains("Fisher scales [48]"), given.out());
+        // A Fisher without the metadata keeps the default, and says so.
+        Path plain = new Checkpoints().put("x", 1f).write(tmp.resolve("plain"));
+        Run noCount = Run.of("merge", "--method", "gradient_matching", "--base", base, "--model", LLAMA_A.toString(), "--fisher",
+                plain.toString(), "--out", tmp.resolve("m").toString(), "--dry-run");
+        assertTrue(noCount.out().contains(": 1, the default (" + plain + " records no example count)"), noCount.out());
+    }
 }

@@ -433,4 +433,55 @@ class FisherCommandTest {
                 plain.toString(), "--out", tmp.resolve("m").toString(), "--dry-run");
         assertTrue(noCount.out().contains(": 1, the default (" + plain + " records no example count)"), noCount.out());
     }
+
+    /**
+     * The README's worked example, run as written: its commands (paths under /tmp/ugm-fishers
+     * moved into a temporary folder) and the lines it says `ugm fisher` prints; the merge equals
+     * the one the fixture script computed in float64.
+     */
+    @Test
+    void theReadmeExampleRunsFromTrainerCheckpointsToAMerge() throws IOException {
+        Path repo = Path.of("..").toAbsolutePath().normalize();
+        String readme = Files.readString(repo.resolve("README.md"));
+        int section = readme.indexOf("**From a Trainer checkpoint to a merge.**");
+        assertTrue(section > 0, "the README's worked example");
+        int codeStart = readme.indexOf("```bash\n", section) + 8;
+        String code = readme.substring(codeStart, readme.indexOf("```", codeStart)).replace("\\\n", " ");
+        int outStart = readme.indexOf("```\n", readme.indexOf("The first prints what it found:", section)) + 4;
+        List<String> printed = readme.substring(outStart, readme.indexOf("```", outStart)).lines().toList();
+        Path root = tmp.resolve("ugm-fishers");
+        List<Run> runs = new ArrayList<>();
+        for (String line : code.lines().filter(l -> !l.isBlank()).toList()) {
+            List<String> args = new ArrayList<>();
+            for (String a : line.trim().split("\\s+")) {
+                if (a.startsWith("/tmp/ugm-fishers")) {
+                    a = root + a.substring("/tmp/ugm-fishers".length());
+                } else if (a.startsWith("io/")) {
+                    a = repo.resolve(a).toString();
+                }
+                args.add(a);
+            }
+            assertEquals("./ugm", args.removeFirst());
+            Run r = Run.of(args.toArray(String[]::new));
+            assertEquals(0, r.code(), () -> line + "\n" + r);
+            runs.add(r);
+        }
+        assertEquals(3, runs.size());
+        String first = runs.getFirst().out().replace(repo + "/", "");
+        for (String p : printed) {
+            assertTrue(first.lines().anyMatch(p::equals), "README line not printed: " + p + "\n" + first);
+        }
+        assertTrue(runs.get(2).err().contains("fisher_scale of " + LLAMA_A + ": 12, the example count its Fisher"), runs.get(2).err());
+        Map<String, Tensor> expected = read(FIXTURES.resolve("llama/expected_merge.safetensors"));
+        Map<String, Tensor> merged = read(root.resolve("merged"));
+        assertEquals(expected.keySet(), merged.keySet());
+        for (String n : expected.keySet()) {
+            double[] e = expected.get(n).values();
+            double[] g = merged.get(n).values();
+            for (int i = 0; i < e.length; i++) {
+                // float32 arithmetic over inputs stored as float32: a few units in the last place
+                assertEquals(e[i], g[i], 1e-5 * Math.max(1, Math.abs(e[i])), n + "[" + i + "]");
+            }
+        }
+    }
 }

@@ -170,6 +170,33 @@ class FisherCommandTest {
         assertEquals("4", metadata(out).get("ugm_fisher_examples"));
     }
 
+    /** An untied head without state gets zeros, never the input embedding's Fisher, even where config.json says tied. */
+    @Test
+    void anUntiedHeadWithoutStateIsNotTakenForATiedOne() throws IOException {
+        Path model = llamaCopy();
+        Files.writeString(model.resolve("config.json"), Files.readString(model.resolve("config.json"))
+                .replace("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": true"));
+        Checkpoints state = new Checkpoints();
+        try (Checkpoint c = Checkpoint.open(model)) {
+            for (TensorInfo t : c.tensors()) {
+                if (!t.name().equals("lm_head.weight")) {
+                    float[] v = new float[(int) t.elementCount()];
+                    java.util.Arrays.fill(v, 0.25f);
+                    state.put(t.name(), t.shape(), v);
+                }
+            }
+        }
+        Path file = state.write(tmp.resolve("state")).resolve("model.safetensors");
+        Path out = tmp.resolve("fisher");
+        Run r = Run.of("fisher", file.toString(), out.toString(), "--model", model.toString(), "--no-bias-correction", "--allow-missing");
+        assertEquals(0, r.code(), r::toString);
+        assertFalse(r.out().contains("tied"), r.out());
+        assertTrue(r.out().contains("without optimizer state, written as zeros (--allow-missing): 1: lm_head.weight"), r.out());
+        double[] head = read(out).get("lm_head.weight").values();
+        assertTrue(java.util.Arrays.stream(head).allMatch(x -> x == 0), "zeros");
+        assertTrue(java.util.Arrays.stream(read(out).get("model.embed_tokens.weight").values()).allMatch(x -> x == 0.25));
+    }
+
     @Test
     void theOutputDtypeRoundsOnce() {
         Map<String, Tensor> expected = read(FIXTURES.resolve("llama/task-a/expected_fisher.safetensors"));

@@ -518,11 +518,7 @@ public final class FisherSource implements AutoCloseable {
             }
         }
         Set<String> tied = new HashSet<>(orderTies.keySet());
-        for (Map.Entry<String, String> t : tiedPairs(family).entrySet()) {
-            if (shapes.containsKey(t.getKey()) && shapes.containsKey(t.getValue())) {
-                tied.add(t.getKey());
-            }
-        }
+        tied.addAll(familyTies(family).keySet());
         try {
             ParamOrder.Named named = ParamOrder.name(params, family, tied, st.groupIds(), fit);
             findings.add("parameter order: " + how + "; " + named.grouping() + "; "
@@ -936,12 +932,26 @@ public final class FisherSource implements AutoCloseable {
                 out.putIfAbsent(name, to);
             }
         });
-        Family family = Family.of(config == null ? null : config.string("model_type"));
+        familyTies(Family.of(config == null ? null : config.string("model_type"))).forEach(out::putIfAbsent);
+        return out;
+    }
+
+    /**
+     * The family's tied pairs (output embedding to input embedding) that this model shows tied:
+     * both present with equal bytes (a tied pair is one tensor, saved twice by older versions),
+     * and config.json not saying tie_word_embeddings false. An untied head that merely has no
+     * state never takes the embedding's Fisher.
+     */
+    private Map<String, String> familyTies(Family family) {
+        Map<String, String> out = new HashMap<>();
+        if (config != null && Boolean.FALSE.equals(config.flag("tie_word_embeddings"))) {
+            return out;
+        }
         tiedPairs(family).forEach((name, to) -> {
             TensorInfo a = model.info(name);
             TensorInfo b = model.info(to);
-            if (a != null && b != null && a.sameShape(b)) {
-                out.putIfAbsent(name, to);
+            if (a != null && b != null && a.dtype() == b.dtype() && a.sameShape(b) && model.data(name).mismatch(model.data(to)) == -1) {
+                out.put(name, to);
             }
         });
         return out;

@@ -286,6 +286,8 @@ def write_llama():
         save_pretrained(model, folder, LLAMA)
         torch.save(opt.state_dict(), path(folder, "optimizer.pt"))
         trainer_state(folder, steps, float(epochs), batch, epochs, losses)
+        if task == "task-a":
+            write_fsdp(model, opt)
         expected = adam_expected(model, opt)
         write_safetensors(path("llama", task, "expected_fisher.safetensors"), expected)
         thetas[task] = {k: v.double() for k, v in model.state_dict().items()}
@@ -301,6 +303,17 @@ def write_llama():
         step = sum((DELTA0 + scales[t] * fishers[t][name]) * (thetas[t][name] - t0) for t in LLAMA_TASKS)
         merged[name] = t0 + step / hbar
     write_safetensors(path("llama", "expected_merge.safetensors"), merged)
+
+
+def write_fsdp(model, opt):
+    """task-a's optimizer state keyed by parameter names, as FSDP's full optimizer state dict
+    (FSDP.optim_state_dict) saves it: 'state' and each group's 'params' hold names."""
+    names = names_by_param(model)
+    sd = opt.state_dict()
+    ordered = [names[id(p)] for g in opt.param_groups for p in g["params"]]
+    state = {ordered[i]: v for i, v in sd["state"].items()}
+    groups = [dict(g, params=[ordered[i] for i in g["params"]]) for g in sd["param_groups"]]
+    torch.save({"state": state, "param_groups": groups}, path("fsdp", "optimizer.pt"))
 
 
 # ---------------------------------------------------------------------------------------------

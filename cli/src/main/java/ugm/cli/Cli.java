@@ -49,7 +49,7 @@ public final class Cli implements Runnable {
      * only that one, {@code --version} alone and the plain forms of inspect and validate
      * ({@link QuickCommands}) get no model at all, and anything else (help, a typo) gets them all.
      */
-    static final List<String> COMMANDS = List.of("merge", "demo", "convert", "inspect", "validate", "family");
+    static final List<String> COMMANDS = List.of("merge", "demo", "convert", "fisher", "inspect", "validate", "family");
 
     /** A new object for the command {@code name}, or null (a switch: no lambda to link at start-up). */
     private static Object command(String name) {
@@ -57,6 +57,7 @@ public final class Cli implements Runnable {
             case "merge" -> new MergeCommand();
             case "demo" -> new ugm.demo.DemoCommand(KernelSetup::executor);
             case "convert" -> new ConvertCommand();
+            case "fisher" -> new FisherCommand();
             case "inspect" -> new InspectCommand();
             case "validate" -> new ValidateCommand();
             case "family" -> new FamilyCommand();

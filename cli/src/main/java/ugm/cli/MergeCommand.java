@@ -179,6 +179,7 @@ final class MergeCommand implements Callable<Integer> {
             job.check(target, options);
             if (!run.quiet) {
                 job.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
+                job.recordedScales().forEach(l -> err.println("ugm: " + Printable.of(l)));
                 err.flush();
             }
             MergePlan plan = job.plan();
@@ -213,6 +214,7 @@ final class MergeCommand implements Callable<Integer> {
             refused = true;
         }
         MergePlan plan = job.plan();
+        job.scaleSources().forEach(l -> spec.commandLine().getOut().println("scale: " + Printable.of(l)));
         DryRun.print(plan, plan.request().method(), plan.request().threads(), status, job.warnings(), spec.commandLine().getOut());
         PrintWriter err = spec.commandLine().getErr();
         if (!plan.problems().isEmpty()) {

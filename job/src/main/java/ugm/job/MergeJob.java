@@ -102,6 +102,16 @@ public final class MergeJob implements AutoCloseable {
         return w;
     }
 
+    /** Where each Fisher scale came from (given, a Fisher's recorded example count, the default), one line each. */
+    public List<String> scaleSources() {
+        return setup.scaleSources();
+    }
+
+    /** The scales taken from the Fishers' recorded example counts, one line each: worth telling the user. */
+    public List<String> recordedScales() {
+        return setup.recordedScales();
+    }
+
     /** Every file and folder the merge reads (checkpoints, shards, Fishers, the config file): the output must lie apart. */
     public List<Path> inputs() {
         List<Path> inputs = new ArrayList<>(setup.inputs());

@@ -30,6 +30,10 @@ final class MergeSetup implements AutoCloseable {
     private final List<Checkpoint> open = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
     private final List<MergeConfig.Model> models = new ArrayList<>();
+    private final List<Checkpoint> modelFishers = new ArrayList<>();
+    private final List<String> scaleSources = new ArrayList<>();
+    private final List<String> recordedScales = new ArrayList<>();
+    private Checkpoint baseFisher;
     private Checkpoint base;
     private ModelFiles modelFiles;
     private LayerPosition position;
@@ -90,7 +94,7 @@ final class MergeSetup implements AutoCloseable {
         TensorParameter[] epsilons = new TensorParameter[n];
         for (int i = 0; i < n; i++) {
             weights[i] = perModel(Parameter.WEIGHT, i);
-            scales[i] = perModel(Parameter.FISHER_SCALE, i);
+            scales[i] = fisherScale(i);
             densities[i] = perModel(Parameter.DENSITY, i);
             gammas[i] = perModel(Parameter.GAMMA, i);
             epsilons[i] = perModel(Parameter.EPSILON, i);
@@ -98,7 +102,7 @@ final class MergeSetup implements AutoCloseable {
         b.densities(densities).gammas(gammas).epsilons(epsilons).t(global(Parameter.T)).seed(seed())
                 .rescale(flag(Parameter.RESCALE, method)).normalize(flag(Parameter.NORMALIZE, method));
         b.weights(weights).fisherScales(scales).lambda(global(Parameter.LAMBDA)).delta0(global(Parameter.DELTA0))
-                .baseFisherScale(global(Parameter.BASE_FISHER_SCALE)).remove(flag(Parameter.REMOVE, method))
+                .baseFisherScale(baseFisherScale()).remove(flag(Parameter.REMOVE, method))
                 .filterWise(flag(Parameter.FILTER_WISE, method))
                 .clampRel((float) scalar(Parameter.CLAMP)).fisherFloor((float) scalar(Parameter.FISHER_FLOOR));
         for (Parameter p : method.parameters()) {
@@ -171,14 +175,17 @@ final class MergeSetup implements AutoCloseable {
                 throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + m.path()
                         + ": give one (--fisher, or fisher: in the config), or put it in " + f);
             }
-            b.fisher(open(f, "Fisher"));
+            Checkpoint fisher = open(f, "Fisher");
+            modelFishers.add(fisher);
+            b.fisher(fisher);
         }
         Path bf = config.baseFisher();
         if (bf == null && config.base() != null && Files.isDirectory(config.base().resolve(Checkpoint.FISHER_FOLDER))) {
             bf = config.base().resolve(Checkpoint.FISHER_FOLDER);
         }
         if (bf != null) {
-            b.baseFisher(open(bf, "base Fisher"));
+            baseFisher = open(bf, "base Fisher");
+            b.baseFisher(baseFisher);
         }
     }
 
@@ -189,6 +196,66 @@ final class MergeSetup implements AutoCloseable {
         Checkpoint c = Checkpoint.open(p);
         open.add(c);
         return c;
+    }
+
+    /** Where each Fisher scale came from, one line per model (and the base Fisher), for the dry run. */
+    List<String> scaleSources() {
+        return scaleSources;
+    }
+
+    /**
+     * Model i's fisher_scale: its own or the global setting, else the example count its Fisher
+     * records ({@code ugm fisher}'s metadata), else the default.
+     */
+    private TensorParameter fisherScale(int i) {
+        if (i >= modelFishers.size()) {
+            return perModel(Parameter.FISHER_SCALE, i); // the method takes no Fishers
+        }
+        String who = "fisher_scale of " + models.get(i).path();
+        if (models.get(i).parameters().get(Parameter.FISHER_SCALE.key()) != null) {
+            scaleSources.add(who + ": given (--fisher-scale, or fisher_scale in its parameters)");
+        } else if (config.parameters().get(Parameter.FISHER_SCALE.key()) != null) {
+            scaleSources.add(who + ": given (fisher_scale in the global parameters)");
+        } else {
+            TensorParameter recorded = recordedScale(modelFishers.get(i), who, Parameter.FISHER_SCALE);
+            if (recorded != null) {
+                return recorded;
+            }
+        }
+        return perModel(Parameter.FISHER_SCALE, i);
+    }
+
+    private TensorParameter baseFisherScale() {
+        if (config.parameters().get(Parameter.BASE_FISHER_SCALE.key()) == null && baseFisher != null) {
+            TensorParameter recorded = recordedScale(baseFisher, "base_fisher_scale of " + config.base(), Parameter.BASE_FISHER_SCALE);
+            if (recorded != null) {
+                return recorded;
+            }
+        } else if (baseFisher != null) {
+            scaleSources.add("base_fisher_scale of " + config.base() + ": given (--base-fisher-scale, or base_fisher_scale)");
+        }
+        return global(Parameter.BASE_FISHER_SCALE);
+    }
+
+    /** The example count a Fisher records, as the scale; null (and a line saying the default applies) when it records none. */
+    private TensorParameter recordedScale(Checkpoint fisher, String who, Parameter p) {
+        Double examples = ugm.io.fisher.FisherMetadata.examples(fisher.metadata());
+        if (examples == null) {
+            scaleSources.add(who + ": " + ugm.io.fisher.FisherMetadata.format(p.defaultValue()) + ", the default ("
+                    + fisher.path() + " records no example count)");
+            return null;
+        }
+        String from = fisher.metadata().get(ugm.io.fisher.FisherMetadata.EXAMPLES_FROM);
+        String line = who + ": " + ugm.io.fisher.FisherMetadata.format(examples) + ", the example count its Fisher "
+                + fisher.path() + " records" + (from == null ? "" : " (" + from + ")");
+        scaleSources.add(line);
+        recordedScales.add(line);
+        return TensorParameter.of(examples.floatValue());
+    }
+
+    /** The scales taken from what a Fisher records (printed by a merge, as they are not in the config). */
+    List<String> recordedScales() {
+        return recordedScales;
     }
 
     private TensorParameter perModel(Parameter p, int model) {

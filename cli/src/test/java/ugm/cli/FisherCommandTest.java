@@ -157,6 +157,22 @@ class FisherCommandTest {
     }
 
     @Test
+    void aShardedModelIsReadThroughItsIndex() throws IOException {
+        Path ck = tmp.resolve("checkpoint-6");
+        Run convert = Run.of("convert", LLAMA_A.toString(), ck.toString(), "--shard-size", "2kB", "--quiet");
+        assertEquals(0, convert.code(), convert::toString);
+        assertTrue(Files.exists(ck.resolve("model.safetensors.index.json")));
+        for (String f : List.of("optimizer.pt", "trainer_state.json")) {
+            Files.copy(LLAMA_A.resolve(f), ck.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        Path out = tmp.resolve("fisher");
+        Run r = Run.of("fisher", ck.toString(), out.toString());
+        assertEquals(0, r.code(), r::toString);
+        assertTrue(r.out().contains("(model-00001-of-"), r.out());
+        assertMatches(read(FIXTURES.resolve("llama/task-a/expected_fisher.safetensors")), read(out), floatingNames(LLAMA_A), DType.F32);
+    }
+
+    @Test
     void qwen2WithQkvBiasesAndTiedEmbeddings() {
         Path ck = FIXTURES.resolve("qwen2/checkpoint-4");
         Path out = tmp.resolve("fisher");
@@ -445,6 +461,7 @@ class FisherCommandTest {
         assertEquals(0, r.code(), r::toString);
         assertTrue(r.out().startsWith("Usage: ugm fisher [-hV] [--allow-missing]"), r.out());
         assertTrue(r.out().contains("--param-order=FILE"), r.out());
+        assertTrue(r.out().lines().allMatch(l -> l.length() <= 80), "help lines fit 80 columns:\n" + r.out());
     }
 
     // ---- into a merge --------------------------------------------------------------------------------

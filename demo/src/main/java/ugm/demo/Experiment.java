@@ -122,7 +122,7 @@ final class Experiment {
         double[] theta = Checkpoints.read(modelFile, layout);
         SplittableRandom rng = new SplittableRandom(setup.seed() * 1_000_003L + stream);
         Checkpoints.write(Checkpoints.fisher(dir, Checkpoints.HESSIAN), layout,
-                model.fisher(theta, data, FisherKind.TRUE, rng), "diagonal Fisher, labels sampled from the model");
+                model.fisher(theta, data, FisherKind.SAMPLED, rng), "diagonal Fisher, labels sampled from the model");
         Checkpoints.write(Checkpoints.fisher(dir, EMPIRICAL_HESSIAN), layout,
                 model.fisher(theta, data, FisherKind.EMPIRICAL, rng), "diagonal empirical Fisher, labels from the data");
     }

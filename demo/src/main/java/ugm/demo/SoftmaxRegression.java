@@ -131,36 +131,53 @@ final class SoftmaxRegression {
         return loss;
     }
 
-    /** Which labels enter the squared gradients of a Fisher estimate. */
+    /** How a diagonal Fisher is computed. */
     enum FisherKind {
-        /** Labels sampled from the model's own predictive distribution (the authors' default). */
-        TRUE,
-        /** The data's labels. */
+        /**
+         * The expectation over labels drawn from the model's own predictive distribution, in
+         * closed form: for weight w_kj, the mean over examples of {@code x_j²·p_k(1−p_k)} (for the
+         * bias b_k, {@code p_k(1−p_k)}). For softmax regression this is also the diagonal of the
+         * loss's Hessian.
+         */
+        EXACT,
+        /** One label per example sampled from the model's predictive distribution (an unbiased estimate of EXACT). */
+        SAMPLED,
+        /** The data's labels (the "empirical Fisher"). */
         EMPIRICAL
     }
 
     /**
-     * The diagonal Fisher: the average over {@code data} of the squared per-example gradient,
-     * with one label per example chosen by {@code kind} ({@code rng} samples it for TRUE).
+     * The diagonal Fisher of {@code kind}: the average over {@code data} of the squared
+     * per-example gradient, with the label chosen by {@code kind} ({@code rng} samples it for
+     * SAMPLED), or its expectation for EXACT.
      */
     double[] fisher(double[] theta, Dataset data, FisherKind kind, SplittableRandom rng) {
         double[] h = new double[size()];
         double[] p = new double[classes];
+        double[] r2 = new double[classes];
         double[] x = data.x();
         int bias = classes * features;
         for (int i = 0; i < data.size(); i++) {
             probabilities(theta, data, i, p);
-            int y = kind == FisherKind.TRUE ? sample(p, rng) : data.y()[i];
-            p[y] -= 1;
+            if (kind == FisherKind.EXACT) {
+                for (int k = 0; k < classes; k++) {
+                    r2[k] = p[k] * (1 - p[k]);
+                }
+            } else {
+                int y = kind == FisherKind.SAMPLED ? sample(p, rng) : data.y()[i];
+                p[y] -= 1;
+                for (int k = 0; k < classes; k++) {
+                    r2[k] = p[k] * p[k];
+                }
+            }
             int row = i * features;
             for (int k = 0; k < classes; k++) {
-                double r2 = p[k] * p[k];
                 int w = k * features;
                 for (int f = 0; f < features; f++) {
                     double v = x[row + f];
-                    h[w + f] += r2 * v * v;
+                    h[w + f] += r2[k] * v * v;
                 }
-                h[bias + k] += r2;
+                h[bias + k] += r2[k];
             }
         }
         for (int j = 0; j < h.length; j++) {

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import javax.xml.parsers.DocumentBuilderFactory;
@@ -25,10 +24,11 @@ import ugm.io.SafetensorsFile;
 
 /** Runs {@code demo --quick} once as a table and once as JSON, and checks what it claims to write. */
 class DemoPipelineTest {
-    private static final List<String> METHODS = List.of("linear", "task_arithmetic", "fisher", "fisher_with_base",
-            "gradient_matching", "gradient_matching_empirical_fisher");
-    private static final List<String> SCORE_KEYS = List.of("mean_accuracy", "distance_to_target", "per_task_accuracy",
-            "gradient_mismatch");
+    static final List<String> METHODS = List.of("linear", "task_arithmetic", "task_arithmetic_tuned", "fisher",
+            "fisher_with_base", "gradient_matching", "gradient_matching_empirical_fisher", "gradient_matching_tuned",
+            "gradient_matching_full_hessian");
+    static final List<String> SCORE_KEYS = List.of("mean_accuracy", "distance_to_target", "per_task_accuracy",
+            "gradient_mismatch", "validation_accuracy");
 
     @TempDir
     static Path tmp;
@@ -64,16 +64,19 @@ class DemoPipelineTest {
             folders.add(Path.of("task-" + (t + 1)));
         }
         for (String m : List.of("linear", "task_arithmetic", "fisher", "fisher_with_base", "gradient_matching",
-                "gradient_matching-empirical-fisher")) {
+                "gradient_matching-empirical-fisher", "gradient_matching-full-hessian")) {
             folders.add(Path.of("merged-" + m));
         }
-        for (double lambda : Experiment.LAMBDAS) {
-            String tag = String.format(Locale.ROOT, "lambda-%.1f", lambda);
+        for (double lambda : setup.lambdas()) {
+            String tag = Experiment.lambdaTag(lambda);
             folders.add(Path.of("sweep", "task_arithmetic-" + tag));
             folders.add(Path.of("sweep", "gradient_matching-" + tag));
         }
-        folders.add(Path.of("removed-task-1-task_arithmetic"));
-        folders.add(Path.of("removed-task-1-gradient_matching"));
+        for (double lambda : Setup.REMOVAL_LAMBDAS) {
+            String tag = Experiment.lambdaTag(lambda);
+            folders.add(Path.of("removal", "task_arithmetic-" + tag));
+            folders.add(Path.of("removal", "gradient_matching-" + tag));
+        }
         List<TensorInfo> expected = List.of(new TensorInfo("layer.weight", DType.F32, new long[] {setup.classes(), setup.features()}),
                 new TensorInfo("layer.bias", DType.F32, new long[] {setup.classes()}));
         for (Path f : folders) {
@@ -85,6 +88,7 @@ class DemoPipelineTest {
         }
         assertTrue(Files.isRegularFile(jsonDir.resolve("results.json")));
         assertTrue(Files.isRegularFile(jsonDir.resolve("sweep.svg")));
+        assertTrue(Files.isRegularFile(jsonDir.resolve("removal.svg")));
     }
 
     private static void assertSafetensors(Path file, List<TensorInfo> expected) {
@@ -122,8 +126,44 @@ class DemoPipelineTest {
         assertEquals(methods.get("gradient_matching"), atOne.get("gradient_matching"));
         assertEquals(methods.get("task_arithmetic"), atOne.get("task_arithmetic"));
 
-        Map<String, Object> removal = Json.object(Json.object(root.get("removal")).get("models"));
-        assertEquals(List.of("base", "task_arithmetic", "gradient_matching"), List.copyOf(removal.keySet()));
+        Map<String, Object> removal = Json.object(root.get("removal"));
+        assertEquals(List.of("base", "task_arithmetic", "gradient_matching"), List.copyOf(Json.object(removal.get("models")).keySet()));
+        List<Object> removalSweep = Json.array(removal.get("sweep"));
+        assertEquals(Setup.REMOVAL_LAMBDAS.length, removalSweep.size());
+        for (Object o : removalSweep) {
+            Map<String, Object> models = Json.object(Json.object(o).get("models"));
+            Map<String, Object> ta = Json.object(models.get("task_arithmetic"));
+            Map<String, Object> gm = Json.object(models.get("gradient_matching"));
+            assertEquals(0.0, Json.number(ta.get("clamped_elements")));
+            double share = Json.number(gm.get("clamped_share_of_step"));
+            assertTrue(share >= 0 && share <= 1, "share " + share);
+            assertEquals(Json.number(gm.get("clamped_elements")) == 0, share == 0, "a share without clamped elements or none with them");
+        }
+
+        // One seed: the mean is that seed's run, and nothing is paired.
+        List<Object> runs = Json.array(root.get("runs"));
+        assertEquals(1, runs.size());
+        assertEquals(root.get("methods"), Json.object(runs.get(0)).get("methods"));
+        assertEquals(List.of(7.0), Json.array(root.get("seeds")));
+        assertEquals("synthetic", root.get("data"));
+        Map<String, Object> tuned = Json.object(root.get("tuned_lambda"));
+        for (String key : List.of("task_arithmetic_tuned", "gradient_matching_tuned")) {
+            double lambda = Json.number(tuned.get(key));
+            String method = key.replace("_tuned", "");
+            // The tuned line is the sweep point at that λ, the one with the best validation accuracy.
+            double best = -1;
+            Object atTuned = null;
+            for (Object p : sweep) {
+                Map<String, Object> point = Json.object(p);
+                double v = Json.number(Json.object(point.get(method)).get("validation_accuracy"));
+                best = Math.max(best, v);
+                if (Json.number(point.get("lambda")) == lambda) {
+                    atTuned = point.get(method);
+                }
+            }
+            assertEquals(atTuned, methods.get(key));
+            assertEquals(best, Json.number(Json.object(atTuned).get("validation_accuracy")));
+        }
     }
 
     private static void checkScores(Map<String, Object> s) {
@@ -151,11 +191,14 @@ class DemoPipelineTest {
 
     @Test
     void tableListsEveryMethodAndWhereTheFilesAre() {
-        for (String row : List.of("base (pretrained)", "target (joint training)", "linear", "task_arithmetic", "fisher_with_base",
-                "gradient_matching (empirical Fisher)")) {
+        for (String row : List.of("base (pretrained)", "target (joint training)", "linear (averaging)",
+                "task_arithmetic (lambda = 1)", "task_arithmetic (lambda tuned)", "fisher_with_base",
+                "gradient_matching (alpha = 1)", "gradient_matching (empirical Fisher)", "gradient_matching (lambda tuned)",
+                "gradient_matching (full Hessian)", "Removal: task 1")) {
             assertTrue(tableOut.contains(row), "table lacks " + row + ":\n" + tableOut);
         }
         assertTrue(tableOut.contains(tableDir.resolve("sweep.svg").toString()), tableOut);
+        assertTrue(tableOut.contains(tableDir.resolve("removal.svg").toString()), tableOut);
         assertTrue(tableOut.contains("lambda"), tableOut);
     }
 
@@ -177,7 +220,7 @@ class DemoPipelineTest {
     }
 
     @Test
-    void chartIsWellFormedSvgWithBothSweepCurves() throws Exception {
+    void chartsAreWellFormedSvgWithTheirCurves() throws Exception {
         DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
         f.setNamespaceAware(true);
         Document svg = f.newDocumentBuilder().parse(jsonDir.resolve("sweep.svg").toFile());
@@ -187,5 +230,11 @@ class DemoPipelineTest {
         String text = Files.readString(jsonDir.resolve("sweep.svg"));
         assertTrue(text.contains(">task_arithmetic<") && text.contains(">gradient_matching<"), "legend");
         assertTrue(text.contains("λ (scaling factor)"), "x axis label");
+
+        Document removal = f.newDocumentBuilder().parse(jsonDir.resolve("removal.svg").toFile());
+        // Trade-off panel: both methods and the base; clamp panel: share of the step and clamped elements.
+        assertEquals(5, removal.getElementsByTagName("polyline").getLength());
+        String r = Files.readString(jsonDir.resolve("removal.svg"));
+        assertTrue(r.contains("accuracy left on task1 (%)"), "x axis label");
     }
 }

@@ -53,6 +53,24 @@ class NumericsTest {
         return loss;
     }
 
+    /** softmax(W x_i + b), written out. */
+    private static double[] softmax(double[] theta, Dataset data, int i) {
+        double[] z = new double[K];
+        double sum = 0;
+        for (int k = 0; k < K; k++) {
+            z[k] = theta[K * D + k];
+            for (int f = 0; f < D; f++) {
+                z[k] += theta[k * D + f] * data.x()[i * D + f];
+            }
+            z[k] = Math.exp(z[k]);
+            sum += z[k];
+        }
+        for (int k = 0; k < K; k++) {
+            z[k] /= sum;
+        }
+        return z;
+    }
+
     @Test
     void gradientMatchesFiniteDifferences() {
         SplittableRandom r = new SplittableRandom(3);
@@ -101,9 +119,59 @@ class NumericsTest {
         for (int i = 0; i < 14; i++) {
             many = many.concat(many);
         }
-        double[] sampled = model.fisher(theta, many, FisherKind.TRUE, new SplittableRandom(1));
+        double[] sampled = model.fisher(theta, many, FisherKind.SAMPLED, new SplittableRandom(1));
         for (int j = 0; j < exact.length; j++) {
             assertEquals(exact[j], sampled[j], 4.5 * Math.sqrt(variance[j]) + 1e-12, "element " + j);
+        }
+    }
+
+    /** The summed loss's second derivative in parameter j, by central second differences of {@link #crossEntropy}. */
+    private static double secondDifference(double[] theta, Dataset data, int j, double eps) {
+        double[] plus = theta.clone();
+        double[] minus = theta.clone();
+        plus[j] += eps;
+        minus[j] -= eps;
+        return (crossEntropy(plus, data) - 2 * crossEntropy(theta, data) + crossEntropy(minus, data)) / (eps * eps);
+    }
+
+    @Test
+    void exactFisherIsTheLossCurvatureByFiniteDifferences() {
+        // For softmax regression the expected squared score equals the Hessian of the loss (which
+        // does not depend on the labels): its diagonal, per example, is the closed-form Fisher.
+        SplittableRandom r = new SplittableRandom(12);
+        Dataset data = randomData(r, 7);
+        double[] theta = randomTheta(r);
+        double[] exact = model.fisher(theta, data, FisherKind.EXACT, null);
+        for (int j = 0; j < theta.length; j++) {
+            double numeric = secondDifference(theta, data, j, 1e-4) / data.size();
+            assertEquals(numeric, exact[j], 2e-6 * (1 + numeric), "element " + j);
+        }
+    }
+
+    @Test
+    void exactFisherIsTheExpectationOfTheSampledOne() {
+        // The sampled Fisher draws y ~ p for each example; its expectation is Σ_y p_y · g_y², with
+        // g_y the per-example gradient for label y: written out here label by label.
+        SplittableRandom r = new SplittableRandom(13);
+        Dataset data = randomData(r, 6);
+        double[] theta = randomTheta(r);
+        double[] want = new double[model.size()];
+        for (int i = 0; i < data.size(); i++) {
+            double[] p = softmax(theta, data, i);
+            for (int y = 0; y < K; y++) {
+                for (int k = 0; k < K; k++) {
+                    double rk = p[k] - (k == y ? 1 : 0); // dℓ/dz_k for label y
+                    for (int f = 0; f < D; f++) {
+                        double g = rk * data.x()[i * D + f];
+                        want[k * D + f] += p[y] * g * g / data.size();
+                    }
+                    want[K * D + k] += p[y] * rk * rk / data.size();
+                }
+            }
+        }
+        double[] exact = model.fisher(theta, data, FisherKind.EXACT, null);
+        for (int j = 0; j < want.length; j++) {
+            assertEquals(want[j], exact[j], 1e-12 * (1 + want[j]), "element " + j);
         }
     }
 

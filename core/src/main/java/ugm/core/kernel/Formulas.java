@@ -89,14 +89,15 @@ public final class Formulas {
      *
      * <p>P0 = delta0 + s0 * H0[i] (delta0 when {@code baseFisher} is null), a_t = ±alpha_t (minus
      * when removing), Hbar = P0 + sum_t s_t H_t[i] * a_t and
-     * theta = b + sum_t ((P0 + s_t H_t[i]) * a_t) * (x_t[i] - b) / Hbar. When removing
-     * ({@link GradientMatching#safeguard()}), Hbar is clamped from below at clampRel * P0 where
-     * P0 > 0. Where Hbar is not positive (and, when removing, P0 is not positive either) the
-     * element gets the task-arithmetic value instead. Where the inputs are finite but the
+     * theta = b + sum_t ((P0 + s_t H_t[i]) * a_t) * (x_t[i] - b) / Hbar. Where some a_t is negative
+     * ({@link GradientMatching#safeguard()}), Hbar is clamped from below at clampRel * K, K = P0 plus
+     * the s_t H_t[i] * a_t with a_t > 0 (the kept precision; P0 when every task is subtracted),
+     * where K > 0. Where Hbar is not positive (and, under the safeguard, K is not positive either)
+     * the element gets the task-arithmetic value instead. Where the inputs are finite but the
      * float result or Hbar is not, or Hbar was clamped to a limit below the smallest normal float
      * (a tiny clampRel: the float limit is imprecise, or 0), the careful twin computes it in double.
      *
-     * @return 1 where removal clamped Hbar or fell back to task arithmetic, else 0
+     * @return 1 where the safeguard clamped Hbar or fell back to task arithmetic, else 0
      */
     public static int gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
                                        float[] out, int i) {
@@ -143,7 +144,7 @@ public final class Formulas {
 
     /**
      * The float formula. Writes out[i] when out is not null, the terms and the denominator when
-     * terms is not null. Returns 1 where removal clamped or fell back, 0 where not, and that
+     * terms is not null. Returns 1 where the safeguard clamped or fell back, 0 where not, and that
      * with bit 31 set (a negative number) where the result or Hbar is not finite, or Hbar was
      * clamped to a limit below the smallest normal float.
      */
@@ -156,11 +157,16 @@ public final class Formulas {
         float b = base[i];
         float p0 = baseFisher == null ? p.delta0() : p.delta0() + baseFisher[i] * p.baseScale();
         float hbar = p0;
+        float kept = p0;
         float num = 0f;
         for (int t = 0; t < models; t++) {
             float at = sign * alphas[t];
             float sh = fisher[t][i] * scales[t];
-            hbar += sh * at;
+            float ash = sh * at;
+            hbar += ash;
+            if (at > 0f) {
+                kept += ash;
+            }
             float term = ((p0 + sh) * at) * (x[t][i] - b);
             num += term;
             if (terms != null) {
@@ -171,8 +177,8 @@ public final class Formulas {
         boolean fallback;
         boolean subnormal = false;
         if (p.safeguard()) {
-            if (p0 > 0f) {
-                float lim = p0 * p.clampRel();
+            if (kept > 0f) {
+                float lim = kept * p.clampRel();
                 if (hbar < lim) {
                     hbar = lim;
                     replaced = 1;
@@ -214,17 +220,22 @@ public final class Formulas {
         double b = base[i];
         double p0 = baseFisher == null ? p.delta0() : p.delta0() + (double) baseFisher[i] * p.baseScale();
         double hbar = p0;
+        double kept = p0;
         for (int t = 0; t < models; t++) {
             double at = sign * alphas[t];
             double sh = (double) fisher[t][i] * scales[t];
-            hbar += sh * at;
+            double ash = sh * at;
+            hbar += ash;
+            if (at > 0) {
+                kept += ash;
+            }
             terms[t] = ((p0 + sh) * at) * ((double) x[t][i] - b);
         }
         int replaced = 0;
         boolean fallback;
         if (p.safeguard()) {
-            if (p0 > 0) {
-                double lim = p0 * p.clampRel();
+            if (kept > 0) {
+                double lim = kept * p.clampRel();
                 if (hbar < lim) {
                     hbar = lim;
                     replaced = 1;

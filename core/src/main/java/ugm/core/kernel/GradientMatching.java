@@ -5,6 +5,14 @@ import java.util.Objects;
 /**
  * Parameters of the gradient-matching rule (method.md eq. 12 and the removal rule).
  *
+ * <p>A task whose signed weight {@code a_t} ({@code alpha_t}, negated when removing) is negative
+ * is subtracted, exactly as {@code remove} subtracts every task: method.md's removal rule is the
+ * merging rule with {@code alpha_t -> -alpha_t}. Wherever some {@code a_t} is negative
+ * ({@link #safeguard()}), Hbar is clamped from below at {@code clampRel} times the precision of
+ * what is kept, {@code P0 + sum of a_t s_t H_t over the a_t > 0} (just P0 when every task is
+ * subtracted, as {@code remove} does), and where that is 0 and Hbar is not positive the element
+ * gets the task-arithmetic value.
+ *
  * <p>Immutable (the kernels never write the arrays; callers must not either).
  */
 public final class GradientMatching {
@@ -18,13 +26,13 @@ public final class GradientMatching {
     private final int[] directExponents;
 
     /**
-     * @param alphas    a_t = lambda * weight_t, one per task model
+     * @param alphas    a_t = lambda * weight_t, one per task model; a negative one subtracts its task
      * @param scales    s_t, the factor applied to each task's stored Fisher
      * @param baseScale s0, the factor applied to the base Fisher (ignored when there is none)
      * @param delta0    the scalar prior precision, {@code >= 0}
      * @param remove    subtract the tasks instead of adding them (a_t becomes -a_t)
-     * @param clampRel  with {@code remove}, Hbar is clamped from below at {@code clampRel * P0} where P0 > 0;
-     *                  must then lie in (0, 1]
+     * @param clampRel  where {@link #safeguard()} applies, Hbar is clamped from below at {@code clampRel}
+     *                  times the kept precision; must then lie in (0, 1]
      */
     public GradientMatching(float[] alphas, float[] scales, float baseScale, float delta0, boolean remove, float clampRel) {
         Objects.requireNonNull(alphas, "alphas");
@@ -36,8 +44,11 @@ public final class GradientMatching {
             throw new IllegalArgumentException("delta0 must be finite and >= 0, got " + delta0);
         }
         boolean subtracted = remove;
+        for (float a : alphas) {
+            subtracted |= a < 0f;
+        }
         if (subtracted && !(clampRel > 0 && clampRel <= 1)) {
-            throw new IllegalArgumentException("clampRel must lie in (0, 1] when removing, got " + clampRel);
+            throw new IllegalArgumentException("clampRel must lie in (0, 1] when a task is subtracted, got " + clampRel);
         }
         this.alphas = alphas;
         this.scales = scales;
@@ -134,7 +145,7 @@ public final class GradientMatching {
         return remove;
     }
 
-    /** The removal's clamp, relative to P0. */
+    /** The safeguard's clamp, relative to the kept precision. */
     public float clampRel() {
         return clampRel;
     }
@@ -144,7 +155,11 @@ public final class GradientMatching {
         return remove ? -1f : 1f;
     }
 
-    /** Whether the tasks are subtracted (removal): then Hbar is clamped from below at {@code clampRel * P0}. */
+    /**
+     * Whether some task is subtracted (removal, or a negative alpha): then Hbar is clamped from
+     * below at {@code clampRel} times the kept precision. Else every signed weight is >= 0, Hbar
+     * is at least P0, and the clamp could never apply.
+     */
     public boolean safeguard() {
         return safeguard;
     }

@@ -270,6 +270,7 @@ abstract sealed class VectorKernels implements KernelSupport
         float[] alphas = p.alphas();
         float[] scales = p.scales();
         float sign = p.sign();
+        boolean safeguard = p.safeguard();
         float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
@@ -285,6 +286,8 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector p01 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, j).mul(s0).add(delta0);
             FloatVector hbar0 = p00;
             FloatVector hbar1 = p01;
+            FloatVector kept0 = p00;
+            FloatVector kept1 = p01;
             FloatVector num0 = FloatVector.zero(fs);
             FloatVector num1 = num0;
             for (int t = 0; t < models; t++) {
@@ -294,26 +297,37 @@ abstract sealed class VectorKernels implements KernelSupport
                 float[] ft = fisher[t];
                 FloatVector sh0 = FloatVector.fromArray(fs, ft, i).mul(st);
                 FloatVector sh1 = FloatVector.fromArray(fs, ft, j).mul(st);
-                hbar0 = hbar0.add(sh0.mul(at));
-                hbar1 = hbar1.add(sh1.mul(at));
+                FloatVector ash0 = sh0.mul(at);
+                FloatVector ash1 = sh1.mul(at);
+                hbar0 = hbar0.add(ash0);
+                hbar1 = hbar1.add(ash1);
+                if (safeguard && at > 0f) {
+                    kept0 = kept0.add(ash0);
+                    kept1 = kept1.add(ash1);
+                }
                 num0 = num0.add(p00.add(sh0).mul(at).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
                 num1 = num1.add(p01.add(sh1).mul(at).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
             }
-            replaced += finishGradientMatching(fs, p, b0, p00, hbar0, num0, base, baseFisher, x, fisher, out, i);
-            replaced += finishGradientMatching(fs, p, b1, p01, hbar1, num1, base, baseFisher, x, fisher, out, j);
+            replaced += finishGradientMatching(fs, p, b0, kept0, hbar0, num0, base, baseFisher, x, fisher, out, i);
+            replaced += finishGradientMatching(fs, p, b1, kept1, hbar1, num1, base, baseFisher, x, fisher, out, j);
         }
         for (int bound = fs.loopBound(n); i < bound; i += lanes) {
             FloatVector b = FloatVector.fromArray(fs, base, i);
             FloatVector p0 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
             FloatVector hbar = p0;
+            FloatVector kept = p0;
             FloatVector num = FloatVector.zero(fs);
             for (int t = 0; t < models; t++) {
                 float at = sign * alphas[t];
                 FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
-                hbar = hbar.add(sh.mul(at));
+                FloatVector ash = sh.mul(at);
+                hbar = hbar.add(ash);
+                if (safeguard && at > 0f) {
+                    kept = kept.add(ash);
+                }
                 num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
             }
-            replaced += finishGradientMatching(fs, p, b, p0, hbar, num, base, baseFisher, x, fisher, out, i);
+            replaced += finishGradientMatching(fs, p, b, kept, hbar, num, base, baseFisher, x, fisher, out, i);
         }
         for (; i < n; i++) {
             replaced += Formulas.gradientMatching(p, base, baseFisher, x, fisher, out, i);
@@ -322,24 +336,24 @@ abstract sealed class VectorKernels implements KernelSupport
     }
 
     /**
-     * Clamps (removal), divides, falls back to task arithmetic where Hbar allows
+     * Clamps (where a task is subtracted), divides, falls back to task arithmetic where Hbar allows
      * no division; stores; counts. Where a lane's result or Hbar is not finite, or Hbar was clamped
      * to a subnormal limit, the vector's lanes are redone by {@link Formulas#gradientMatching},
      * which takes the careful twin where the inputs are finite (the same float operations decide
      * the same way there).
      */
-    private static int finishGradientMatching(VectorSpecies<Float> fs, GradientMatching p, FloatVector b, FloatVector p0,
+    private static int finishGradientMatching(VectorSpecies<Float> fs, GradientMatching p, FloatVector b, FloatVector kept,
                                               FloatVector hbar, FloatVector num, float[] base, float[] baseFisher,
                                               float[][] x, float[][] fisher, float[] out, int i) {
         VectorMask<Float> fallback;
         VectorMask<Float> careful = fs.maskAll(false);
         int replaced = 0;
         if (p.safeguard()) {
-            VectorMask<Float> p0Positive = p0.compare(VectorOperators.GT, 0f);
-            FloatVector lim = p0.mul(p.clampRel());
-            VectorMask<Float> clamp = p0Positive.and(hbar.compare(VectorOperators.LT, lim));
+            VectorMask<Float> keptPositive = kept.compare(VectorOperators.GT, 0f);
+            FloatVector lim = kept.mul(p.clampRel());
+            VectorMask<Float> clamp = keptPositive.and(hbar.compare(VectorOperators.LT, lim));
             hbar = hbar.blend(lim, clamp);
-            fallback = p0Positive.not().and(hbar.compare(VectorOperators.LE, 0f));
+            fallback = keptPositive.not().and(hbar.compare(VectorOperators.LE, 0f));
             replaced = clamp.trueCount() + fallback.trueCount();
             careful = clamp.and(lim.compare(VectorOperators.LT, Float.MIN_NORMAL)); // a subnormal limit (a tiny clamp)
         } else {

@@ -17,7 +17,7 @@ import ugm.core.DType;
 /**
  * Finite inputs whose float arithmetic overflows on the way (Fishers near 3e38, scales of 2e38,
  * values near the float maximum of opposite signs, coefficients of 3e38, a removal clamp of
- * 1e-40): every implementation gives the scalar twin's bits, on sizes that hit
+ * 1e-40, negative weights): every implementation gives the scalar twin's bits, on sizes that hit
  * every vector tail, with overflowing elements among ordinary ones; and the values are those of
  * {@link DoubleReference}, a double-precision evaluation written in the tests: finite wherever the
  * exact result is within the float range, an infinity of the right sign where it is beyond, and
@@ -89,19 +89,25 @@ class OverflowTest {
         return HUGE[rnd.nextInt(HUGE.length)] * (rnd.nextBoolean() ? 1f : 0.999f);
     }
 
-    /** The parameter sets of gradient matching: ordinary, huge scales, removal, a clamp of 1e-40. */
+    /** The parameter sets of gradient matching: ordinary, huge scales, removal, a clamp of 1e-40, negative weights. */
     static List<GradientMatching> gradientMatchings(MethodData d) {
         int models = d.alphas.length;
         float[] hugeScales = new float[models];
+        float[] mixed = d.alphas.clone();
+        float[] negative = d.alphas.clone();
         for (int t = 0; t < models; t++) {
             hugeScales[t] = t % 2 == 0 ? 2e38f : d.scales[t];
+            mixed[t] = t % 2 == 1 ? -mixed[t] : mixed[t];
+            negative[t] = -negative[t];
         }
         return List.of(
                 new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, false, 0.1f),
                 new GradientMatching(d.alphas, hugeScales, 2e38f, 0f, false, 0.1f),
                 new GradientMatching(d.alphas, d.scales, 25_000f, 1e-3f, true, 0.1f),
                 new GradientMatching(d.alphas, d.scales, 25_000f, 1e-3f, true, 1e-40f),
-                new GradientMatching(d.alphas, hugeScales, 25_000f, 0f, true, 0.25f));
+                new GradientMatching(mixed, d.scales, 25_000f, 1e-12f, false, 0.1f),
+                new GradientMatching(mixed, d.scales, 1f, 0f, false, 0.1f),
+                new GradientMatching(negative, hugeScales, 25_000f, 0f, false, 0.25f));
     }
 
     // ---- vector lanes against the scalar twin ----------------------------------------------------
@@ -245,9 +251,10 @@ class OverflowTest {
     // ---- the direct kernel ------------------------------------------------------------------
 
     /**
-     * The direct kernel declines every range holding a value large enough for the float formula
-     * to overflow (the general path computes it carefully and reports what the output cannot
-     * hold); it accepts the same ranges once the value is ordinary again.
+     * The direct kernel declines every range where the float formula overflows (the general path
+     * computes it carefully and reports what the output cannot hold), and every range where a
+     * task is subtracted (a negative weight: the general path clamps and counts); it accepts the
+     * same ranges once the overflowing element is ordinary again.
      */
     @Test
     void theDirectKernelLeavesOverflowAndSubtractedTasksToTheGeneralPath() {
@@ -256,8 +263,12 @@ class OverflowTest {
                 for (int n : new int[] {1, 7, 15, 16, 17, 64, 300, 513}) {
                     MethodData d = MethodData.random(new SplittableRandom(n), 3, n, false, false);
                     GradientMatching p = new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, false, 0.1f);
+                    float[] negative = d.alphas.clone();
+                    negative[1] = -negative[1];
+                    GradientMatching subtract = new GradientMatching(negative, d.scales, 25_000f, 1e-12f, false, 0.1f);
                     for (Kernels k : all()) {
                         assertTrue(direct(arena, k, type, p, d, n), k.name() + " " + type + " n=" + n + ": an ordinary range");
+                        assertFalse(direct(arena, k, type, subtract, d, n), k.name() + " " + type + " n=" + n + ": a negative weight");
                     }
                     for (int at : new int[] {0, n / 2, n - 1}) {
                         for (String fault : new String[] {"Hbar", "result", "rounding"}) {

@@ -1,9 +1,14 @@
 package ugm.core.exec;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongConsumer;
+import ugm.core.DType;
+import ugm.core.OutOfRange;
 import ugm.core.TensorInfo;
 import ugm.core.TensorSink;
 import ugm.core.TensorSource;
@@ -16,7 +21,9 @@ import ugm.core.kernel.Kernels;
  * A tensor whose dtype does not change is copied byte for byte; a floating tensor whose dtype
  * changes is decoded and encoded by the kernels (round to nearest even). Work is cut into chunks
  * taken in order by the workers of a {@link ChunkExecutor}, each holding one small float buffer:
- * no tensor is ever whole on the heap.
+ * no tensor is ever whole on the heap. Finite values beyond the range of the new dtype (1e5 to
+ * F16, an F64 value beyond the float32 range) become infinities; {@link #convert} counts them per
+ * tensor ({@link Report#outOfRange()}).
  */
 public final class Conversion {
     /** Elements per conversion chunk, and bytes per copy chunk. */
@@ -34,9 +41,26 @@ public final class Conversion {
     private Conversion() {
     }
 
+    private static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * What a conversion did.
+     *
+     * @param bytesWritten the bytes written
+     * @param outOfRange   per tensor (in the outputs' order), the finite values beyond the range of
+     *                     the new dtype, written as infinities; each one's {@code toString()} is its
+     *                     warning line
+     */
+    public record Report(long bytesWritten, List<OutOfRange> outOfRange) {
+        public Report {
+            outOfRange = List.copyOf(outOfRange);
+        }
+    }
+
     /**
      * Converts every tensor of {@code outputs} (named as in {@code source}) into {@code sink}, with
-     * the scalar kernels on platform threads.
+     * the scalar kernels on platform threads. The same as {@link #convert} without its report of
+     * the values beyond the new dtype's range: a caller that shows warnings wants {@code convert}.
      *
      * @param progress receives the bytes written per chunk, from any thread
      * @return the bytes written
@@ -44,12 +68,32 @@ public final class Conversion {
      *                      change between a floating and a non-floating dtype
      */
     public static long run(TensorSource source, List<TensorInfo> outputs, TensorSink sink, int threads, LongConsumer progress) {
-        return run(source, outputs, sink, threads, progress, SCALAR);
+        return convert(source, outputs, sink, threads, progress, SCALAR).bytesWritten();
     }
 
     /** {@link #run(TensorSource, List, TensorSink, int, LongConsumer)} on {@code executor} (its threads and kernel policy). */
     public static long run(TensorSource source, List<TensorInfo> outputs, TensorSink sink, int threads, LongConsumer progress,
                            ChunkExecutor executor) {
+        return convert(source, outputs, sink, threads, progress, executor).bytesWritten();
+    }
+
+    /**
+     * Converts every tensor of {@code outputs} (named as in {@code source}) into {@code sink}, with
+     * the scalar kernels on platform threads, and reports, per tensor, the finite values that
+     * became infinities because they are beyond the range of the new dtype.
+     *
+     * @param progress receives the bytes written per chunk, from any thread
+     * @throws UgmException of kind INVALID_INPUT when a tensor is missing, changes shape, or would
+     *                      change between a floating and a non-floating dtype
+     */
+    public static Report convert(TensorSource source, List<TensorInfo> outputs, TensorSink sink, int threads,
+                                 LongConsumer progress) {
+        return convert(source, outputs, sink, threads, progress, SCALAR);
+    }
+
+    /** {@link #convert(TensorSource, List, TensorSink, int, LongConsumer)} on {@code executor} (its threads and kernel policy). */
+    public static Report convert(TensorSource source, List<TensorInfo> outputs, TensorSink sink, int threads,
+                                 LongConsumer progress, ChunkExecutor executor) {
         List<Job> jobs = new ArrayList<>();
         for (TensorInfo out : outputs) {
             TensorInfo in = source.info(out.name());
@@ -69,8 +113,16 @@ public final class Conversion {
         long read = jobs.stream().mapToLong(j -> j.in.byteSize()).sum();
         List<ChunkExecutor.Job> chunked = jobs.stream().map(j -> new ChunkExecutor.Job(j.out, j.chunks(), List.of(source),
                 List.of(j.src, j.dst))).toList();
-        executor.run("conversion", chunked, read, threads, new Pass(jobs), progress, t -> { });
-        return outputs.stream().mapToLong(TensorInfo::byteSize).sum();
+        Pass pass = new Pass(jobs, new AtomicLongArray(jobs.size()));
+        executor.run("conversion", chunked, read, threads, pass, progress, t -> { });
+        List<OutOfRange> outOfRange = new ArrayList<>();
+        for (int j = 0; j < jobs.size(); j++) {
+            long n = pass.outOfRange.get(j);
+            if (n > 0) {
+                outOfRange.add(new OutOfRange(jobs.get(j).out.name(), jobs.get(j).out.dtype(), n, 0));
+            }
+        }
+        return new Report(outputs.stream().mapToLong(TensorInfo::byteSize).sum(), outOfRange);
     }
 
     private static long ceilDiv(long a, long b) {
@@ -83,8 +135,11 @@ public final class Conversion {
         }
     }
 
-    /** A chunk: a byte range copied, or a range of elements decoded and encoded through one float buffer. */
-    private record Pass(List<Job> jobs) implements ChunkExecutor.Work<float[]> {
+    /**
+     * A chunk: a byte range copied, or a range of elements decoded and encoded through one float
+     * buffer, counting per job the finite values beyond the range of the new dtype.
+     */
+    private record Pass(List<Job> jobs, AtomicLongArray outOfRange) implements ChunkExecutor.Work<float[]> {
         @Override
         public float[] scratch() {
             return new float[CHUNK_ELEMENTS];
@@ -103,9 +158,26 @@ public final class Conversion {
             int n = (int) Math.min(CHUNK_ELEMENTS, job.out.elementCount() - from);
             Kernels kernels = worker.next(false);
             kernels.decode(job.in.dtype(), job.src, from * job.in.dtype().byteWidth(), buffer, n);
+            int beyond = kernels.countNonFiniteAs(job.out.dtype(), buffer, n);
+            if (beyond > 0) {
+                // NaN and infinite inputs stay so; the rest were finite and overflowed
+                outOfRange.addAndGet(j, beyond - nonFiniteInputs(kernels, job, from, buffer, n));
+            }
             kernels.encode(buffer, n, job.out.dtype(), job.dst, from * job.out.dtype().byteWidth());
             worker.done(n);
             return (long) n * job.out.dtype().byteWidth();
+        }
+
+        /** How many of the n input values from element {@code from} are NaN or infinite in their own dtype. */
+        private static int nonFiniteInputs(Kernels kernels, Job job, long from, float[] decoded, int n) {
+            if (job.in.dtype() != DType.F64) {
+                return kernels.countNonFinite(decoded, n); // BF16, F16 and F32 decode exactly
+            }
+            int c = 0;
+            for (int i = 0; i < n; i++) {
+                c += Double.isFinite(job.src.get(DOUBLE_LE, 8 * (from + i))) ? 0 : 1;
+            }
+            return c;
         }
     }
 }

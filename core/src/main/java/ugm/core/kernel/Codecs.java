@@ -50,6 +50,19 @@ final class Codecs {
         return bf16 ? s.get(SHORT_LE, 2 * i) << 16 : s.get(INT_LE, 4 * i);
     }
 
+    /**
+     * The largest float that stays finite when encoded as {@code type} (rounding to nearest even):
+     * a float beyond it in magnitude, or a NaN or an infinity, encodes as an infinity or a NaN.
+     */
+    static float largestEncodable(DType type) {
+        return switch (type) {
+            case BF16 -> Float.intBitsToFloat(0x7F7F_7FFF); // 0x7F7F_8000 rounds (to even) up to the infinity 0x7F80
+            case F16 -> Math.nextDown(65520f); // 65520 lies halfway between 65504 and 65536 and rounds (to even) to infinity
+            case F32, F64 -> Float.MAX_VALUE;
+            default -> throw unsupported(type);
+        };
+    }
+
     // ---- a range ------------------------------------------------------------------------------
 
     /** Elements [from, to) of {@code type} at byte offset {@code off} of src (element 0 there) -> dst[from, to). */

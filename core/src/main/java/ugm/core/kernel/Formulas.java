@@ -9,6 +9,15 @@ package ugm.core.kernel;
  * <p>Each is a plain sequence of single float adds, multiplies, divides and maxes (no fused
  * multiply-add), in an order the vector kernels repeat lane by lane: the order is part of the
  * definition. Arguments are not checked here ({@link Kernels} checks them once per call).
+ *
+ * <p><b>Overflow.</b> Float arithmetic can overflow on the way to a result that is itself a
+ * float (a Fisher near 3e38 times its scale, a product of large weights and values). So each
+ * formula has a careful twin that computes the same expression in double, where no product or
+ * sum of a few floats can overflow: where every input of an element is finite but the float
+ * result (or, for gradient matching, Hbar) is not, the element takes the careful value, rounded
+ * to float. It is infinite only where the exact result is beyond the float range. Inputs that
+ * are NaN or infinite pass through as before (the merge reports them). Ordinary elements never
+ * reach the careful path, so their bits are the float formula's.
  */
 public final class Formulas {
     private Formulas() {
@@ -23,21 +32,32 @@ public final class Formulas {
         return s;
     }
 
-    /** Linear (mergekit {@code linear}): sum_t w[t] * x[t][i]. */
+    /** Linear (mergekit {@code linear}): sum_t w[t] * x[t][i]; in double where that overflows. */
     public static float linear(float[][] x, float[] w, int i) {
         float acc = 0f;
         for (int t = 0; t < x.length; t++) {
             acc += w[t] * x[t][i];
         }
-        return acc;
+        if (Float.isFinite(acc) || !finite(x, i)) {
+            return acc;
+        }
+        double careful = 0;
+        for (int t = 0; t < x.length; t++) {
+            careful += (double) w[t] * x[t][i];
+        }
+        return (float) careful;
     }
 
-    /** Task arithmetic: b + sum_t (sign * a[t]) * (x[t][i] - b); sign is 1, or -1 for removal. */
+    /** Task arithmetic: b + sum_t (sign * a[t]) * (x[t][i] - b); sign is 1, or -1 for removal; in double where that overflows. */
     public static float taskArithmetic(float b, float[][] x, float[] a, float sign, int i) {
-        return taskArithmetic(b, x, a, sign, i, null);
+        float theta = taskArithmetic(b, x, a, sign, i, null);
+        if (Float.isFinite(theta) || !Float.isFinite(b) || !finite(x, i)) {
+            return theta;
+        }
+        return (float) taskArithmeticCareful(b, x, a, sign, i, null);
     }
 
-    /** The same; with {@code terms}, also each model's term (sign * a[t]) * (x[t][i] - b) in terms[t]. */
+    /** The float formula; with {@code terms}, also each model's term (sign * a[t]) * (x[t][i] - b) in terms[t]. */
     private static float taskArithmetic(float b, float[][] x, float[] a, float sign, int i, float[] terms) {
         float acc = 0f;
         for (int t = 0; t < x.length; t++) {
@@ -50,52 +70,103 @@ public final class Formulas {
         return b + acc;
     }
 
+    /** The careful twin, in double; with {@code terms}, also each model's term. */
+    private static double taskArithmeticCareful(double b, float[][] x, float[] a, float sign, int i, double[] terms) {
+        double acc = 0;
+        for (int t = 0; t < x.length; t++) {
+            double term = (double) (sign * a[t]) * ((double) x[t][i] - b);
+            acc += term;
+            if (terms != null) {
+                terms[t] = term;
+            }
+        }
+        return b + acc;
+    }
+
     /**
-     * Gradient matching at element i (docs/method.md, "Gradient matching"; "Removing tasks" when {@code p.remove()}):
-     * writes theta_i to out[i].
+     * Gradient matching at element i (docs/method.md, "Gradient matching"; "Removing tasks" where a task is
+     * subtracted): writes theta_i to out[i].
      *
-     * <p>P0 = delta0 + s0 * H0[i] (delta0 when {@code baseFisher} is null), a_t = ±alpha_t,
-     * Hbar = P0 + sum_t s_t H_t[i] * a_t and theta = b + sum_t ((P0 + s_t H_t[i]) * a_t) * (x_t[i] - b) / Hbar.
-     * When removing, Hbar is clamped from below at clampRel * P0 where P0 > 0. Where Hbar is not
-     * positive (and, when removing, P0 is not positive either) the element gets the
-     * task-arithmetic value instead.
+     * <p>P0 = delta0 + s0 * H0[i] (delta0 when {@code baseFisher} is null), a_t = ±alpha_t (minus
+     * when removing), Hbar = P0 + sum_t s_t H_t[i] * a_t and
+     * theta = b + sum_t ((P0 + s_t H_t[i]) * a_t) * (x_t[i] - b) / Hbar. Where some a_t is negative
+     * ({@link GradientMatching#safeguard()}), Hbar is clamped from below at clampRel * K, K = P0 plus
+     * the s_t H_t[i] * a_t with a_t > 0 (the kept precision; P0 when every task is subtracted),
+     * where K > 0. Where Hbar is not positive (and, under the safeguard, K is not positive either)
+     * the element gets the task-arithmetic value instead. Where the inputs are finite but the
+     * float result or Hbar is not, or Hbar was clamped to a limit below the smallest normal float
+     * (a tiny clampRel: the float limit is imprecise, or 0), the careful twin computes it in double.
      *
-     * @return 1 where removal clamped Hbar or fell back to task arithmetic, else 0
+     * @return 1 where the safeguard clamped Hbar or fell back to task arithmetic, else 0
      */
     public static int gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
                                        float[] out, int i) {
-        return gradientMatching(p, base, baseFisher, x, fisher, out, i, null);
+        int replaced = floatGradientMatching(p, base, baseFisher, x, fisher, out, i, null);
+        if (replaced >= 0 || !gradientMatchingInputsFinite(base, baseFisher, x, fisher, i)) {
+            return replaced & 1;
+        }
+        double[] careful = new double[x.length + 1];
+        replaced = carefulGradientMatching(p, base, baseFisher, x, fisher, i, careful);
+        double num = 0;
+        for (int t = 0; t < x.length; t++) {
+            num += careful[t];
+        }
+        out[i] = (float) (base[i] + num / careful[x.length]);
+        return replaced;
     }
 
     /**
-     * The parts of {@link #gradientMatching} at element i, for passes that drop or rescale some
-     * models' updates (the sparsified gradient-matching methods): terms[t] receives model t's
-     * term of the numerator, and the denominator is returned, so that
+     * The parts of the float formula of {@link #gradientMatching} at element i, for passes that
+     * drop or rescale some models' updates (the sparsified gradient-matching methods): terms[t]
+     * receives model t's term of the numerator, and the denominator is returned, so that
      * theta_i = b + (terms[0] + ... + terms[T-1]) / denominator bit for bit (summed from 0 in index
-     * order). Where the rule falls back to task arithmetic the terms are (±alpha_t) * (x_t[i] - b)
-     * and the denominator is 1. {@code terms} holds at least T + 1 floats.
+     * order) wherever that is finite. Where the rule falls back to task arithmetic the terms are
+     * (±alpha_t) * (x_t[i] - b) and the denominator is 1. {@code terms} holds at least T + 1
+     * floats. Where the float terms overflow, {@link #gradientMatchingTermsCareful} gives them.
      */
     public static float gradientMatchingTerms(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
                                               float[][] fisher, int i, float[] terms) {
-        gradientMatching(p, base, baseFisher, x, fisher, null, i, terms);
+        floatGradientMatching(p, base, baseFisher, x, fisher, null, i, terms);
         return terms[x.length];
     }
 
-    /** The definition: out[i] when out is not null; the terms and the denominator when terms is not null. */
-    private static int gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
-                                        float[] out, int i, float[] terms) {
+    /** The careful twin of {@link #gradientMatchingTerms}, in double: the same terms and denominator, unrounded. */
+    public static double gradientMatchingTermsCareful(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
+                                                      float[][] fisher, int i, double[] terms) {
+        carefulGradientMatching(p, base, baseFisher, x, fisher, i, terms);
+        return terms[x.length];
+    }
+
+    /** Whether every input of gradient matching at element i is finite (the base Fisher where given). */
+    public static boolean gradientMatchingInputsFinite(float[] base, float[] baseFisher, float[][] x, float[][] fisher, int i) {
+        return Float.isFinite(base[i]) && (baseFisher == null || Float.isFinite(baseFisher[i])) && finite(x, i) && finite(fisher, i);
+    }
+
+    /**
+     * The float formula. Writes out[i] when out is not null, the terms and the denominator when
+     * terms is not null. Returns 1 where the safeguard clamped or fell back, 0 where not, and that
+     * with bit 31 set (a negative number) where the result or Hbar is not finite, or Hbar was
+     * clamped to a limit below the smallest normal float.
+     */
+    private static int floatGradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
+                                             float[][] fisher, float[] out, int i, float[] terms) {
         float[] alphas = p.alphas();
         float[] scales = p.scales();
-        float sign = p.remove() ? -1f : 1f;
+        float sign = p.sign();
         int models = x.length;
         float b = base[i];
         float p0 = baseFisher == null ? p.delta0() : p.delta0() + baseFisher[i] * p.baseScale();
         float hbar = p0;
+        float kept = p0;
         float num = 0f;
         for (int t = 0; t < models; t++) {
             float at = sign * alphas[t];
             float sh = fisher[t][i] * scales[t];
-            hbar += sh * at;
+            float ash = sh * at;
+            hbar += ash;
+            if (at > 0f) {
+                kept += ash;
+            }
             float term = ((p0 + sh) * at) * (x[t][i] - b);
             num += term;
             if (terms != null) {
@@ -104,12 +175,14 @@ public final class Formulas {
         }
         int replaced = 0;
         boolean fallback;
-        if (p.remove()) {
-            if (p0 > 0f) {
-                float lim = p0 * p.clampRel();
+        boolean subnormal = false;
+        if (p.safeguard()) {
+            if (kept > 0f) {
+                float lim = kept * p.clampRel();
                 if (hbar < lim) {
                     hbar = lim;
                     replaced = 1;
+                    subnormal = lim < Float.MIN_NORMAL; // (a tiny clamp: the float limit has lost its precision, or is 0)
                 }
                 fallback = false;
             } else {
@@ -119,20 +192,66 @@ public final class Formulas {
         } else {
             fallback = hbar <= 0f;
         }
+        float theta;
         if (fallback) {
-            float theta = taskArithmetic(b, x, alphas, sign, i, terms);
-            if (out != null) {
-                out[i] = theta;
-            }
+            theta = taskArithmetic(b, x, alphas, sign, i, terms);
             if (terms != null) {
                 terms[models] = 1f;
             }
-            return replaced;
+        } else {
+            theta = b + num / hbar;
+            if (terms != null) {
+                terms[models] = hbar;
+            }
         }
         if (out != null) {
-            out[i] = b + num / hbar;
+            out[i] = theta;
         }
-        if (terms != null) {
+        return Float.isFinite(theta) && Float.isFinite(hbar) && !subnormal ? replaced : replaced | Integer.MIN_VALUE;
+    }
+
+    /** The careful twin of the float formula, in double: terms[0, T) and the denominator in terms[T]; returns the clamp flag. */
+    private static int carefulGradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
+                                               float[][] fisher, int i, double[] terms) {
+        float[] alphas = p.alphas();
+        float[] scales = p.scales();
+        float sign = p.sign();
+        int models = x.length;
+        double b = base[i];
+        double p0 = baseFisher == null ? p.delta0() : p.delta0() + (double) baseFisher[i] * p.baseScale();
+        double hbar = p0;
+        double kept = p0;
+        for (int t = 0; t < models; t++) {
+            double at = sign * alphas[t];
+            double sh = (double) fisher[t][i] * scales[t];
+            double ash = sh * at;
+            hbar += ash;
+            if (at > 0) {
+                kept += ash;
+            }
+            terms[t] = ((p0 + sh) * at) * ((double) x[t][i] - b);
+        }
+        int replaced = 0;
+        boolean fallback;
+        if (p.safeguard()) {
+            if (kept > 0) {
+                double lim = kept * p.clampRel();
+                if (hbar < lim) {
+                    hbar = lim;
+                    replaced = 1;
+                }
+                fallback = false;
+            } else {
+                fallback = hbar <= 0;
+                replaced = fallback ? 1 : 0;
+            }
+        } else {
+            fallback = hbar <= 0;
+        }
+        if (fallback) {
+            taskArithmeticCareful(b, x, alphas, sign, i, terms);
+            terms[models] = 1;
+        } else {
             terms[models] = hbar;
         }
         return replaced;
@@ -141,7 +260,8 @@ public final class Formulas {
     /**
      * Fisher averaging: sum_t c_t x_t[i] / sum_t c_t with c_t = max(s_t H_t[i], floor) * a_t; where
      * the denominator is 0, the plain weighted average sum_t a_t x_t[i] / aSum ({@code aSum} is
-     * {@link #sum}(a)).
+     * {@link #sum}(a)). In double where that overflows (the result or the denominator: a
+     * denominator overflowing alone would make the result 0).
      */
     public static float fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float aSum, int i) {
         float num = 0f;
@@ -151,21 +271,27 @@ public final class Formulas {
             num += c * x[t][i];
             den += c;
         }
+        float theta;
         if (den == 0f) {
             float plain = 0f;
             for (int t = 0; t < x.length; t++) {
                 plain += a[t] * x[t][i];
             }
-            return plain / aSum;
+            theta = plain / aSum;
+        } else {
+            theta = num / den;
         }
-        return num / den;
+        if (Float.isFinite(theta) && Float.isFinite(den) || !finite(x, i) || !finite(fisher, i)) {
+            return theta;
+        }
+        return (float) fisherCareful(0, 0, x, fisher, a, s, floor, 0, i);
     }
 
     /**
      * Fisher averaging with the base as one more model of weight 1:
      * (F0 b + sum_t c_t x_t[i]) / (F0 + sum_t c_t), F0 = max(s0 H0[i], floor) (H0 = 0 when
      * {@code baseFisher} is null); where the denominator is 0, (b + sum_t a_t x_t[i]) / aSum1
-     * ({@code aSum1} is 1 + {@link #sum}(a)).
+     * ({@code aSum1} is 1 + {@link #sum}(a)). In double where that overflows.
      */
     public static float fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a,
                                        float[] s, float floor, float aSum1, int i) {
@@ -178,14 +304,57 @@ public final class Formulas {
             num += c * x[t][i];
             den += c;
         }
+        float theta;
         if (den == 0f) {
             float plain = b;
             for (int t = 0; t < x.length; t++) {
                 plain += a[t] * x[t][i];
             }
-            return plain / aSum1;
+            theta = plain / aSum1;
+        } else {
+            theta = num / den;
         }
-        return num / den;
+        if (Float.isFinite(theta) && Float.isFinite(den) || !Float.isFinite(b) || baseFisher != null && !Float.isFinite(baseFisher[i])
+                || !finite(x, i) || !finite(fisher, i)) {
+            return theta;
+        }
+        double f0Careful = Math.max(baseFisher == null ? 0 : (double) baseFisher[i] * s0, floor);
+        return (float) fisherCareful(f0Careful, b, x, fisher, a, s, floor, 1, i);
+    }
+
+    /**
+     * The careful twin of both Fisher averages, in double: (f0 b + sum_t c_t x_t) / (f0 + sum_t c_t),
+     * or, where the denominator is 0, (plain0 b + sum_t a_t x_t) / (plain0 + sum_t a_t).
+     */
+    private static double fisherCareful(double f0, double b, float[][] x, float[][] fisher, float[] a, float[] s, float floor,
+                                        double plain0, int i) {
+        double num = f0 * b;
+        double den = f0;
+        for (int t = 0; t < x.length; t++) {
+            double c = Math.max((double) fisher[t][i] * s[t], floor) * a[t];
+            num += c * x[t][i];
+            den += c;
+        }
+        if (den != 0) {
+            return num / den;
+        }
+        double plain = plain0 * b;
+        double weights = plain0;
+        for (int t = 0; t < x.length; t++) {
+            plain += (double) a[t] * x[t][i];
+            weights += a[t];
+        }
+        return plain / weights;
+    }
+
+    /** Whether x[t][i] is finite for every t. */
+    private static boolean finite(float[][] x, int i) {
+        for (float[] xt : x) {
+            if (!Float.isFinite(xt[i])) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The Fisher check: negative or NaN (-0.0 passes). */

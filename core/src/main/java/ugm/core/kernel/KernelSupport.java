@@ -24,7 +24,7 @@ interface KernelSupport {
 
     long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
 
-    /** Called only for BF16 or F32 and {@code !p.remove()}. */
+    /** Called only for BF16 or F32 and {@code !p.safeguard()}. */
     boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
                                    MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n);
 
@@ -36,6 +36,8 @@ interface KernelSupport {
     int indexOfNegativeOrNaN(float[] x, int n);
 
     int countNonFinite(float[] x, int n);
+
+    int countNonFiniteAs(DType type, float[] x, int n);
 
     /** BF16 elements one iteration of the direct kernel covers (1 for plain loops): the warm-up sizes its calls by it. */
     int bf16Step();

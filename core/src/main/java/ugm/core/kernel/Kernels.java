@@ -98,12 +98,12 @@ public final class Kernels {
     }
 
     /**
-     * Gradient matching (docs/method.md, "Gradient matching", and "Removing tasks" when {@code p.remove()}):
+     * Gradient matching (docs/method.md, "Gradient matching", and "Removing tasks" where a task is subtracted):
      * {@link Formulas#gradientMatching} on every element. {@code baseFisher} may be null (then
-     * P0 = delta0). Where Hbar is not positive (and, when removing, P0 is not positive either) the
-     * element gets the task-arithmetic value.
+     * P0 = delta0). Where Hbar is not positive (and, under {@link GradientMatching#safeguard()}, the
+     * kept precision is not positive either) the element gets the task-arithmetic value.
      *
-     * @return the number of elements whose Hbar was clamped or replaced (removal only; else 0)
+     * @return the number of elements whose Hbar was clamped or replaced (where a task is subtracted; else 0)
      */
     public long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
                                  float[] out, int n) {
@@ -117,7 +117,7 @@ public final class Kernels {
     }
 
     /**
-     * Gradient matching (not removal) in one pass from the mapped tensors straight into
+     * Gradient matching (no task subtracted) in one pass from the mapped tensors straight into
      * {@code out}, for elements {@code [from, from + n)}: no decode buffers, no separate scans.
      * Tensors are indexed by element from byte 0 of each segment. It serves the common case where
      * every input and the output are {@code type}, BF16 or F32; {@code baseFisher} may be null
@@ -125,11 +125,14 @@ public final class Kernels {
      *
      * <p>Returns false, leaving that range of {@code out} unspecified, where the general path
      * (decode, checks, {@link #gradientMatching}, encode) must do the range instead: {@code type}
-     * is neither BF16 nor F32, {@code p.remove()} is set, some input holds a NaN or an infinity
-     * (the general path counts them for the report) or some Fisher value has its sign bit set (the
-     * general path rejects negatives). Where Hbar is not positive it writes the task-arithmetic
-     * value, as the general path does. Where it returns true, {@code out} holds exactly the bits
-     * the general path writes.
+     * is neither BF16 nor F32, a task is subtracted ({@link GradientMatching#safeguard()}), some
+     * input holds a NaN or an infinity (the general path counts them for the report), some Fisher
+     * value has its sign bit set (the general path rejects negatives), or some input value is so
+     * large ({@link GradientMatching#directValueExponent()}, {@link GradientMatching#directFisherExponent()}) that the float formula could overflow with
+     * these parameters (the general path computes such elements carefully and counts what the
+     * output cannot hold). Where Hbar is not positive it writes the task-arithmetic value, as the
+     * general path does. Where it returns true, {@code out} holds exactly the bits the general path
+     * writes.
      */
     public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
                                           MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
@@ -139,7 +142,7 @@ public final class Kernels {
         if (from < 0 || n < 0) {
             throw new IllegalArgumentException("range " + from + " + " + n);
         }
-        if (p.remove() || (type != DType.BF16 && type != DType.F32)) {
+        if (p.safeguard() || (type != DType.BF16 && type != DType.F32)) {
             return false;
         }
         return impl.gradientMatchingDirect(p, type, base, baseFisher, x, fisher, out, from, n);
@@ -182,6 +185,27 @@ public final class Kernels {
     public int countNonFinite(float[] x, int n) {
         checkLength(x, n);
         return impl.countNonFinite(x, n);
+    }
+
+    /**
+     * How many of x[0..n) are NaN or infinite once encoded as {@code type} (BF16, F16, F32 or F64):
+     * the NaN and infinite values, and the finite ones beyond the range of {@code type} (larger
+     * in magnitude than {@link #largestEncodable}). Scans outputs for overflow.
+     */
+    public int countNonFiniteAs(DType type, float[] x, int n) {
+        checkConversion(type, x, n);
+        return impl.countNonFiniteAs(type, x, n);
+    }
+
+    /**
+     * The largest float that {@link #encode} writes as a finite value of {@code type} (BF16, F16,
+     * F32 or F64): larger magnitudes round to an infinity (F32 and F64: {@code Float.MAX_VALUE}).
+     */
+    public static float largestEncodable(DType type) {
+        if (!type.isMergeable()) {
+            throw Codecs.unsupported(type);
+        }
+        return Codecs.largestEncodable(type);
     }
 
     // ---- argument checks, once per call -----------------------------------------------------

@@ -69,6 +69,20 @@ final class ScalarKernels implements KernelSupport {
         return c;
     }
 
+    @Override
+    public int countNonFiniteAs(DType type, float[] x, int n) {
+        return countBeyond(x, 0, n, Codecs.largestEncodable(type));
+    }
+
+    /** How many of x[from, n) are NaN or larger than {@code limit} in magnitude. */
+    static int countBeyond(float[] x, int from, int n, float limit) {
+        int c = 0;
+        for (int i = from; i < n; i++) {
+            c += Math.abs(x[i]) <= limit ? 0 : 1;
+        }
+        return c;
+    }
+
     // ---- the kernels ----------------------------------------------------------------------------
 
     @Override
@@ -121,11 +135,15 @@ final class ScalarKernels implements KernelSupport {
     }
 
     /**
-     * Elements [from, to) of {@link Kernels#gradientMatchingDirect} (type BF16 or F32, not removal):
-     * the scalar twin, and the vector kernels' tail. Reads a block of every input, refuses the
-     * range where a value is an infinity or a NaN or a Fisher value has its sign bit set, else
-     * computes {@link Formulas#gradientMatching} and rounds into {@code out}. Without a base
-     * Fisher, H0 reads as 0 (P0 = delta0 + 0 * s0), as in the vector lanes.
+     * Elements [from, to) of {@link Kernels#gradientMatchingDirect} (type BF16 or F32, no task
+     * subtracted): the scalar twin, and the vector kernels' tail. Reads a block of every input,
+     * refuses the range where a value's exponent is at least {@link GradientMatching#directValueExponent()}
+     * (a Fisher's: {@link GradientMatching#directFisherExponent()}): an infinity or a NaN, or a value
+     * large enough that the float arithmetic could overflow (the
+     * general path counts, computes carefully, reports); or where a Fisher value has its sign bit set,
+     * else computes {@link Formulas#gradientMatching} (which then never needs its careful twin)
+     * and rounds into {@code out}. Without a base Fisher, H0 reads as 0 (P0 = delta0 + 0 * s0), as
+     * in the vector lanes.
      */
     static boolean gradientMatchingDirectRange(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
                                                MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, long to) {
@@ -140,14 +158,16 @@ final class ScalarKernels implements KernelSupport {
         float[][] xs = new float[models][block];
         float[][] hs = new float[models][block];
         float[] theta = new float[block];
+        int big = big(p.directValueExponent());
+        int bigH = big(p.directFisherExponent());
         for (long at = from; at < to; at += block) {
             int n = (int) Math.min(block, to - at);
-            int flags = load(bf16, base, at, n, b, false);
+            int flags = load(bf16, base, at, n, b, false, big);
             if (baseFisher != null) {
-                flags |= load(bf16, baseFisher, at, n, h0, true);
+                flags |= load(bf16, baseFisher, at, n, h0, true, bigH);
             }
             for (int t = 0; t < models; t++) {
-                flags |= load(bf16, fisher[t], at, n, hs[t], true) | load(bf16, x[t], at, n, xs[t], false);
+                flags |= load(bf16, fisher[t], at, n, hs[t], true, bigH) | load(bf16, x[t], at, n, xs[t], false, big);
             }
             if (flags < 0) {
                 return false;
@@ -161,15 +181,25 @@ final class ScalarKernels implements KernelSupport {
     }
 
     /**
-     * Elements [at, at + n) of a BF16 or F32 tensor -> dst[0, n). Returns an int whose sign bit is
-     * set where some value is an infinity or a NaN, or (a Fisher) has its sign bit set.
+     * The constant that, added to a float's bits masked to the exponent ({@code bits & 0x7F80_0000}),
+     * sets the sign bit exactly when the biased exponent is at least {@code exponent} (1 to 255; 0
+     * sets it always).
      */
-    private static int load(boolean bf16, MemorySegment s, long at, int n, float[] dst, boolean fisher) {
+    static int big(int exponent) {
+        return Integer.MIN_VALUE - (exponent << 23);
+    }
+
+    /**
+     * Elements [at, at + n) of a BF16 or F32 tensor -> dst[0, n). Returns an int whose sign bit is
+     * set where some value's exponent reaches the one {@code big} stands for ({@link #big}), or (a
+     * Fisher) has its sign bit set.
+     */
+    private static int load(boolean bf16, MemorySegment s, long at, int n, float[] dst, boolean fisher, int big) {
         int flags = 0;
         for (int j = 0; j < n; j++) {
             int bits = Codecs.floatBits(bf16, s, at + j);
-            // (bits & exponent) + exponent-lsb: the sign bit is set exactly when the exponent is all ones
-            flags |= ((bits & 0x7F80_0000) + 0x0080_0000) | (fisher ? bits : 0);
+            // (bits & exponent) + big: the sign bit is set exactly when the exponent is that large
+            flags |= ((bits & 0x7F80_0000) + big) | (fisher ? bits : 0);
             dst[j] = Float.intBitsToFloat(bits);
         }
         return flags;

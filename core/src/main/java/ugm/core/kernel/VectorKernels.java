@@ -196,6 +196,21 @@ abstract sealed class VectorKernels implements KernelSupport
         return c + ScalarKernels.countNonFinite(x, i, n);
     }
 
+    @Override
+    public int countNonFiniteAs(DType type, float[] x, int n) {
+        VectorSpecies<Float> fs = species().f();
+        float limit = Codecs.largestEncodable(type);
+        int c = 0;
+        int i = 0;
+        for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
+            VectorMask<Float> ok = FloatVector.fromArray(fs, x, i).abs().compare(VectorOperators.LE, limit);
+            if (!ok.allTrue()) {
+                c += ok.not().trueCount();
+            }
+        }
+        return c + ScalarKernels.countBeyond(x, i, n, limit);
+    }
+
     // ---- the kernels ----------------------------------------------------------------------------
 
     @Override
@@ -209,6 +224,11 @@ abstract sealed class VectorKernels implements KernelSupport
                 acc = acc.add(FloatVector.fromArray(fs, x[t], i).mul(w[t]));
             }
             acc.intoArray(out, i);
+            if (!acc.test(VectorOperators.IS_FINITE).allTrue()) {
+                for (int j = i; j < i + fs.length(); j++) {
+                    out[j] = Formulas.linear(x, w, j); // the careful twin where finite inputs overflowed
+                }
+            }
         }
         for (; i < n; i++) {
             out[i] = Formulas.linear(x, w, i);
@@ -221,7 +241,13 @@ abstract sealed class VectorKernels implements KernelSupport
         int i = 0;
         for (int bound = fs.loopBound(n); i < bound; i += fs.length()) {
             FloatVector b = FloatVector.fromArray(fs, base, i);
-            taskArithmetic(fs, b, x, a, 1f, i).intoArray(out, i);
+            FloatVector theta = taskArithmetic(fs, b, x, a, 1f, i);
+            theta.intoArray(out, i);
+            if (!theta.test(VectorOperators.IS_FINITE).allTrue()) {
+                for (int j = i; j < i + fs.length(); j++) {
+                    out[j] = Formulas.taskArithmetic(base[j], x, a, 1f, j); // the careful twin where finite inputs overflowed
+                }
+            }
         }
         for (; i < n; i++) {
             out[i] = Formulas.taskArithmetic(base[i], x, a, 1f, i);
@@ -239,16 +265,32 @@ abstract sealed class VectorKernels implements KernelSupport
     @Override
     public long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
                                  float[] out, int n) {
+        return p.safeguard() ? gradientMatchingSubtracting(p, base, baseFisher, x, fisher, out, n)
+                : gradientMatchingAdding(p, base, baseFisher, x, fisher, out, n);
+    }
+
+    /*
+     * Gradient matching comes in two loops: no task subtracted (the common case: F16, mixed
+     * dtypes, and the ranges the direct kernel declines) and some task subtracted (removal or a
+     * negative weight: the safeguard's kept precision and clamp). The first one's finisher is as
+     * small as it ever was, and its overflow check lies outside it (a running max of |Hbar|, and
+     * one scan of the output once the loop is done), so that C2 still inlines it: a vector handed
+     * to a method that is not inlined is boxed on the heap (measured with the check inside: 1 GB
+     * allocated per 64 MiB merge, 1.7x slower).
+     */
+
+    /** Gradient matching where no task is subtracted: every a_t >= 0, no clamp. */
+    private long gradientMatchingAdding(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
+                                        float[] out, int n) {
         VectorSpecies<Float> fs = species().f();
         int lanes = fs.length();
         float[] alphas = p.alphas();
         float[] scales = p.scales();
-        float sign = p.remove() ? -1f : 1f;
         float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
         FloatVector p0Const = FloatVector.broadcast(fs, delta0);
-        long replaced = 0;
+        FloatVector hbarMax = FloatVector.zero(fs); // the largest |Hbar|: +infinity or NaN where it overflowed
         int i = 0;
         // two vectors per pass over the models: halves the per-model loop overhead, which dominates at T = 1..5
         for (int bound = n - 2 * lanes + 1; i < bound; i += 2 * lanes) {
@@ -262,7 +304,7 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector num0 = FloatVector.zero(fs);
             FloatVector num1 = num0;
             for (int t = 0; t < models; t++) {
-                float at = sign * alphas[t];
+                float at = alphas[t];
                 float st = scales[t];
                 float[] xt = x[t];
                 float[] ft = fisher[t];
@@ -273,8 +315,9 @@ abstract sealed class VectorKernels implements KernelSupport
                 num0 = num0.add(p00.add(sh0).mul(at).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
                 num1 = num1.add(p01.add(sh1).mul(at).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
             }
-            replaced += finishGradientMatching(fs, p, sign, b0, p00, hbar0, num0, x, out, i);
-            replaced += finishGradientMatching(fs, p, sign, b1, p01, hbar1, num1, x, out, j);
+            hbarMax = hbarMax.max(hbar0.abs()).max(hbar1.abs());
+            finishAdding(fs, alphas, b0, hbar0, num0, x, out, i);
+            finishAdding(fs, alphas, b1, hbar1, num1, x, out, j);
         }
         for (int bound = fs.loopBound(n); i < bound; i += lanes) {
             FloatVector b = FloatVector.fromArray(fs, base, i);
@@ -282,12 +325,19 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector hbar = p0;
             FloatVector num = FloatVector.zero(fs);
             for (int t = 0; t < models; t++) {
-                float at = sign * alphas[t];
+                float at = alphas[t];
                 FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
                 hbar = hbar.add(sh.mul(at));
                 num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
             }
-            replaced += finishGradientMatching(fs, p, sign, b, p0, hbar, num, x, out, i);
+            hbarMax = hbarMax.max(hbar.abs());
+            finishAdding(fs, alphas, b, hbar, num, x, out, i);
+        }
+        long replaced = 0;
+        // where some Hbar or result overflowed (rare), the scalar formula redoes the vector part: it
+        // takes the careful twin there and gives every other element the same bits
+        if (!(hbarMax.reduceLanes(VectorOperators.MAX) < Float.POSITIVE_INFINITY) || countNonFinite(out, i) > 0) {
+            replaced += carefully(p, base, baseFisher, x, fisher, out, 0, i);
         }
         for (; i < n; i++) {
             replaced += Formulas.gradientMatching(p, base, baseFisher, x, fisher, out, i);
@@ -295,26 +345,125 @@ abstract sealed class VectorKernels implements KernelSupport
         return replaced;
     }
 
-    /** Clamps (removal), divides, falls back to task arithmetic where Hbar allows no division; stores; counts. */
-    private static int finishGradientMatching(VectorSpecies<Float> fs, GradientMatching p, float sign, FloatVector b,
-                                              FloatVector p0, FloatVector hbar, FloatVector num, float[][] x, float[] out, int i) {
-        VectorMask<Float> fallback;
-        int replaced = 0;
-        if (p.remove()) {
-            VectorMask<Float> p0Positive = p0.compare(VectorOperators.GT, 0f);
-            FloatVector lim = p0.mul(p.clampRel());
-            VectorMask<Float> clamp = p0Positive.and(hbar.compare(VectorOperators.LT, lim));
-            hbar = hbar.blend(lim, clamp);
-            fallback = p0Positive.not().and(hbar.compare(VectorOperators.LE, 0f));
-            replaced = clamp.trueCount() + fallback.trueCount();
-        } else {
-            fallback = hbar.compare(VectorOperators.LE, 0f);
-        }
+    /** Divides, falls back to task arithmetic where Hbar allows no division, stores. */
+    private static void finishAdding(VectorSpecies<Float> fs, float[] alphas, FloatVector b, FloatVector hbar,
+                                     FloatVector num, float[][] x, float[] out, int i) {
+        VectorMask<Float> fallback = hbar.compare(VectorOperators.LE, 0f);
         FloatVector theta = b.add(num.div(hbar));
         if (fallback.anyTrue()) {
-            theta = theta.blend(taskArithmetic(fs, b, x, p.alphas(), sign, i), fallback);
+            theta = theta.blend(taskArithmetic(fs, b, x, alphas, 1f, i), fallback);
         }
         theta.intoArray(out, i);
+    }
+
+    /** Gradient matching where some task is subtracted: the kept precision, the clamp and its count. */
+    private long gradientMatchingSubtracting(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
+                                             float[][] fisher, float[] out, int n) {
+        VectorSpecies<Float> fs = species().f();
+        int lanes = fs.length();
+        float[] alphas = p.alphas();
+        float[] scales = p.scales();
+        float sign = p.sign();
+        float delta0 = p.delta0();
+        float s0 = p.baseScale();
+        int models = x.length;
+        FloatVector p0Const = FloatVector.broadcast(fs, delta0);
+        long replaced = 0;
+        int i = 0;
+        for (int bound = n - 2 * lanes + 1; i < bound; i += 2 * lanes) {
+            int j = i + lanes;
+            FloatVector b0 = FloatVector.fromArray(fs, base, i);
+            FloatVector b1 = FloatVector.fromArray(fs, base, j);
+            FloatVector p00 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
+            FloatVector p01 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, j).mul(s0).add(delta0);
+            FloatVector hbar0 = p00;
+            FloatVector hbar1 = p01;
+            FloatVector kept0 = p00;
+            FloatVector kept1 = p01;
+            FloatVector num0 = FloatVector.zero(fs);
+            FloatVector num1 = num0;
+            for (int t = 0; t < models; t++) {
+                float at = sign * alphas[t];
+                float st = scales[t];
+                float[] xt = x[t];
+                float[] ft = fisher[t];
+                FloatVector sh0 = FloatVector.fromArray(fs, ft, i).mul(st);
+                FloatVector sh1 = FloatVector.fromArray(fs, ft, j).mul(st);
+                FloatVector ash0 = sh0.mul(at);
+                FloatVector ash1 = sh1.mul(at);
+                hbar0 = hbar0.add(ash0);
+                hbar1 = hbar1.add(ash1);
+                if (at > 0f) {
+                    kept0 = kept0.add(ash0);
+                    kept1 = kept1.add(ash1);
+                }
+                num0 = num0.add(p00.add(sh0).mul(at).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
+                num1 = num1.add(p01.add(sh1).mul(at).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
+            }
+            int r0 = finishSubtracting(fs, p, b0, kept0, hbar0, num0, x, out, i);
+            int r1 = finishSubtracting(fs, p, b1, kept1, hbar1, num1, x, out, j);
+            replaced += r0 >= 0 ? r0 : carefully(p, base, baseFisher, x, fisher, out, i, lanes);
+            replaced += r1 >= 0 ? r1 : carefully(p, base, baseFisher, x, fisher, out, j, lanes);
+        }
+        for (int bound = fs.loopBound(n); i < bound; i += lanes) {
+            FloatVector b = FloatVector.fromArray(fs, base, i);
+            FloatVector p0 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
+            FloatVector hbar = p0;
+            FloatVector kept = p0;
+            FloatVector num = FloatVector.zero(fs);
+            for (int t = 0; t < models; t++) {
+                float at = sign * alphas[t];
+                FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
+                FloatVector ash = sh.mul(at);
+                hbar = hbar.add(ash);
+                if (at > 0f) {
+                    kept = kept.add(ash);
+                }
+                num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
+            }
+            int r = finishSubtracting(fs, p, b, kept, hbar, num, x, out, i);
+            replaced += r >= 0 ? r : carefully(p, base, baseFisher, x, fisher, out, i, lanes);
+        }
+        for (; i < n; i++) {
+            replaced += Formulas.gradientMatching(p, base, baseFisher, x, fisher, out, i);
+        }
+        return replaced;
+    }
+
+    /**
+     * Clamps Hbar at clampRel × the kept precision, divides, falls back to task arithmetic where
+     * the kept precision is 0 and Hbar is not positive; stores; returns the count, or -1 where
+     * some lane's result or Hbar is not finite, or Hbar was clamped to a subnormal limit (a tiny
+     * clamp): the caller then redoes the lanes.
+     */
+    private static int finishSubtracting(VectorSpecies<Float> fs, GradientMatching p, FloatVector b, FloatVector kept,
+                                         FloatVector hbar, FloatVector num, float[][] x, float[] out, int i) {
+        VectorMask<Float> keptPositive = kept.compare(VectorOperators.GT, 0f);
+        FloatVector lim = kept.mul(p.clampRel());
+        VectorMask<Float> clamp = keptPositive.and(hbar.compare(VectorOperators.LT, lim));
+        hbar = hbar.blend(lim, clamp);
+        VectorMask<Float> fallback = keptPositive.not().and(hbar.compare(VectorOperators.LE, 0f));
+        FloatVector theta = b.add(num.div(hbar));
+        if (fallback.anyTrue()) {
+            theta = theta.blend(taskArithmetic(fs, b, x, p.alphas(), p.sign(), i), fallback);
+        }
+        theta.intoArray(out, i);
+        boolean subnormal = clamp.anyTrue() && clamp.and(lim.compare(VectorOperators.LT, Float.MIN_NORMAL)).anyTrue();
+        return subnormal || !theta.add(hbar).test(VectorOperators.IS_FINITE).allTrue() ? -1
+                : clamp.trueCount() + fallback.trueCount();
+    }
+
+    /**
+     * Elements [i, i + count) again by {@link Formulas#gradientMatching}, which takes the careful
+     * twin where the inputs are finite and the float formula overflowed (the same float operations
+     * decide the same way there, and the other elements get the same bits); returns their count.
+     */
+    private static int carefully(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
+                                 float[] out, int i, int count) {
+        int replaced = 0;
+        for (int j = i; j < i + count; j++) {
+            replaced += Formulas.gradientMatching(p, base, baseFisher, x, fisher, out, j);
+        }
         return replaced;
     }
 
@@ -324,8 +473,11 @@ abstract sealed class VectorKernels implements KernelSupport
      * loop computes the even and the odd elements as two float vectors (x << 16 and
      * x & 0xFFFF0000) and packs the rounded results back the same way, so no lane ever crosses
      * (no shape conversion). Every check is one integer operation per input on those lanes:
-     * (bits & exponent) + exponent-lsb sets a half's sign bit exactly when the half is an
-     * infinity or a NaN, and a Fisher's own sign bit is or-ed in as it is.
+     * (bits & exponent) + big sets a half's sign bit exactly when the half's exponent is at least
+     * GradientMatching.directValueExponent() or directFisherExponent() (an infinity or a NaN, or a value so large that the rule's
+     * float arithmetic could overflow with these parameters: the general path computes such a
+     * range carefully and reports what the output cannot hold), and a Fisher's own sign bit is
+     * or-ed in as it is. So guarding against overflow costs the hot loop nothing.
      *
      * Everything is written out in the loop, on purpose: C2 stops inlining our own helper methods
      * past a node budget that Vector API code reaches quickly, and a vector passed to a method
@@ -357,13 +509,16 @@ abstract sealed class VectorKernels implements KernelSupport
         float s0 = p.baseScale();
         int models = x.length;
         boolean withBaseFisher = baseFisher != null; // without: P0 = 0 * s0 + delta0 = delta0, as the general path
+        // (h & exponent) + big sets a half's sign bit exactly when its exponent is at least the direct exponent
+        int big = bigHalves(p.directValueExponent());
+        int bigH = bigHalves(p.directFisherExponent());
         IntVector flags = IntVector.zero(is);
         long i = from;
         for (; i <= end - step; i += step) {
             long off = 2 * i;
             IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
             IntVector wh = withBaseFisher ? IntVector.fromMemorySegment(is, baseFisher, off, LE) : IntVector.zero(is);
-            IntVector f = wb.and(0x7F80_7F80).add(0x0080_0080).or(wh.and(0x7F80_7F80).add(0x0080_0080)).or(wh);
+            IntVector f = wb.and(0x7F80_7F80).add(big).or(wh.and(0x7F80_7F80).add(bigH)).or(wh);
             FloatVector be = wb.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
             FloatVector bo = wb.and(0xFFFF_0000).reinterpretAsFloats();
             FloatVector pe = wh.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(s0).add(delta0);
@@ -377,7 +532,7 @@ abstract sealed class VectorKernels implements KernelSupport
             for (int t = 0; t < models; t++) {
                 IntVector wf = IntVector.fromMemorySegment(is, fisher[t], off, LE);
                 IntVector wx = IntVector.fromMemorySegment(is, x[t], off, LE);
-                f = f.or(wf.and(0x7F80_7F80).add(0x0080_0080).or(wf).or(wx.and(0x7F80_7F80).add(0x0080_0080)));
+                f = f.or(wf.and(0x7F80_7F80).add(bigH).or(wf).or(wx.and(0x7F80_7F80).add(big)));
                 float at = alphas[t];
                 float st = scales[t];
                 FloatVector shE = wf.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(st);
@@ -391,7 +546,6 @@ abstract sealed class VectorKernels implements KernelSupport
                 taE = taE.add(dE.mul(at));
                 taO = taO.add(dO.mul(at));
             }
-            flags = flags.or(f);
             // where Hbar allows no division: task arithmetic (as the general path)
             FloatVector thetaE = be.add(numE.div(hbarE)).blend(be.add(taE), hbarE.compare(VectorOperators.LE, 0f));
             FloatVector thetaO = bo.add(numO.div(hbarO)).blend(bo.add(taO), hbarO.compare(VectorOperators.LE, 0f));
@@ -402,6 +556,7 @@ abstract sealed class VectorKernels implements KernelSupport
                     .blend(e.or(0x40_0000), e.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000));
             o = o.add(o.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF))
                     .blend(o.or(0x40_0000), o.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000));
+            flags = flags.or(f);
             e.lanewise(VectorOperators.LSHR, 16).or(o.and(0xFFFF_0000)).intoMemorySegment(out, off, LE);
         }
         boolean clean = flags.and(0x8000_8000).compare(VectorOperators.EQ, 0).allTrue();
@@ -421,13 +576,16 @@ abstract sealed class VectorKernels implements KernelSupport
         float s0 = p.baseScale();
         int models = x.length;
         boolean withBaseFisher = baseFisher != null; // without: P0 = 0 * s0 + delta0 = delta0, as the general path
+        // (bits & exponent) + big sets the sign bit exactly when the exponent is at least the direct exponent
+        int big = ScalarKernels.big(p.directValueExponent());
+        int bigH = ScalarKernels.big(p.directFisherExponent());
         IntVector flags = IntVector.zero(is);
         long i = from;
         for (; i <= end - step; i += step) {
             long off = 4 * i;
             IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
             IntVector wh = withBaseFisher ? IntVector.fromMemorySegment(is, baseFisher, off, LE) : IntVector.zero(is);
-            IntVector f = wb.and(0x7F80_0000).add(0x0080_0000).or(wh.and(0x7F80_0000).add(0x0080_0000)).or(wh);
+            IntVector f = wb.and(0x7F80_0000).add(big).or(wh.and(0x7F80_0000).add(bigH)).or(wh);
             FloatVector b = wb.reinterpretAsFloats();
             FloatVector p0 = wh.reinterpretAsFloats().mul(s0).add(delta0);
             FloatVector hbar = p0;
@@ -436,7 +594,7 @@ abstract sealed class VectorKernels implements KernelSupport
             for (int t = 0; t < models; t++) {
                 IntVector wf = IntVector.fromMemorySegment(is, fisher[t], off, LE);
                 IntVector wx = IntVector.fromMemorySegment(is, x[t], off, LE);
-                f = f.or(wf.and(0x7F80_0000).add(0x0080_0000).or(wf).or(wx.and(0x7F80_0000).add(0x0080_0000)));
+                f = f.or(wf.and(0x7F80_0000).add(bigH).or(wf).or(wx.and(0x7F80_0000).add(big)));
                 float at = alphas[t];
                 FloatVector sh = wf.reinterpretAsFloats().mul(scales[t]);
                 FloatVector d = wx.reinterpretAsFloats().sub(b);
@@ -449,6 +607,12 @@ abstract sealed class VectorKernels implements KernelSupport
         }
         boolean clean = !flags.compare(VectorOperators.LT, 0).anyTrue();
         return clean ? i : -1;
+    }
+
+    /** {@link ScalarKernels#big} for each 16-bit half of an int lane holding two BF16 values. */
+    private static int bigHalves(int exponent) {
+        int half = 0x8000 - (exponent << 7);
+        return half | half << 16;
     }
 
     @Override
@@ -471,6 +635,11 @@ abstract sealed class VectorKernels implements KernelSupport
                 theta = theta.blend(plainSum(fs, FloatVector.zero(fs), x, a, i).div(aSum), zero);
             }
             theta.intoArray(out, i);
+            if (!theta.add(den).test(VectorOperators.IS_FINITE).allTrue()) { // (theta or the denominator not finite)
+                for (int j = i; j < i + fs.length(); j++) {
+                    out[j] = Formulas.fisher(x, fisher, a, s, floor, aSum, j); // the careful twin where finite inputs overflowed
+                }
+            }
         }
         for (; i < n; i++) {
             out[i] = Formulas.fisher(x, fisher, a, s, floor, aSum, i);
@@ -510,6 +679,12 @@ abstract sealed class VectorKernels implements KernelSupport
                 theta = theta.blend(plainSum(fs, b, x, a, i).div(aSum1), zero);
             }
             theta.intoArray(out, i);
+            if (!theta.add(den).test(VectorOperators.IS_FINITE).allTrue()) { // (theta or the denominator not finite)
+                for (int j = i; j < i + fs.length(); j++) {
+                    // the careful twin where finite inputs overflowed
+                    out[j] = Formulas.fisherWithBase(base, baseFisher, s0, x, fisher, a, s, floor, aSum1, j);
+                }
+            }
         }
         for (; i < n; i++) {
             out[i] = Formulas.fisherWithBase(base, baseFisher, s0, x, fisher, a, s, floor, aSum1, i);

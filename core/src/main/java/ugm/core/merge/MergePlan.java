@@ -147,6 +147,8 @@ public final class MergePlan {
         final List<String> warnings = new ArrayList<>();
         /** The coefficients shared by every tensor when no parameter depends on the tensor. */
         Coefficients shared;
+        /** Whether the warning about subtracted tasks (negative gradient-matching weights) was given. */
+        boolean subtractWarned;
 
         Planner(MergeRequest r) {
             this.r = r;
@@ -206,6 +208,7 @@ public final class MergePlan {
             if (coefficients == null) {
                 return;
             }
+            warnSubtracted(name, coefficients.gradientMatching());
             String range = r.method.tensorProblem(r, name, t.elementCount());
             if (range != null) {
                 problems.add("tensor '" + name + "': " + range);
@@ -215,6 +218,28 @@ public final class MergePlan {
             TensorInfo output = new TensorInfo(name, outType, t.shape());
             boolean usesBase = r.method.takesBase();
             out.add(new TensorPlan(output, Action.MERGE, usesBase ? base : null, baseFisher, models, fishers, coefficients));
+        }
+
+        /**
+         * Gradient matching with a negative weight (or lambda) subtracts that task, as remove
+         * does: said once, naming the first tensor and models where it happens.
+         */
+        private void warnSubtracted(String tensor, GradientMatching gm) {
+            if (subtractWarned || gm == null || gm.remove() || !gm.safeguard()) {
+                return;
+            }
+            subtractWarned = true;
+            List<String> models = new ArrayList<>();
+            for (int i = 0; i < gm.alphas().length; i++) {
+                if (gm.alphas()[i] < 0) {
+                    models.add("model " + (i + 1) + " (lambda × weight = " + gm.alphas()[i] + ")");
+                }
+            }
+            warnings.add(r.method.id() + ": " + String.join(", ", models) + (models.size() == 1 ? " has" : " have")
+                    + " a negative weight" + (r.dependsOnTensor() ? " in tensor '" + tensor + "' (and maybe others)" : "")
+                    + ", so its task is subtracted, as remove subtracts tasks: Hbar is clamped from below at clamp (" + gm.clampRel()
+                    + ") × the precision of the added part (P0 + Σ α_t·s_t·H_t over the α_t > 0), and the merge reports how many"
+                    + " elements were clamped");
         }
 
         private void planCopy(TensorInfo t, Input from, List<Input> models) {

@@ -157,8 +157,35 @@ public final class MergeRequest {
                 w[i] = weightValues.get(i);
             }
             p = method.weightsProblem(w, normalize);
+            if (p == null && lambdaValue != null && delta0Value != null && baseScaleValue != null && !scaleValues.contains(null)) {
+                p = coefficientsProblem(w, lambdaValue, delta0Value, baseScaleValue, scaleValues);
+            }
         }
         return p;
+    }
+
+    /**
+     * Whether the coefficients the kernels take (float32) are finite: lambda × weight overflows
+     * for lambda 3e38 and weight 2, and the kernels cannot recover a coefficient that is infinite.
+     */
+    private String coefficientsProblem(float[] w, float lambdaValue, float delta0Value, float baseScaleValue, List<Float> scaleValues) {
+        float[] scales = new float[w.length];
+        for (int i = 0; i < scales.length; i++) {
+            scales[i] = scaleValues.get(i);
+        }
+        MergePlan.Coefficients c = method.coefficients(new MergeMethod.TensorValues(w.clone(), scales, lambdaValue, baseScaleValue,
+                delta0Value, normalize, remove, clampRel, fisherFloor));
+        for (int i = 0; i < w.length; i++) {
+            float alpha = c.alphas()[i];
+            float weight = c.weights()[i];
+            if (!Float.isFinite(alpha) || !Float.isFinite(weight)) {
+                String what = method.reads(Parameter.LAMBDA) ? "lambda × weight of model " + (i + 1) + " (" + lambdaValue + " × " + w[i] + ")"
+                        : "the weight of model " + (i + 1) + " (" + w[i] + ")";
+                return what + (normalize && method.reads(Parameter.NORMALIZE) ? " divided by the sum of the weights" : "") + " is beyond the float32 range ugm computes in (±"
+                        + Float.MAX_VALUE + ")";
+            }
+        }
+        return null;
     }
 
     private static String finite(String what, Float v) {

@@ -185,6 +185,13 @@ public final class Merger {
                 in.source().release(name);
             }
             sink.release(t.output());
+            if (t.action() == Action.MERGE) {
+                TensorMerge m = merges.prepared(ti, t);
+                String warning = m == null ? null : m.warning();
+                if (warning != null) {
+                    scan.warn(t, new MergeReport.Undefined(name, warning));
+                }
+            }
             merges.release(t);
         }
 
@@ -219,7 +226,8 @@ public final class Merger {
         /**
          * Elements [from, from + n) of tensor t: in one pass by the direct kernel where it applies
          * and accepts the range, else by the general path (decode, check, compute, encode), which
-         * gives the same bits and also reports, rejects or falls back where the data asks for it.
+         * gives the same bits and also reports, rejects or falls back where the data asks for it
+         * (non-finite inputs, values beyond the output dtype's range).
          */
         long mergeRange(Kernels kernels, KernelPolicy.Worker worker, TensorPlan t, TensorMerge m, MemorySegment target, long from,
                         int n, Scratch s) {
@@ -244,11 +252,12 @@ public final class Merger {
                 checkFisher(kernels, t.baseFisher(), name, s.baseFisher, n, from);
                 baseFisher = s.baseFisher;
             }
-            scan.block(kernels, t, s.models, s.base, s.fishers, baseFisher, n);
+            boolean nonFiniteInputs = scan.block(kernels, t, from, s.models, s.base, s.fishers, baseFisher, n);
             long c = m.apply(kernels, from, n, s.base, s.models, s.fishers, baseFisher, s.out);
             if (c != 0) {
                 clamped.add(c);
             }
+            scan.output(kernels, t, s.out, n, s.models, s.base, s.fishers, baseFisher, nonFiniteInputs);
             kernels.encode(s.out, n, outType, target, from * outType.byteWidth());
             return (long) n * outType.byteWidth();
         }

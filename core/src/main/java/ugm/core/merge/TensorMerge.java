@@ -28,6 +28,14 @@ public interface TensorMerge {
         return false;
     }
 
+    /**
+     * What the merge report should say about this tensor once it is merged (one line without the
+     * tensor's name: where the method is undefined and took its fallback), or null.
+     */
+    default String warning() {
+        return null;
+    }
+
     /** Whether {@link #direct} can ever return true (the executor then offers it the compiled kernels). */
     default boolean hasDirect() {
         return false;

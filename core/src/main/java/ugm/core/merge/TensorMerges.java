@@ -56,6 +56,25 @@ final class TensorMerges {
         }
     }
 
+    /** Tensor {@code i}'s merge where it has been prepared, else null; never prepares it. */
+    TensorMerge prepared(int i, TensorPlan t) {
+        if (ready[i] != null) {
+            return ready[i];
+        }
+        FutureTask<TensorMerge> task = passes.get(t.output().name());
+        if (task == null || !task.isDone()) {
+            return null;
+        }
+        try {
+            return task.get();
+        } catch (ExecutionException e) {
+            return null; // (the failure reaches the merge through the worker that ran the pass)
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // (a done task does not wait)
+            return null;
+        }
+    }
+
     /** Drops a finished tensor's pass. */
     void release(TensorPlan t) {
         passes.remove(t.output().name());

@@ -35,6 +35,12 @@ final class DoubleReference {
         return sum;
     }
 
+    /**
+     * Gradient matching as method.md and the README define it: a_t = ±alpha_t (minus when
+     * removing); where some a_t is negative (a task subtracted), Hbar is clamped from below at
+     * clampRel × K, K = P0 + the a_t·s_t·H_t with a_t > 0, where K > 0; where Hbar (or, with a task
+     * subtracted, K) is not positive, the task-arithmetic value.
+     */
     double gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, int i) {
         replaced = false;
         clampMargin = Double.POSITIVE_INFINITY;
@@ -42,16 +48,23 @@ final class DoubleReference {
         double p0 = p.delta0() + (baseFisher == null ? 0 : (double) p.baseScale() * baseFisher[i]);
         double[] a = new double[x.length];
         double hbar = p0;
+        double kept = p0;
         double hbarMagnitude = Math.abs(p0);
+        boolean subtracted = p.remove();
         for (int t = 0; t < x.length; t++) {
             a[t] = p.remove() ? -(double) p.alphas()[t] : p.alphas()[t];
             double sh = (double) p.scales()[t] * fisher[t][i];
             hbar += a[t] * sh;
+            if (a[t] > 0) {
+                kept += a[t] * sh;
+            }
+            subtracted |= a[t] < 0;
             hbarMagnitude += Math.abs(a[t] * sh);
         }
-        if (p.remove()) {
-            if (p0 > 0) {
-                double lim = p.clampRel() * p0;
+        double sign = p.remove() ? -1 : 1;
+        if (subtracted) {
+            if (kept > 0) {
+                double lim = p.clampRel() * kept;
                 clampMargin = Math.abs(hbar - lim) / hbarMagnitude;
                 if (hbar < lim) {
                     hbar = lim;
@@ -59,10 +72,10 @@ final class DoubleReference {
                 }
             } else if (hbar <= 0) {
                 replaced = true;
-                return taskArithmetic(base, x, p.alphas(), i, -1);
+                return taskArithmetic(base, x, p.alphas(), i, sign);
             }
         } else if (hbar <= 0) {
-            return taskArithmetic(base, x, p.alphas(), i, 1);
+            return taskArithmetic(base, x, p.alphas(), i, sign);
         }
         double theta = b;
         // float error of Hbar relative to its size, carried into every term

@@ -1,5 +1,6 @@
 package ugm.core.merge.methods;
 
+import ugm.core.kernel.Formulas;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
@@ -28,6 +29,28 @@ final class FisherAveraging extends AbstractMergeMethod {
     @Override
     public boolean needsBaseFisher() {
         return withBase;
+    }
+
+    /**
+     * Where every Fisher of an element is 0 (or the weighted Fishers cancel), the element takes
+     * the plain weighted average, which divides by the sum of the weights (plus 1 for the base):
+     * a sum of 0 makes it undefined, so such weights are refused, as linear refuses them. The sum
+     * is checked as the kernels add it (float32) and exactly.
+     */
+    @Override
+    public String weightsProblem(float[] weights, boolean normalize) {
+        double exact = withBase ? 1 : 0;
+        for (float w : weights) {
+            exact += w;
+        }
+        float asAdded = (withBase ? 1f : 0f) + Formulas.sum(weights);
+        if (exact != 0 && asAdded != 0f) {
+            return null;
+        }
+        return withBase ? "fisher_with_base needs weights that do not sum to -1: the base counts as one more model of weight 1,"
+                + " and where every Fisher of an element is 0 the element is (θ0 + Σ w_t·θ_t) / (1 + Σ w_t)"
+                : "fisher needs weights that do not sum to 0: where every Fisher of an element is 0 the element is"
+                + " Σ w_t·θ_t / Σ w_t";
     }
 
     @Override

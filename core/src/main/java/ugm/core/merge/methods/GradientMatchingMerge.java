@@ -14,9 +14,10 @@ import ugm.core.merge.TensorMerge;
 
 /**
  * gradient_matching, the paper's rule: {@code θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0)},
- * {@code P0 = δ0 + s0 H0}, {@code α_t = λ·w_t}, and the removal rule (docs/method.md). Where every
- * input and the output share one dtype, BF16 or F32, and it is not a removal, the tensor is merged
- * in one pass from the mappings by the direct kernel; the general path does the ranges it declines.
+ * {@code P0 = δ0 + s0 H0}, {@code α_t = λ·w_t}, and the removal rule (docs/method.md), which also
+ * applies to the tasks whose α_t is negative (see {@link GradientMatching}). Where every input and
+ * the output share one dtype, BF16 or F32, and no task is subtracted, the tensor is merged in one
+ * pass from the mappings by the direct kernel; the general path does the ranges it declines.
  */
 final class GradientMatchingMerge extends AbstractMergeMethod {
     GradientMatchingMerge() {
@@ -58,8 +59,8 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
 
         static Direct of(TensorPlan t) {
             GradientMatching p = t.coefficients().gradientMatching();
-            if (t.action() != Action.MERGE || p.remove()) {
-                return null;
+            if (t.action() != Action.MERGE || p.safeguard()) {
+                return null; // (a task subtracted: the general path clamps and counts)
             }
             DType type = t.output().dtype();
             if (type != DType.BF16 && type != DType.F32 || t.baseFisher() == null && !Float.isFinite(p.baseScale())) {

@@ -121,8 +121,8 @@ final class TaskVectorFamily extends AbstractMergeMethod {
             if (!(density >= 0) || Double.isInfinite(density)) {
                 return "density of model " + (i + 1) + " must be a finite number >= 0, not " + density;
             }
-            if (density >= 1) {
-                continue;
+            if (density >= 1 || count == 0) {
+                continue; // (an empty tensor has nothing to keep or drop)
             }
             String p = switch (sparsifier) {
                 case MAGNITUDE -> (long) (density * count) > 0 ? null : "density " + density + " of model " + (i + 1)

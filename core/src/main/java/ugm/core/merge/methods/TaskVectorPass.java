@@ -71,12 +71,12 @@ final class TaskVectorPass implements TensorMerge {
                 throw bad(name, "density of model " + (i + 1) + " must be a finite number >= 0, not " + density);
             }
             double epsilon = Blocks.decimal(r.perModel(Parameter.EPSILON, i).valueFor(name));
-            Values values = values(t, i, updates);
+            Vector vector = vector(t, i, updates);
             int model = i;
             keep[i] = s == Sparsifier.DELLA
-                    ? della(r, t, i, density, epsilon, () -> values(t, model, updates))
-                    : keep(s, r, name, i, count, density, gamma, values, buffer);
-            factors[i] = keep[i] != null && r.rescale() ? factor(count, values, keep[i], buffer) : 1;
+                    ? della(r, t, i, density, epsilon, () -> vector(t, model, updates).values())
+                    : keep(s, r, name, i, count, density, gamma, vector.values(), buffer);
+            factors[i] = keep[i] != null && r.rescale() ? factor(count, vector, keep[i], buffer) : 1;
         }
         double lambda = updates != null ? 1 : r.global(Parameter.LAMBDA).valueFor(name);
         boolean normalize = updates == null && r.normalize();
@@ -86,7 +86,7 @@ final class TaskVectorPass implements TensorMerge {
     /** The survivors of model i's vector, or null when all survive. */
     private static Keep keep(Sparsifier s, MergeRequest r, String name, int i, long count, double density, double gamma,
                              Values values, float[] buffer) {
-        if (s == Sparsifier.NONE || density >= 1) {
+        if (s == Sparsifier.NONE || density >= 1 || count == 0) {
             return null;
         }
         switch (s) {
@@ -162,15 +162,16 @@ final class TaskVectorPass implements TensorMerge {
         return null;
     }
 
-    /** ‖v‖₁ / ‖kept v‖₁, or 1 when either is below 1e-7 (mergekit). */
-    private static double factor(long count, Values values, Keep keep, float[] buffer) {
+    /** ‖v‖₁ / ‖kept v‖₁, or 1 when either is below 1e-7 (mergekit); from the values in double, exact where the floats overflowed. */
+    private static double factor(long count, Vector vector, Keep keep, float[] buffer) {
+        double[] exact = new double[buffer.length];
         double all = 0;
         double kept = 0;
         for (long at = 0; at < count; at += buffer.length) {
             int n = (int) Math.min(buffer.length, count - at);
-            values.read(at, n, buffer);
+            vector.read(at, n, buffer, exact);
             for (int j = 0; j < n; j++) {
-                double a = Math.abs(buffer[j]);
+                double a = Math.abs(exact[j]);
                 all += a;
                 if (keep.keeps(at + j, buffer[j])) {
                     kept += a;
@@ -180,18 +181,34 @@ final class TaskVectorPass implements TensorMerge {
         return all < 1e-7 || kept < 1e-7 ? 1 : all / kept;
     }
 
-    /** Model i's vector: its task vector, or its gradient-matching update. */
-    private static Values values(TensorPlan t, int i, GmUpdates updates) {
+    /**
+     * Model i's vector, block by block: the float values the sparsifiers rank and keep (view), and
+     * the same values in double (exact): the floats widened, or, where finite inputs overflowed the
+     * float computation, the value computed in double.
+     */
+    private interface Vector {
+        void read(long from, int n, float[] view, double[] exact);
+
+        /** The float view alone, for the sparsifiers (one double buffer of {@link Blocks#BLOCK} of its own). */
+        default Values values() {
+            double[] exact = new double[Blocks.BLOCK];
+            return (from, n, out) -> read(from, n, out, exact);
+        }
+    }
+
+    /** Model i's vector: its task vector θ_i − θ0, or its gradient-matching update. */
+    private static Vector vector(TensorPlan t, int i, GmUpdates updates) {
         int models = t.models().size();
         float[] base = new float[Blocks.BLOCK];
         float[] x = new float[Blocks.BLOCK];
         if (updates == null) {
             Input in = t.models().get(i);
-            return (from, n, out) -> {
+            return (from, n, view, exact) -> {
                 Blocks.decode(t.base(), from, n, base);
                 Blocks.decode(in, from, n, x);
                 for (int j = 0; j < n; j++) {
-                    out[j] = x[j] - base[j];
+                    view[j] = x[j] - base[j];
+                    exact[j] = taskDelta(view[j], x[j], base[j]);
                 }
             };
         }
@@ -199,7 +216,9 @@ final class TaskVectorPass implements TensorMerge {
         float[][] hs = new float[models][Blocks.BLOCK];
         float[] h0 = t.baseFisher() == null ? null : new float[Blocks.BLOCK];
         float[] num = new float[models + 1];
-        return (from, n, out) -> {
+        float[] views = new float[models];
+        double[] terms = new double[models + 1];
+        return (from, n, view, exact) -> {
             Blocks.decode(t.base(), from, n, base);
             for (int k = 0; k < models; k++) {
                 Blocks.decode(t.models().get(k), from, n, xs[k]);
@@ -209,10 +228,16 @@ final class TaskVectorPass implements TensorMerge {
                 Blocks.decode(t.baseFisher(), from, n, h0);
             }
             for (int j = 0; j < n; j++) {
-                float hbar = updates.numerators(base, h0, xs, hs, j, num);
-                out[j] = num[i] / hbar;
+                boolean careful = updates.updates(base, h0, xs, hs, j, num, views, terms);
+                view[j] = views[i];
+                exact[j] = careful ? terms[i] / terms[models] : views[i];
             }
         };
+    }
+
+    /** θ_t − θ0 as the float {@code d} the sparsifiers see, in double; exact where the float difference of finite values overflowed. */
+    private static double taskDelta(float d, float x, float b) {
+        return Float.isInfinite(d) && Float.isFinite(x) && Float.isFinite(b) ? (double) x - b : d;
     }
 
     private static UgmException bad(String tensor, String message) {
@@ -233,7 +258,7 @@ final class TaskVectorPass implements TensorMerge {
             double sum = 0;
             for (int i = 0; i < t; i++) {
                 float d = models[i][j] - b;
-                w[i] = keep[i] == null || keep[i].keeps(from + j, d) ? weights[i] * (d * factors[i]) : 0;
+                w[i] = keep[i] == null || keep[i].keeps(from + j, d) ? weights[i] * (taskDelta(d, models[i][j], b) * factors[i]) : 0;
                 sum += w[i];
             }
             double mixed = 0;
@@ -257,18 +282,26 @@ final class TaskVectorPass implements TensorMerge {
     /**
      * Sparsified gradient matching: out = θ0 + (Σ kept f_t·num_t) / Hbar, with num_t and Hbar
      * computed exactly as the gradient-matching kernel does (so density 1 with agreeing signs
-     * gives its bits); the survivors are chosen on u_t = num_t / Hbar.
+     * gives its bits); the survivors are chosen on u_t = num_t / Hbar. Where finite inputs
+     * overflow the float terms, or the float result, the element is computed in double
+     * ({@link #carefulUpdate}), with the survivors chosen on the same floats as the first pass.
      */
     private void applyUpdates(long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
                               float[] out) {
         int t = models.length;
         float[] num = new float[t + 1];
+        float[] view = new float[t];
         float[] u = new float[t];
+        double[] terms = new double[t + 1];
         for (int j = 0; j < n; j++) {
-            float hbar = updates.numerators(base, baseFisher, models, fishers, j, num);
+            if (updates.updates(base, baseFisher, models, fishers, j, num, view, terms)) {
+                out[j] = carefulUpdate(from + j, base[j], view, terms);
+                continue;
+            }
+            float hbar = num[t];
             float sum = 0f;
             for (int i = 0; i < t; i++) {
-                u[i] = num[i] / hbar;
+                u[i] = view[i];
                 if (keep[i] != null && !keep[i].keeps(from + j, u[i])) {
                     num[i] = 0f;
                     u[i] = 0f;
@@ -286,7 +319,39 @@ final class TaskVectorPass implements TensorMerge {
                 }
             }
             out[j] = base[j] + total / hbar;
+            if (!Float.isFinite(out[j]) && Formulas.gradientMatchingInputsFinite(base, baseFisher, models, fishers, j)) {
+                Formulas.gradientMatchingTermsCareful(updates.p, base, baseFisher, models, fishers, j, terms);
+                out[j] = carefulUpdate(from + j, base[j], view, terms);
+            }
         }
+    }
+
+    /**
+     * One element of sparsified gradient matching in double, from the careful terms and
+     * denominator ({@code terms[0, T)}, {@code terms[T]}); the survivors are chosen on
+     * {@code view}, the floats the first pass ranked.
+     */
+    private float carefulUpdate(long index, float base, float[] view, double[] terms) {
+        int t = view.length;
+        double hbar = terms[t];
+        double[] num = new double[t];
+        double[] u = new double[t];
+        double sum = 0;
+        for (int i = 0; i < t; i++) {
+            if (keep[i] == null || keep[i].keeps(index, view[i])) {
+                num[i] = terms[i] * factors[i];
+                u[i] = terms[i] / hbar * factors[i];
+            }
+            sum += u[i];
+        }
+        double elected = sum >= 0 ? 1 : -1;
+        double total = 0;
+        for (int i = 0; i < t; i++) {
+            if (!consensus || Math.signum(u[i]) == elected) {
+                total += num[i];
+            }
+        }
+        return (float) (base + total / hbar);
     }
 
     /** The numerators of the gradient-matching rule: the kernels' own definition, {@link Formulas#gradientMatchingTerms}. */
@@ -298,12 +363,30 @@ final class TaskVectorPass implements TensorMerge {
         }
 
         /**
-         * Fills num[t] = (P0 + s_t H_t)·α_t·(θ_t − θ0) at element j and returns Hbar; where Hbar is
-         * not positive, the task-arithmetic limit: num[t] = α_t·(θ_t − θ0) and Hbar = 1. num holds
-         * one float more than there are models (the rule leaves Hbar there too).
+         * Every model's update at element j. Fills num[t] = (P0 + s_t H_t)·α_t·(θ_t − θ0) and
+         * num[T] = Hbar, and view[t] = num[t] / Hbar, in float; where Hbar is not positive, the
+         * task-arithmetic limit: num[t] = α_t·(θ_t − θ0) and Hbar = 1. Where the inputs are finite
+         * but Hbar, a num[t] or a view[t] is not, it also fills terms (the careful twin, in
+         * double: the numerators and the denominator), sets view[t] to its update rounded to
+         * float, and returns true.
          */
-        float numerators(float[] base, float[] baseFisher, float[][] x, float[][] fisher, int j, float[] num) {
-            return Formulas.gradientMatchingTerms(p, base, baseFisher, x, fisher, j, num);
+        boolean updates(float[] base, float[] baseFisher, float[][] x, float[][] fisher, int j, float[] num, float[] view,
+                        double[] terms) {
+            int models = x.length;
+            float hbar = Formulas.gradientMatchingTerms(p, base, baseFisher, x, fisher, j, num);
+            boolean overflow = !Float.isFinite(hbar);
+            for (int t = 0; t < models; t++) {
+                view[t] = num[t] / hbar;
+                overflow |= !Float.isFinite(num[t]) || !Float.isFinite(view[t]);
+            }
+            if (!overflow || !Formulas.gradientMatchingInputsFinite(base, baseFisher, x, fisher, j)) {
+                return false;
+            }
+            Formulas.gradientMatchingTermsCareful(p, base, baseFisher, x, fisher, j, terms);
+            for (int t = 0; t < models; t++) {
+                view[t] = (float) (terms[t] / terms[models]);
+            }
+            return true;
         }
     }
 

@@ -81,13 +81,13 @@ final class ConvertCommand implements Callable<Integer> {
             if (shardSize != null) {
                 shards = ShardedWriter.split(all, shardSize);
             }
-            long written;
+            Conversion.Report report;
             try (OutputFolder folder = OutputFolder.create(out, run.force)) {
                 try (ShardedWriter w = ShardedWriter.createShards(folder.temp(), shards, metadata(ck))) {
                     long total = all.stream().mapToLong(TensorInfo::byteSize).sum();
                     long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
                     try (Progress p = Progress.start("convert", total, read, 0, err, run.quiet, Cli.stderrIsTerminal)) {
-                        written = Conversion.run(ck, all, w, workers, p::bytes);
+                        report = Conversion.convert(ck, all, w, workers, p::bytes);
                     }
                     w.commit();
                 }
@@ -97,7 +97,9 @@ final class ConvertCommand implements Callable<Integer> {
                 ck.requireUnchanged("conversion");
                 folder.publish();
             }
+            long written = report.bytesWritten();
             if (!run.quiet) {
+                report.outOfRange().forEach(o -> err.println("ugm: warning: " + Printable.of(o.toString())));
                 double seconds = (System.nanoTime() - start) / 1e9;
                 long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
                 err.printf(Locale.ROOT, "ugm: converted %d tensors into %s (%d file(s)): read %s, wrote %s in %.2f s (%.2f GB/s, %d threads)%n",

@@ -76,7 +76,7 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--remove", description = "Remove the models' tasks instead of adding them (gradient_matching, task_arithmetic).")
     boolean remove;
 
-    @Option(names = "--clamp", paramLabel = "R", description = "With --remove: clamp Hbar from below at R·P0 (default 0.1).")
+    @Option(names = "--clamp", paramLabel = "R", description = "With --remove or a negative weight: clamp Hbar from below at R times the precision kept (P0 with --remove; default 0.1).")
     Double clampRel;
 
     @Option(names = "--fisher-floor", paramLabel = "F", description = "fisher, fisher_with_base: floor under every Fisher value (default 0).")
@@ -194,7 +194,7 @@ final class MergeCommand implements Callable<Integer> {
                         report.tensors(), job.config().method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
                         report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels());
                 if (report.clampedElements() > 0) {
-                    err.printf(Locale.ROOT, "ugm: removal: Hbar clamped from below on %d elements%n", report.clampedElements());
+                    err.printf(Locale.ROOT, "ugm: gradient matching: Hbar clamped from below on %d elements (tasks subtracted)%n", report.clampedElements());
                 }
                 err.flush();
             }

@@ -90,4 +90,22 @@ class ConvertCommandTest {
         assertTrue(r.errLine().contains("--force"), r.err());
         assertFalse(Files.exists(tmp.resolve("busy/model.safetensors")));
     }
+
+    /** F32 values beyond F16's range become infinities, counted in one warning line for the tensor. */
+    @Test
+    void valuesBeyondTheNewDtypeAreCountedInAWarning() throws IOException {
+        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}";
+        while (header.length() % 8 != 0) {
+            header += " ";
+        }
+        byte[] h = header.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + h.length + 12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h).putFloat(1e5f).putFloat(-2f).putFloat(-7e4f);
+        Path in = tmp.resolve("big.safetensors");
+        Files.write(in, b.array());
+        Run r = Run.of("convert", in.toString(), tmp.resolve("f16").toString(), "--dtype", "f16");
+        assertEquals(0, r.code(), r::toString);
+        String warning = r.err().lines().filter(l -> l.startsWith("ugm: warning: ")).findFirst().orElse("");
+        assertTrue(warning.contains("'w'") && warning.contains("2 values beyond the F16 range"), r.err());
+    }
 }

@@ -1,13 +1,11 @@
 package ugm.io;
 
-import ugm.core.UgmException;
-
 /**
  * A safetensors file or checkpoint folder that breaks a rule of the format. The message is one
  * line: {@code <file>: tensor '<name>': <what is wrong>}, without the tensor part when no tensor
  * is involved.
  */
-public final class SafetensorsException extends UgmException {
+public final class SafetensorsException extends InputFileException {
 
     private static final long serialVersionUID = 1L;
 
@@ -22,15 +20,11 @@ public final class SafetensorsException extends UgmException {
         DUPLICATE_ACROSS_SHARDS
     }
 
-    private final String file;
-    private final String tensor;
     private final Rule rule;
 
     public SafetensorsException(Rule rule, String file, String tensor, String problem) {
-        super(Kind.INVALID_INPUT, Messages.of(file, tensor, problem));
+        super(file, tensor, problem);
         this.rule = rule;
-        this.file = file;
-        this.tensor = tensor;
     }
 
     public SafetensorsException(Rule rule, String file, String problem) {
@@ -39,15 +33,5 @@ public final class SafetensorsException extends UgmException {
 
     public Rule rule() {
         return rule;
-    }
-
-    /** The file (or folder) at fault, as named in the message. */
-    public String file() {
-        return file;
-    }
-
-    /** The tensor at fault, or null when the problem is not about one tensor. */
-    public String tensor() {
-        return tensor;
     }
 }

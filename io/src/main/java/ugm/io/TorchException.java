@@ -1,14 +1,12 @@
 package ugm.io;
 
-import ugm.core.UgmException;
-
 /**
  * A {@code torch.save} file that ugm refuses: a broken or unexpected zip container, a pickle that
  * is malformed or names code ugm does not run, or a tensor that does not fit its storage. The
  * message is one line: {@code <file>: tensor '<name>': <what is wrong>}, without the tensor part
  * when no tensor is involved.
  */
-public final class TorchException extends UgmException {
+public final class TorchException extends InputFileException {
 
     private static final long serialVersionUID = 1L;
 
@@ -43,14 +41,10 @@ public final class TorchException extends UgmException {
     }
 
     private final Rule rule;
-    private final String file;
-    private final String tensor;
 
     public TorchException(Rule rule, String file, String tensor, String problem) {
-        super(Kind.INVALID_INPUT, Messages.of(file, tensor, problem));
+        super(file, tensor, problem);
         this.rule = rule;
-        this.file = file;
-        this.tensor = tensor;
     }
 
     public TorchException(Rule rule, String file, String problem) {
@@ -59,15 +53,5 @@ public final class TorchException extends UgmException {
 
     public Rule rule() {
         return rule;
-    }
-
-    /** The file at fault, as named in the message. */
-    public String file() {
-        return file;
-    }
-
-    /** The tensor at fault (its name, or its path in the pickled value), or null. */
-    public String tensor() {
-        return tensor;
     }
 }

@@ -1,0 +1,30 @@
+package ugm.io;
+
+import ugm.core.UgmException;
+
+/**
+ * A file that breaks a rule of its format: an invalid-input error whose one-line message names
+ * the file and, where there is one, the tensor. The subclasses say which rule.
+ */
+public abstract class InputFileException extends UgmException {
+    private static final long serialVersionUID = 1L;
+
+    private final String file;
+    private final String tensor;
+
+    InputFileException(String file, String tensor, String problem) {
+        super(Kind.INVALID_INPUT, Messages.of(file, tensor, problem));
+        this.file = file;
+        this.tensor = tensor;
+    }
+
+    /** The file (or folder) at fault, as named in the message. */
+    public String file() {
+        return file;
+    }
+
+    /** The tensor at fault (its name, or its path in a pickled value), or null when the problem is not about one tensor. */
+    public String tensor() {
+        return tensor;
+    }
+}

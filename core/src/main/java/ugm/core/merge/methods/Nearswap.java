@@ -10,20 +10,10 @@ import ugm.core.merge.TensorMerge;
  * {@code out = w·b + (1 − w)·a}, with a the base and b the other model: elements within t of the
  * base take the model's value, the others move t towards it. No first pass.
  */
-final class Nearswap extends AbstractMergeMethod {
+final class Nearswap extends BaseAndOneModel {
     Nearswap() {
-        super("nearswap", "the model where it is within --t of the base, else moved towards the base", true, false,
+        super("nearswap", "the model where it is within --t of the base, else moved towards the base",
                 Parameter.WEIGHT, Parameter.T);
-    }
-
-    @Override
-    public boolean baseAmongModels() {
-        return true;
-    }
-
-    @Override
-    public String modelCountProblem(int models) {
-        return models == 1 ? null : "nearswap takes the base and exactly one other model, not " + models;
     }
 
     @Override

@@ -12,20 +12,10 @@ import ugm.core.merge.TensorMerge;
  * element pass is {@code a·v0 + b·v1} with the two coefficients of the angle (plain lerp when the
  * normalised vectors are nearly colinear, |cos| > 0.9995, as mergekit).
  */
-final class Slerp extends AbstractMergeMethod {
+final class Slerp extends BaseAndOneModel {
     Slerp() {
-        super("slerp", "spherical interpolation from the base (--t 0) to the one model (--t 1)", true, false,
+        super("slerp", "spherical interpolation from the base (--t 0) to the one model (--t 1)",
                 Parameter.WEIGHT, Parameter.T);
-    }
-
-    @Override
-    public boolean baseAmongModels() {
-        return true;
-    }
-
-    @Override
-    public String modelCountProblem(int models) {
-        return models == 1 ? null : "slerp takes the base and exactly one other model, not " + models;
     }
 
     @Override

@@ -98,9 +98,13 @@ public record ModelConfig(Path file, List<String> architectures, String modelTyp
                 && (modelType == null || other.modelType == null || Objects.equals(modelType, other.modelType));
     }
 
-    /** The architecture as a message names it, e.g. {@code LlamaForCausalLM (model_type llama)}. */
+    /** The architecture as a message names it: {@code LlamaForCausalLM (model_type llama)}, or the one key given. */
     public String architecture() {
-        String names = architectures == null ? "no architectures" : architectures.isEmpty() ? "[]" : String.join(", ", architectures);
-        return names + (modelType == null ? "" : " (model_type " + modelType + ")");
+        String type = modelType == null ? null : "model_type " + modelType;
+        if (architectures == null) {
+            return type;
+        }
+        String names = architectures.isEmpty() ? "[]" : String.join(", ", architectures);
+        return type == null ? names : names + " (" + type + ")";
     }
 }

@@ -40,7 +40,8 @@ class ModelConfigTest {
         assertEquals("mistral", c.modelType());
         assertNull(c.architectures());
         assertNull(c.tieWordEmbeddings());
-        assertEquals("no architectures (model_type mistral)", c.architecture());
+        assertEquals("model_type mistral", c.architecture());
+        assertEquals("A, B", new ModelConfig(tmp, List.of("A", "B"), null, null).architecture());
         assertFalse(read("{\"hidden_size\": 2}").namesArchitecture());
     }
 

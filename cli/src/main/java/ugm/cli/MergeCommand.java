@@ -121,6 +121,9 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Print the plan (every tensor's inputs and conversions, sizes, memory, problems) and write nothing.")
     boolean dryRun;
 
+    @Option(names = "--allow-crimes", description = "Merge models whose config.json name different architectures (refused otherwise, as in mergekit).")
+    boolean allowCrimes;
+
     @Mixin
     RunOptions run;
 
@@ -167,7 +170,7 @@ final class MergeCommand implements Callable<Integer> {
         int threads = run.threads();
         MergeConfig cfg = config != null ? fromConfig() : fromFlags();
         Path target = outDir != null ? outDir : out;
-        MergeJob.Options options = new MergeJob.Options(run.force, shardSize);
+        MergeJob.Options options = new MergeJob.Options(run.force, shardSize, true, true, allowCrimes);
         if (!dryRun) {
             OutputFolder.checkTarget(target, run.force);
         }
@@ -221,6 +224,12 @@ final class MergeCommand implements Callable<Integer> {
             err.println("ugm: the dry run found " + plan.problems().size() + " problem(s), listed above");
             return ExitCodes.INVALID_INPUT;
         }
+        try {
+            job.checkArchitectures(options);
+        } catch (UgmException e) {
+            err.println("ugm: " + Printable.of(e.getMessage()));
+            return ExitCodes.USAGE;
+        }
         if (refused) {
             err.println("ugm: " + status);
             return ExitCodes.USAGE;
@@ -230,7 +239,7 @@ final class MergeCommand implements Callable<Integer> {
 
     /** Options that do not describe the merge, so a config may come with them. */
     private static final java.util.Set<String> RUN_OPTIONS = java.util.Set.of("--out", "--shard-size", "--dry-run", "--threads",
-            "--force", "--quiet", "--verbose");
+            "--force", "--quiet", "--verbose", "--allow-crimes");
 
     /** The config form: no merge flags besides the run options. */
     private MergeConfig fromConfig() {

@@ -123,13 +123,13 @@ class ConfigMergeTest {
 
     private static final Pattern LAYER = Pattern.compile("layers\\.(\\d+)\\.");
 
-    /** mergekit's layer position, computed here independently: layer i of L at i/(L-1), embeddings 0, the rest 1. */
+    /** mergekit's layer position, computed here independently: layer i of L at i/(L-1), every other tensor 0. */
     private static double t(String name, int layers) {
         Matcher mm = LAYER.matcher(name);
         if (mm.find()) {
             return Integer.parseInt(mm.group(1)) / (double) (layers - 1);
         }
-        return name.contains("embed") ? 0 : 1;
+        return 0;
     }
 
     /** The gradient [1, 0, 0.5]: 1 -> 0 over the first half, 0 -> 0.5 over the second. */

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import ugm.core.UgmException;
 import ugm.core.exec.ChunkExecutor;
 import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeProgress;
@@ -47,11 +48,17 @@ public final class MergeJob implements AutoCloseable {
         this.plan = plan;
     }
 
-    /** How the output is written. */
-    public record Options(boolean force, long shardBytes) {
-        /** Mergekit's and ugm's default: 5 GB shards (5·10⁹ bytes), an existing non-empty folder refused. */
+    /**
+     * How the output is written. {@code allowCrimes}: merge models whose config.json name different
+     * architectures (mergekit's {@code --allow-crimes}); without it such a merge is refused.
+     */
+    public record Options(boolean force, long shardBytes, boolean copyTokenizer, boolean writeModelCard, boolean allowCrimes) {
+        /**
+         * Mergekit's and ugm's default: 5 GB shards (5·10⁹ bytes), an existing non-empty folder
+         * refused, the tokenizer copied, a model card written, different architectures refused.
+         */
         public static Options defaults() {
-            return new Options(false, 5_000_000_000L);
+            return new Options(false, 5_000_000_000L, true, true, false);
         }
     }
 
@@ -123,14 +130,31 @@ public final class MergeJob implements AutoCloseable {
 
     /**
      * Everything {@link #writeTo} checks before it writes: the target is an empty or absent folder
-     * (or {@code force}), it holds no input and lies in none, and the plan has no problem.
+     * (or {@code force}), it holds no input and lies in none, the inputs' architectures agree (or
+     * {@code allowCrimes}), and the plan has no problem.
      *
-     * @throws ugm.core.UgmException (usage for the target, invalid input for the plan)
+     * @throws ugm.core.UgmException (usage for the target and the architectures, invalid input for the plan)
      */
     public void check(Path target, Options options) {
         OutputFolder.checkTarget(target, options.force());
         OutputFolder.requireApart(target, inputs());
+        checkArchitectures(options);
         plan.requireValid();
+    }
+
+    /**
+     * Refuses models (and a base) whose config.json name different architectures
+     * ({@code architectures} or {@code model_type}), unless {@code allowCrimes}, as mergekit
+     * does; then the difference is one of the {@link #warnings}. Inputs without a config.json
+     * are not compared.
+     *
+     * @throws ugm.core.UgmException (usage) naming the two inputs and their architectures
+     */
+    public void checkArchitectures(Options options) {
+        String mismatch = setup.architectureMismatch();
+        if (mismatch != null && !options.allowCrimes()) {
+            throw new UgmException(UgmException.Kind.USAGE, mismatch + "; --allow-crimes merges them anyway");
+        }
     }
 
     /**

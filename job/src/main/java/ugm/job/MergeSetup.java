@@ -13,11 +13,14 @@ import ugm.core.merge.Parameter;
 import ugm.job.config.Setting;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
+import ugm.core.TensorSource;
 import ugm.core.UgmException;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.TensorParameter;
+import ugm.core.merge.TiedWeights;
 import ugm.core.merge.methods.Method;
 import ugm.io.Checkpoint;
+import ugm.io.ModelConfig;
 import ugm.io.ModelFiles;
 
 /**
@@ -37,6 +40,9 @@ final class MergeSetup implements AutoCloseable {
     private Checkpoint base;
     private ModelFiles modelFiles;
     private LayerPosition position;
+    /** The tied weights the merge writes ({@link TiedWeights#written}). */
+    private java.util.Set<String> tiedWritten = java.util.Set.of();
+    private String architectureMismatch;
 
     MergeSetup(MergeConfig config) {
         this.config = config;
@@ -76,14 +82,25 @@ final class MergeSetup implements AutoCloseable {
         if (models.isEmpty()) {
             throw new ConfigException("no model to merge besides the base");
         }
-        MergeRequest.Builder b = MergeRequest.builder(method).base(base).threads(threads).outDtype(outDtype());
         List<Checkpoint> opened = new ArrayList<>();
         for (MergeConfig.Model m : models) {
-            Checkpoint c = open(m.path(), "model");
-            opened.add(c);
-            b.model(c);
+            opened.add(open(m.path(), "model"));
         }
-        List<String> names = (base != null ? base : opened.get(0)).tensors().stream().map(TensorInfo::name).toList();
+        checkArchitectures();
+        List<Checkpoint> inputs = new ArrayList<>(opened);
+        if (base != null) {
+            inputs.add(base);
+        }
+        tiedWritten = TiedWeights.written(inputs);
+        warnTiedConfig();
+        TensorSource reference = base == null ? null : tied(base);
+        MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
+        for (Checkpoint c : opened) {
+            TensorSource model = tied(c);
+            reference = reference == null ? model : reference;
+            b.model(model);
+        }
+        List<String> names = reference.tensors().stream().map(TensorInfo::name).toList();
         position = LayerPosition.of(names);
         fishers(b, method);
         int n = models.size();
@@ -177,7 +194,7 @@ final class MergeSetup implements AutoCloseable {
             }
             Checkpoint fisher = open(f, "Fisher");
             modelFishers.add(fisher);
-            b.fisher(fisher);
+            b.fisher(tied(fisher));
         }
         Path bf = config.baseFisher();
         if (bf == null && config.base() != null && Files.isDirectory(config.base().resolve(Checkpoint.FISHER_FOLDER))) {
@@ -185,8 +202,63 @@ final class MergeSetup implements AutoCloseable {
         }
         if (bf != null) {
             baseFisher = open(bf, "base Fisher");
-            b.baseFisher(baseFisher);
+            b.baseFisher(tied(baseFisher));
         }
+    }
+
+    /**
+     * {@code c} as the merge reads it: each tied weight the merge writes that {@code c} lacks is
+     * the tensor it is tied to there (said in a warning).
+     */
+    private TensorSource tied(Checkpoint c) {
+        Map<String, String> ties = TiedWeights.ties(c, tiedWritten);
+        ties.forEach((name, to) -> warnings.add(c.path() + " has no " + name + "; its " + to
+                + " stands for it (the two are tied in its model, as mergekit reads tied weights)"));
+        return TiedWeights.view(c, ties);
+    }
+
+    /** The base's config.json ties the head to the embeddings while the merge writes a head: transformers will not read it. */
+    private void warnTiedConfig() {
+        ModelConfig c = config.base() == null || tiedWritten.isEmpty() ? null : ModelConfig.read(config.base());
+        if (c != null && Boolean.TRUE.equals(c.tieWordEmbeddings())) {
+            warnings.add("the merge writes " + String.join(", ", tiedWritten) + " (an input has its own), but " + c.file()
+                    + " has tie_word_embeddings: true, copied as it is (as mergekit does), so transformers will use the merged"
+                    + " embeddings in its place");
+        }
+    }
+
+    /**
+     * Compares the architectures the models' and the base's config.json name ({@code architectures},
+     * {@code model_type}); inputs without a config.json are not compared. The first difference is kept
+     * for {@link #architectureMismatch}.
+     */
+    private void checkArchitectures() {
+        List<Path> paths = new ArrayList<>();
+        if (config.base() != null) {
+            paths.add(config.base());
+        }
+        models.forEach(m -> paths.add(m.path()));
+        Map<Path, ModelConfig> seen = new java.util.LinkedHashMap<>();
+        for (Path p : paths) {
+            ModelConfig c = ModelConfig.read(p);
+            if (c == null || !c.namesArchitecture()) {
+                continue;
+            }
+            for (Map.Entry<Path, ModelConfig> e : seen.entrySet()) {
+                if (!e.getValue().sameArchitecture(c)) {
+                    architectureMismatch = "models of different architectures: " + e.getKey() + " is " + e.getValue().architecture()
+                            + ", " + p + " is " + c.architecture();
+                    warnings.add(architectureMismatch);
+                    return;
+                }
+            }
+            seen.put(p, c);
+        }
+    }
+
+    /** The first two inputs whose config.json name different architectures, as one line; null when they all agree. */
+    String architectureMismatch() {
+        return architectureMismatch;
     }
 
     private Checkpoint open(Path p, String role) {

@@ -8,8 +8,9 @@ import java.util.regex.Pattern;
 /**
  * Where a tensor sits in the stack of layers, as mergekit's layer gradients see it: {@code t} runs
  * from 0 at the first layer to 1 at the last ({@code t = i / (N − 1)}, 1 when there is one layer).
- * Tensors outside the layers take mergekit's positions: embeddings 0 (they come before the
- * layers), everything else (final norm, head) 1.
+ * Every tensor outside the layers (embeddings, final norm, head) takes t = 0, the first value of a
+ * gradient, as in mergekit since 0.1.2 (its planner reads the weights before and after the layers
+ * at t = 0; 0.1.1 and older read those after the layers at t = 1).
  */
 public final class LayerPosition {
     /** {@code model.layers.7.}, {@code transformer.h.7.}, {@code encoder.layer.7.}, {@code blocks.7.}. */
@@ -46,8 +47,7 @@ public final class LayerPosition {
     public double t(String tensor) {
         OptionalInt i = layerIndex(tensor);
         if (i.isEmpty()) {
-            String n = tensor.toLowerCase(java.util.Locale.ROOT);
-            return n.contains("embed") || n.contains("wte") || n.contains("wpe") ? 0 : 1;
+            return 0;
         }
         return layers > 1 ? (double) i.getAsInt() / (layers - 1) : 1;
     }

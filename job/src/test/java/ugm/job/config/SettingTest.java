@@ -44,7 +44,10 @@ class SettingTest {
         assertEquals(0.5, p.t("model.layers.2.mlp.w"));
         assertEquals(0.0, p.t("model.embed_tokens.weight"));
         assertEquals(0.0, p.t("transformer.wte.weight"));
-        assertEquals(1.0, p.t("model.norm.weight"));
+        assertEquals(0.0, p.t("model.norm.weight"));
+        assertEquals(0.0, p.t("lm_head.weight"));
+        assertEquals(0.0, p.t("transformer.ln_f.weight"));
+        assertEquals(1.0, p.t("model.layers.4.mlp.w"));
         assertEquals(1.0, LayerPosition.of(List.of("model.layers.0.w")).t("model.layers.0.w"));
     }
 

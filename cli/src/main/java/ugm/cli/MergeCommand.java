@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
@@ -28,9 +29,10 @@ import ugm.job.config.MergeConfig;
 import ugm.job.config.Setting;
 
 @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpAutoWidth = true,
-        customSynopsis = {"ugm merge CONFIG.yml OUT_DIR [--dry-run] [--force] [--quiet] [--threads N] [--shard-size SIZE]",
+        customSynopsis = {"ugm merge CONFIG.yml OUT_DIR [--dry-run] [--force] [--quiet]",
+                "          [--threads N] [--shard-size SIZE] [mergekit-yaml's flags]",
                 "ugm merge --method M [--base DIR] --model DIR... [options] --out DIR"},
-        footer = {"", ExitCodes.HELP})
+        footer = {"", MergekitFlags.FOOTER, "", ExitCodes.HELP})
 final class MergeCommand implements Callable<Integer> {
 
     @Mixin
@@ -115,17 +117,18 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "The output folder.")
     Path out;
 
-    @Option(names = "--shard-size", paramLabel = "SIZE", defaultValue = "5GB", converter = Sizes.class, description = "Largest output shard (default ${DEFAULT-VALUE}).")
-    long shardSize;
+    @Option(names = "--shard-size", paramLabel = "SIZE", converter = Sizes.class,
+            description = "Largest output shard (default 5GB): 5GB or 5G or 5B (mergekit's) = 5·10^9 bytes, 2GiB, 500MB, 1.5GB, 1000000.")
+    Long shardSize;
 
     @Option(names = "--dry-run", description = "Print the plan (every tensor's inputs and conversions, sizes, memory, problems) and write nothing.")
     boolean dryRun;
 
-    @Option(names = "--allow-crimes", description = "Merge models whose config.json name different architectures (refused otherwise, as in mergekit).")
-    boolean allowCrimes;
-
     @Mixin
     RunOptions run;
+
+    @ArgGroup(exclusive = false, validate = false, heading = "%nmergekit-yaml's flags, with mergekit's meaning (the README has them all):%n")
+    MergekitFlags mergekit = new MergekitFlags();
 
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -147,7 +150,8 @@ final class MergeCommand implements Callable<Integer> {
                 "Fishers default to <model>/hessian and <base>/hessian when those folders exist.",
                 "The output is built beside OUT_DIR under a temporary name and renamed into place",
                 "only when complete; it also holds the config used (ugm_config.yml) and a model",
-                "card (README.md). An output that is, contains or lies inside an input is refused.", ""));
+                "card (README.md, unless --no-write-model-card). An output that is, contains or",
+                "lies inside an input is refused.", ""));
         return lines.toArray(String[]::new);
     }
 
@@ -167,14 +171,19 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        int threads = run.threads();
-        MergeConfig cfg = config != null ? fromConfig() : fromFlags();
+        mergekit.check(run.quiet);
+        int threads = mergekit.threads(run, spec.commandLine().getParseResult().hasMatchedOption("--threads"));
+        MergeConfig cfg = config != null ? mergekit.seeded(fromConfig(), "the config's random_seed") : mergekit.seeded(fromFlags(), "--seed");
         Path target = outDir != null ? outDir : out;
-        MergeJob.Options options = new MergeJob.Options(run.force, shardSize, true, true, allowCrimes);
+        MergeJob.Options options = mergekit.options(run.force, mergekit.shardBytes(shardSize));
         if (!dryRun) {
             OutputFolder.checkTarget(target, run.force);
         }
         PrintWriter err = spec.commandLine().getErr();
+        String note = mergekit.note();
+        if (note != null && !run.quiet) {
+            err.println(note);
+        }
         try (MergeJob job = MergeJob.open(cfg, config, threads)) {
             if (dryRun) {
                 return dryRun(job, target, options);
@@ -237,14 +246,14 @@ final class MergeCommand implements Callable<Integer> {
         return ExitCodes.OK;
     }
 
-    /** Options that do not describe the merge, so a config may come with them. */
+    /** Options that do not describe the merge, so a config may come with them (and mergekit-yaml's flags). */
     private static final java.util.Set<String> RUN_OPTIONS = java.util.Set.of("--out", "--shard-size", "--dry-run", "--threads",
-            "--force", "--quiet", "--verbose", "--allow-crimes");
+            "--force", "--quiet", "--verbose");
 
-    /** The config form: no merge flags besides the run options. */
+    /** The config form: no merge flags besides the run options and mergekit-yaml's flags. */
     private MergeConfig fromConfig() {
         boolean mergeOption = spec.commandLine().getParseResult().matchedOptions().stream()
-                .anyMatch(o -> !RUN_OPTIONS.contains(o.longestName()));
+                .anyMatch(o -> o.group() == null && !RUN_OPTIONS.contains(o.longestName()));
         if (mergeOption) {
             throw usage("give either CONFIG.yml OUT_DIR or the merge options (--method, --model, ...), not both");
         }

@@ -459,7 +459,7 @@ class FisherCommandTest {
     void helpShowsTheUsage() {
         Run r = Run.of("fisher", "--help");
         assertEquals(0, r.code(), r::toString);
-        assertTrue(r.out().startsWith("Usage: ugm fisher [-hV] [--allow-missing]"), r.out());
+        assertTrue(r.out().startsWith("Usage: ugm fisher [-hVv] [--allow-missing]"), r.out());
         assertTrue(r.out().contains("--param-order=FILE"), r.out());
         assertTrue(r.out().lines().allMatch(l -> l.length() <= 80), "help lines fit 80 columns:\n" + r.out());
     }

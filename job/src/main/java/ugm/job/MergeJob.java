@@ -23,7 +23,8 @@ import ugm.job.config.MergeConfig;
  * what {@code ugm merge} does, as one library call. {@link #open} opens the checkpoints and plans
  * (problems are listed, not thrown, so a dry run can show them); {@link #writeTo} checks, merges
  * and publishes the folder: sharded safetensors, the base's other files (config.json with
- * {@code torch_dtype} updated, tokenizer, ...), {@code ugm_config.yml} and a model card. Closing
+ * {@code torch_dtype} updated, tokenizer, ...), {@code ugm_config.yml} and a model card (unless
+ * {@link Options#writeModelCard} is off). Closing
  * the job closes the checkpoints. Not thread-safe; one job per merge.
  *
  * <pre>{@code
@@ -49,14 +50,16 @@ public final class MergeJob implements AutoCloseable {
     }
 
     /**
-     * How the output is written. {@code allowCrimes}: merge models whose config.json name different
-     * architectures (mergekit's {@code --allow-crimes}); without it such a merge is refused.
+     * How the output is written, with mergekit's defaults.
+     *
+     * @param force          replace an existing non-empty folder (only once the new one is complete)
+     * @param shardBytes     largest output shard, in bytes of tensor data (a larger tensor gets a shard alone)
+     * @param copyTokenizer  copy the base's tokenizer files (mergekit's {@code --copy-tokenizer})
+     * @param writeModelCard write the model card {@code README.md} (mergekit's {@code --write-model-card})
+     * @param allowCrimes    allow models of different architectures (mergekit's {@code --allow-crimes})
      */
     public record Options(boolean force, long shardBytes, boolean copyTokenizer, boolean writeModelCard, boolean allowCrimes) {
-        /**
-         * Mergekit's and ugm's default: 5 GB shards (5·10⁹ bytes), an existing non-empty folder
-         * refused, the tokenizer copied, a model card written, different architectures refused.
-         */
+        /** 5 GB shards (5·10⁹ bytes), the tokenizer copied, a model card, one architecture, an existing non-empty folder refused. */
         public static Options defaults() {
             return new Options(false, 5_000_000_000L, true, true, false);
         }
@@ -178,7 +181,9 @@ public final class MergeJob implements AutoCloseable {
                 folder.copyModelFiles(setup.modelFiles(), setup.outDtype());
             }
             folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
-            folder.writeFile("README.md", ModelCard.of(config, yaml, Version.of()).getBytes(StandardCharsets.UTF_8));
+            if (options.writeModelCard()) {
+                folder.writeFile("README.md", ModelCard.of(config, yaml, Version.of()).getBytes(StandardCharsets.UTF_8));
+            }
             setup.requireUnchanged();
             folder.publish();
         }

@@ -36,6 +36,13 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
         parameters = Map.copyOf(parameters);
     }
 
+    /** This config with the global parameter {@code key} set to {@code value}. */
+    public MergeConfig withParameter(String key, Setting value) {
+        Map<String, Setting> p = new java.util.HashMap<>(parameters);
+        p.put(key, value);
+        return new MergeConfig(method, base, baseFisher, models, p, dtype, outDtype, tokenizerSource);
+    }
+
     private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)

@@ -40,6 +40,7 @@ final class MergeSetup implements AutoCloseable {
 
     MergeSetup(MergeConfig config) {
         this.config = config;
+        warnings.addAll(config.warnings());
     }
 
     List<String> warnings() {

@@ -135,6 +135,8 @@ class MergekitExamplesTest {
         checks.put("slerp", () -> readmeSlerp(examples.get("slerp")));
         checks.put("model_stock", () -> readmeModelStock(examples.get("model_stock")));
         checks.put("nearswap", () -> readmeNearswap(examples.get("nearswap")));
+        checks.put("anchors", () -> readme("anchors", examples.get("anchors"), "llama-base", List.of("llama-math", "llama-code"),
+                (name, t, base, xs) -> ties(base, xs, new double[] {0.5, 0.5}, new double[] {0.5, 0.7}, true)));
         Set<String> listed = new TreeSet<>(checks.keySet());
         listed.addAll(README_NOT_CHECKED.keySet());
         assertEquals(new TreeSet<>(examples.keySet()), listed, "every README example is checked or listed as not checked");

@@ -46,6 +46,7 @@ final class MergeSetup implements AutoCloseable {
 
     MergeSetup(MergeConfig config) {
         this.config = config;
+        warnings.addAll(config.warnings());
     }
 
     List<String> warnings() {

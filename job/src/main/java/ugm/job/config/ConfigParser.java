@@ -1,14 +1,13 @@
 package ugm.job.config;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonStreamContext;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -16,14 +15,32 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.yaml.snakeyaml.DumperOptions;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.AbstractConstruct;
+import org.yaml.snakeyaml.constructor.Construct;
+import org.yaml.snakeyaml.constructor.DuplicateKeyException;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.representer.Representer;
 import ugm.core.DType;
 import ugm.core.UgmException;
 import ugm.core.merge.Parameter;
@@ -41,8 +58,14 @@ public final class ConfigParser {
     public static final Set<String> MERGEKIT_METHODS = Set.of("nuslerp", "passthrough", "sce", "karcher",
             "arcee_fusion");
 
+    /** Older mergekit's parameter (also written at the top level), ignored since mergekit 0.0.5. */
+    static final String EMBED_SLERP = "embed_slerp";
+    /** The keys a misspelt key is compared with: one near these is an error, any other key a warning (mergekit ignores it). */
+    private static final Set<String> KNOWN_TOP_KEYS = union(TOP_KEYS, MERGEKIT_TOP_ONLY);
+
     private final Path file;
     private final Path dir;
+    private final List<String> warnings = new ArrayList<>();
 
     private ConfigParser(Path file) {
         this.file = file;
@@ -58,13 +81,61 @@ public final class ConfigParser {
     public static final int MAX_BYTES = 256 << 10;
 
     /**
-     * The YAML reader: a key twice in one mapping is an error (mergekit's reader keeps the last
-     * silently, but a second {@code weight:} is a mistake far more often than an intent); floats
-     * are kept as the decimals written (their double is the same as parsing them directly), so a
-     * whole number written as a float ({@code 42.0}) is read exactly.
+     * The YAML reader, YAML 1.1 as mergekit's (PyYAML's safe loader): anchors, aliases and merge
+     * keys ({@code <<: *params}, {@code <<: [*a, *b]}: the mapping's own keys override merged ones,
+     * earlier merged mappings override later ones), {@code yes}/{@code no} as booleans. A key
+     * twice in one mapping is an error (mergekit's reader keeps the last silently, but a second
+     * {@code weight:} is a mistake far more often than an intent). Floats are kept as the decimals
+     * written (their double is the same as parsing them directly), so a whole number written as a
+     * float ({@code 42.0}) is read exactly. At most 50 aliases of mappings and lists (SnakeYAML's
+     * default) and {@link #MAX_VALUES} values once aliases are expanded: a config that expands
+     * like a "billion laughs" is refused at once.
      */
-    private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
+    private static Yaml yaml() {
+        LoaderOptions options = new LoaderOptions();
+        options.setAllowDuplicateKeys(false);
+        return new Yaml(new Reader(options), new Representer(new DumperOptions()), new DumperOptions(), options);
+    }
+
+    /**
+     * The most values (scalars, mappings, lists) a config may hold once its aliases are expanded;
+     * a real config holds a few hundred. Expanding this many takes milliseconds.
+     */
+    static final int MAX_VALUES = 1 << 16;
+
+    /** SafeConstructor with floats as exact decimals and timestamps as the text written. */
+    private static final class Reader extends SafeConstructor {
+        Reader(LoaderOptions options) {
+            super(options);
+            Construct standardFloat = yamlConstructors.get(Tag.FLOAT);
+            yamlConstructors.put(Tag.FLOAT, new AbstractConstruct() {
+                @Override
+                public Object construct(Node node) {
+                    String text = constructScalar((ScalarNode) node);
+                    String digits = text.replace("_", "");
+                    if (NON_FINITE.matcher(digits).matches()) {
+                        return new NonFinite(text);
+                    }
+                    if (digits.contains(":")) { // YAML 1.1's base 60 (1:30.5): rare enough to go through a double
+                        return new BigDecimal(standardFloat.construct(node).toString());
+                    }
+                    return new BigDecimal(digits);
+                }
+            });
+            yamlConstructors.put(Tag.TIMESTAMP, new AbstractConstruct() {
+                @Override
+                public Object construct(Node node) {
+                    return constructScalar((ScalarNode) node);
+                }
+            });
+        }
+    }
+
+    /** YAML's non-finite floats (.nan, .inf, -.inf in their spellings), refused where they are read. */
+    private record NonFinite(String text) {
+    }
+
+    private static final Pattern NON_FINITE = Pattern.compile("[-+]?\\.(?:inf|Inf|INF|nan|NaN|NAN)");
 
     /** Reads {@code file}; relative paths in it are relative to its folder. */
     public static MergeConfig read(Path file) {
@@ -109,51 +180,101 @@ public final class ConfigParser {
         return new ConfigException(file + " is larger than " + (MAX_BYTES >> 10) + " KiB, the most a config may be");
     }
 
-    /** The one YAML document of {@code text}. */
+    /** The one YAML document of {@code text}, as a tree (aliases and merge keys resolved). */
     private static JsonNode parse(Path file, String text) {
-        try (JsonParser parser = YAML.createParser(text)) {
-            JsonNode root = YAML.readTree(parser);
-            int documents = root == null ? 0 : 1;
-            while (parser.nextToken() != null) { // the next document (an empty one included)
-                YAML.readTree(parser);
+        Object root = null;
+        int documents = 0;
+        try {
+            for (Object document : yaml().loadAll(text)) { // an empty document counts too
+                root = documents == 0 ? document : root;
                 documents++;
             }
-            if (documents > 1) {
-                throw new ConfigException(file + " has " + documents + " YAML documents; ugm reads one");
-            }
-            return root;
-        } catch (JsonProcessingException e) {
-            String message = e.getOriginalMessage();
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
-            Matcher duplicate = DUPLICATE.matcher(message);
-            if (duplicate.matches()) {
-                throw new ConfigException(file + ": duplicate key '" + duplicate.group(1) + "'" + where);
-            }
-            Matcher nonFinite = NON_FINITE.matcher(message);
-            if (nonFinite.matches() && e.getProcessor() instanceof JsonParser p) {
-                // Valid YAML that Jackson's number reader does not take; no parameter can be NaN or infinite anyway.
-                String path = path(p.getParsingContext());
-                throw new ConfigException(file + ": " + path + (path.contains("parameters") ? " must be a finite number, not "
-                        : " cannot be ") + nonFinite.group(1));
-            }
-            throw new ConfigException(file + ": not valid YAML" + where + ": " + message.lines().findFirst().orElse(""));
-        } catch (IOException e) {
-            throw new UgmException(UgmException.Kind.IO, "cannot read config " + file + ": " + e.getMessage(), e);
+        } catch (DuplicateKeyException e) {
+            Matcher duplicate = DUPLICATE.matcher(e.getProblem());
+            throw new ConfigException(file + ": duplicate key '" + (duplicate.matches() ? duplicate.group(1) : "?") + "'"
+                    + line(e));
+        } catch (MarkedYAMLException e) {
+            throw new ConfigException(file + ": not valid YAML" + line(e) + ": " + e.getProblem());
+        } catch (YAMLException e) {
+            Matcher aliases = ALIASES.matcher(String.valueOf(e.getMessage()));
+            throw new ConfigException(file + (aliases.matches() ? ": uses more than " + aliases.group(1)
+                    + " aliases of mappings or lists, the most ugm expands" : ": not valid YAML: " + e.getMessage()));
+        }
+        if (documents > 1) {
+            throw new ConfigException(file + " has " + documents + " YAML documents; ugm reads one");
+        }
+        try {
+            return new Tree().node(root, "");
+        } catch (ConfigException e) {
+            throw new ConfigException(file + ": " + e.getMessage());
         }
     }
 
-    /** Jackson's words for a key given twice in one mapping. */
-    private static final Pattern DUPLICATE = Pattern.compile("Duplicate field '(.*)'", Pattern.DOTALL);
-    /** Jackson's words for YAML's non-finite floats (.nan, .inf, -.inf in their spellings), which it does not decode. */
-    private static final Pattern NON_FINITE = Pattern.compile("Malformed numeric value '([-+]?\\.(?:inf|Inf|INF|nan|NaN|NAN))'");
+    private static String line(MarkedYAMLException e) {
+        return e.getProblemMark() == null ? "" : " at line " + (e.getProblemMark().getLine() + 1);
+    }
 
-    /** Where the parser is, as the errors below name it: {@code models[0].parameters.weight[1]}. */
-    private static String path(JsonStreamContext c) {
-        String s = "";
-        for (; c != null && !c.inRoot(); c = c.getParent()) {
-            s = (c.inArray() ? "[" + c.getCurrentIndex() + "]" : (c.getParent().inRoot() ? "" : ".") + c.getCurrentName()) + s;
+    /** SnakeYAML's words for a key given twice in one mapping. */
+    private static final Pattern DUPLICATE = Pattern.compile("found duplicate key (.*)", Pattern.DOTALL);
+    /** SnakeYAML's words for too many aliases. */
+    private static final Pattern ALIASES = Pattern.compile(".*aliases for non-scalar nodes exceeds the specified max=(\\d+).*",
+            Pattern.DOTALL);
+
+    /** The loaded document as the JsonNode tree the rest of the parser reads, each alias expanded, within {@link #MAX_VALUES}. */
+    private static final class Tree {
+        private final JsonNodeFactory nodes = JsonNodeFactory.instance;
+        private final Set<Object> open = Collections.newSetFromMap(new IdentityHashMap<>());
+        private int values;
+
+        /** {@code value} at {@code path} (as errors name it: {@code models[0].parameters.weight[1]}). */
+        JsonNode node(Object value, String path) {
+            if (++values > MAX_VALUES) {
+                throw new ConfigException("holds more than " + MAX_VALUES + " values, its aliases expanded; a config holds a few hundred");
+            }
+            return switch (value) {
+                case null -> nodes.nullNode();
+                case String s -> nodes.textNode(s);
+                case Boolean b -> nodes.booleanNode(b);
+                case Integer i -> nodes.numberNode(i);
+                case Long l -> nodes.numberNode(l);
+                case BigInteger b -> nodes.numberNode(b);
+                case BigDecimal d -> nodes.numberNode(d);
+                case byte[] bytes -> nodes.binaryNode(bytes);
+                case NonFinite n -> throw new ConfigException(path + (path.contains("parameters")
+                        ? " must be a finite number, not " : " cannot be ") + n.text());
+                case Map<?, ?> map -> container(map, path, () -> {
+                    ObjectNode o = nodes.objectNode();
+                    map.forEach((k, v) -> {
+                        String key = String.valueOf(k);
+                        o.set(key, node(v, path.isEmpty() ? key : path + "." + key));
+                    });
+                    return o;
+                });
+                case Collection<?> list -> container(list, path, () -> {
+                    ArrayNode a = nodes.arrayNode();
+                    list.forEach(e -> a.add(node(e, path + "[" + a.size() + "]")));
+                    return a;
+                });
+                case Object[] pairs -> node(Arrays.asList(pairs), path);
+                default -> nodes.textNode(value.toString());
+            };
         }
-        return s;
+
+        /** An alias may stand for a mapping or list that holds it: refused rather than expanded forever. */
+        private JsonNode container(Object c, String path, Supplier<JsonNode> build) {
+            if (!open.add(c)) {
+                throw new ConfigException((path.isEmpty() ? "the document" : path) + " holds itself through an alias");
+            }
+            JsonNode n = build.get();
+            open.remove(c);
+            return n;
+        }
+    }
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> s = new TreeSet<>(a);
+        s.addAll(b);
+        return Set.copyOf(s);
     }
 
     /** The method named {@code name}, or a usage error saying what is and is not supported. */
@@ -196,10 +317,18 @@ public final class ConfigParser {
             if (MERGEKIT_TOP_ONLY.contains(k)) {
                 throw new ConfigException("'" + k + "' is a mergekit feature ugm does not support yet");
             }
+            if (k.equals(EMBED_SLERP)) {
+                embedSlerp(e.getValue(), k);
+                continue;
+            }
             if (Param.allKeys().contains(k)) {
                 throw new ConfigException("'" + k + "' is a parameter: put it under 'parameters'");
             }
-            throw new ConfigException("unknown key '" + k + "'" + Suggest.hint(k, TOP_KEYS));
+            if (Suggest.nearest(k, KNOWN_TOP_KEYS) != null) { // a typo of a key, not a key of its own
+                throw new ConfigException("unknown key '" + k + "'" + Suggest.hint(k, KNOWN_TOP_KEYS));
+            }
+            warnings.add("unknown key '" + k + "' ignored, as mergekit ignores it (the nearest known key is '"
+                    + Suggest.closest(k, TOP_KEYS) + "')");
         }
         String methodName = text(root, "merge_method", true);
         Method method = method(methodName);
@@ -220,8 +349,9 @@ public final class ConfigParser {
         String outDtype = text(root, "out_dtype", false);
         dtype(dtype, "dtype");
         dtype(outDtype, "out_dtype");
-        return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models,
-                parameters(root.get("parameters"), "parameters", false), dtype, outDtype, tokenizer);
+        Map<String, Setting> parameters = parameters(root.get("parameters"), "parameters", false);
+        return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models, parameters, dtype,
+                outDtype, tokenizer, warnings);
     }
 
     private MergeConfig.Model model(JsonNode node, String where) {
@@ -243,7 +373,7 @@ public final class ConfigParser {
         return new MergeConfig.Model(model, path(node, "fisher"), parameters(node.get("parameters"), where + ".parameters", true));
     }
 
-    private static Map<String, Setting> parameters(JsonNode node, String where, boolean perModel) {
+    private Map<String, Setting> parameters(JsonNode node, String where, boolean perModel) {
         Map<String, Setting> out = new LinkedHashMap<>();
         if (node == null || node.isNull()) {
             return out;
@@ -253,6 +383,10 @@ public final class ConfigParser {
         }
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             String k = e.getKey();
+            if (k.equals(EMBED_SLERP)) {
+                embedSlerp(e.getValue(), where + "." + k);
+                continue;
+            }
             Parameter p = Parameter.byKey(k);
             if (p == null && !Param.MERGEKIT_ONLY.contains(k)) {
                 throw new ConfigException("unknown parameter '" + k + "' in " + where + Suggest.hint(k, Param.allKeys()));
@@ -269,6 +403,17 @@ public final class ConfigParser {
             out.put(k, s);
         }
         return out;
+    }
+
+    /** Older mergekit's switch for slerp on the embeddings when tokenizers are merged: accepted and ignored, as mergekit does now. */
+    private void embedSlerp(JsonNode value, String where) {
+        if (!value.isBoolean()) {
+            throw new ConfigException(where + " must be true or false, not " + Setting.describe(value));
+        }
+        if (warnings.stream().noneMatch(w -> w.startsWith("'" + EMBED_SLERP + "'"))) {
+            warnings.add("'" + EMBED_SLERP + "' ignored: mergekit has not read it since 0.0.5 (the embeddings are merged"
+                    + " by merge_method like the other tensors)");
+        }
     }
 
     private static void checkKind(Parameter p, Setting s, String where) {

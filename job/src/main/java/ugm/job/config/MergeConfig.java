@@ -20,9 +20,10 @@ import ugm.core.merge.methods.Method;
  * @param dtype           mergekit's compute dtype as written (ugm computes in float32 whatever it says;
  *                        it is the output dtype when {@code outDtype} is absent, as in mergekit)
  * @param tokenizerSource null or {@code base}
+ * @param warnings        what reading the config found worth telling (keys ignored, as mergekit ignores them)
  */
 public record MergeConfig(Method method, Path base, Path baseFisher, List<Model> models, Map<String, Setting> parameters,
-                          String dtype, String outDtype, String tokenizerSource) {
+                          String dtype, String outDtype, String tokenizerSource, List<String> warnings) {
 
     /** One entry of {@code models}. */
     public record Model(Path path, Path fisher, Map<String, Setting> parameters) {
@@ -34,6 +35,13 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
     public MergeConfig {
         models = List.copyOf(models);
         parameters = Map.copyOf(parameters);
+        warnings = List.copyOf(warnings);
+    }
+
+    /** A merge with nothing to warn of (one given by options). */
+    public MergeConfig(Method method, Path base, Path baseFisher, List<Model> models, Map<String, Setting> parameters,
+                       String dtype, String outDtype, String tokenizerSource) {
+        this(method, base, baseFisher, models, parameters, dtype, outDtype, tokenizerSource, List.of());
     }
 
     /** This config with the global parameter {@code key} set to {@code value}. */

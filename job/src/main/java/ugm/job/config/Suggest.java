@@ -9,16 +9,22 @@ public final class Suggest {
 
     /** The candidate nearest to {@code word}, or null when none is close (more than a third of it differs). */
     public static String nearest(String word, Collection<String> candidates) {
+        String best = closest(word, candidates);
+        return best != null && distance(word, best) <= Math.max(2, Math.max(word.length(), best.length()) / 3) ? best : null;
+    }
+
+    /** The candidate nearest to {@code word}, however far (null only when there is none). */
+    public static String closest(String word, Collection<String> candidates) {
         String best = null;
         int bestDistance = Integer.MAX_VALUE;
         for (String c : candidates) {
             int d = distance(word, c);
-            if (d < bestDistance) {
+            if (d < bestDistance || d == bestDistance && c.compareTo(best) < 0) {
                 best = c;
                 bestDistance = d;
             }
         }
-        return best != null && bestDistance <= Math.max(2, Math.max(word.length(), best.length()) / 3) ? best : null;
+        return best;
     }
 
     /** " (did you mean 'x'?)" or "". */

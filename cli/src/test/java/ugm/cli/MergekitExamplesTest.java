@@ -61,7 +61,7 @@ class MergekitExamplesTest {
         NO_BASE_SIDE_FILES
     }
 
-    static final Set<Pending> PENDING = EnumSet.of(Pending.POST_LAYER_T, Pending.NO_BASE_SIDE_FILES);
+    static final Set<Pending> PENDING = EnumSet.of(Pending.NO_BASE_SIDE_FILES);
 
     static final int LAYERS = 4;
     static final int HIDDEN = 12;

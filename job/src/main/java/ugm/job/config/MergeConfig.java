@@ -48,7 +48,7 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
     public MergeConfig withParameter(String key, Setting value) {
         Map<String, Setting> p = new java.util.HashMap<>(parameters);
         p.put(key, value);
-        return new MergeConfig(method, base, baseFisher, models, p, dtype, outDtype, tokenizerSource);
+        return new MergeConfig(method, base, baseFisher, models, p, dtype, outDtype, tokenizerSource, warnings);
     }
 
     private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder()

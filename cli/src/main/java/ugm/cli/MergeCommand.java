@@ -167,7 +167,7 @@ final class MergeCommand implements Callable<Integer> {
         int threads = run.threads();
         MergeConfig cfg = config != null ? fromConfig() : fromFlags();
         Path target = outDir != null ? outDir : out;
-        MergeJob.Options options = new MergeJob.Options(run.force, shardSize);
+        MergeJob.Options options = new MergeJob.Options(run.force, shardSize, true, true, false);
         if (!dryRun) {
             OutputFolder.checkTarget(target, run.force);
         }
@@ -311,7 +311,7 @@ final class MergeCommand implements Callable<Integer> {
             global.put(Parameter.RESCALE.key(), new Setting.Flag(rescale));
         }
         return new MergeConfig(method, absolute(base), absolute(baseFisher), entries, global, null,
-                outDtype == null ? null : outDtype.torchName(), null);
+                outDtype == null ? null : outDtype.torchName(), null, null, null);
     }
 
     private void perModel(int given, String option) {

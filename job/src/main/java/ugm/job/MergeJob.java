@@ -21,8 +21,9 @@ import ugm.job.config.MergeConfig;
  * A merge as a mergekit-style config describes it, from the inputs to a published model folder:
  * what {@code ugm merge} does, as one library call. {@link #open} opens the checkpoints and plans
  * (problems are listed, not thrown, so a dry run can show them); {@link #writeTo} checks, merges
- * and publishes the folder: sharded safetensors, the base's other files (config.json with
- * {@code torch_dtype} updated, tokenizer, ...), {@code ugm_config.yml} and a model card. Closing
+ * and publishes the folder: sharded safetensors, the other files of the base (or with no base of
+ * the first model) as mergekit writes them ({@link OutputFiles}: config.json with {@code torch_dtype}
+ * updated, tokenizer, chat template, ...), {@code ugm_config.yml} and a model card. Closing
  * the job closes the checkpoints. Not thread-safe; one job per merge.
  *
  * <pre>{@code
@@ -47,11 +48,19 @@ public final class MergeJob implements AutoCloseable {
         this.plan = plan;
     }
 
-    /** How the output is written. */
-    public record Options(boolean force, long shardBytes) {
-        /** Mergekit's and ugm's default: 5 GB shards (5·10⁹ bytes), an existing non-empty folder refused. */
+    /**
+     * How the output is written.
+     *
+     * @param copyTokenizer  write the tokenizer's files (mergekit's {@code --copy-tokenizer}); a tokenizer
+     *                       source in the config writes them whatever this says, as in mergekit
+     */
+    public record Options(boolean force, long shardBytes, boolean copyTokenizer, boolean writeModelCard, boolean allowCrimes) {
+        /**
+         * Mergekit's and ugm's defaults: an existing non-empty folder refused, 5 GB shards (5·10⁹ bytes),
+         * the tokenizer copied, a model card written, no crimes allowed.
+         */
         public static Options defaults() {
-            return new Options(false, 5_000_000_000L);
+            return new Options(false, 5_000_000_000L, true, true, false);
         }
     }
 
@@ -99,6 +108,13 @@ public final class MergeJob implements AutoCloseable {
     public List<String> warnings() {
         List<String> w = new ArrayList<>(setup.warnings());
         w.addAll(plan.warnings());
+        return w;
+    }
+
+    /** {@link #warnings()}, and what {@code options} leave undone (a chat template without the tokenizer copied). */
+    public List<String> warnings(Options options) {
+        List<String> w = warnings();
+        w.addAll(setup.outputFiles().warnings(options.copyTokenizer()));
         return w;
     }
 
@@ -150,9 +166,7 @@ public final class MergeJob implements AutoCloseable {
                 report = Merger.execute(plan, writer, progress, executor);
                 writer.commit();
             }
-            if (setup.modelFiles() != null) {
-                folder.copyModelFiles(setup.modelFiles(), setup.outDtype());
-            }
+            setup.outputFiles().writeTo(folder, setup.outDtype(), options.copyTokenizer());
             folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
             folder.writeFile("README.md", ModelCard.of(config, yaml, Version.of()).getBytes(StandardCharsets.UTF_8));
             setup.requireUnchanged();

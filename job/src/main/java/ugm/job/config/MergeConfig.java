@@ -19,10 +19,44 @@ import ugm.core.merge.methods.Method;
  *
  * @param dtype           mergekit's compute dtype as written (ugm computes in float32 whatever it says;
  *                        it is the output dtype when {@code outDtype} is absent, as in mergekit)
- * @param tokenizerSource null or {@code base}
+ * @param tokenizerSource {@code tokenizer_source}, or null
+ * @param tokenizer       the {@code tokenizer:} block, or null (never both: mergekit refuses that)
+ * @param chatTemplate    {@code chat_template} as written ({@code auto}, a name of {@link ChatTemplates}, or a
+ *                        template), or null
  */
 public record MergeConfig(Method method, Path base, Path baseFisher, List<Model> models, Map<String, Setting> parameters,
-                          String dtype, String outDtype, String tokenizerSource) {
+                          String dtype, String outDtype, TokenizerSource tokenizerSource, Tokenizer tokenizer,
+                          String chatTemplate) {
+
+    /**
+     * Where the output's tokenizer comes from, as mergekit names it: {@code base} (the base model's,
+     * or with no base the first model's), {@code union} (of all the models' vocabularies), or a
+     * model folder ({@code model} set).
+     */
+    public record TokenizerSource(Kind kind, Path model) {
+        public enum Kind { BASE, UNION, MODEL }
+
+        public static final TokenizerSource BASE = new TokenizerSource(Kind.BASE, null);
+        public static final TokenizerSource UNION = new TokenizerSource(Kind.UNION, null);
+
+        /** As the config writes it: {@code base}, {@code union} or the folder. */
+        @Override
+        public String toString() {
+            return kind == Kind.MODEL ? model.toString() : kind.name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /**
+     * mergekit's {@code tokenizer:} block, as far as ugm takes it: {@code source} (mergekit's default
+     * is {@code union}) and {@code pad_to_multiple_of} (null: none). ugm refuses {@code tokens}.
+     */
+    public record Tokenizer(TokenizerSource source, Integer padToMultipleOf) {
+    }
+
+    /** The tokenizer source in effect: {@code tokenizer_source}, else the block's, else null (the tokenizer copied as it is). */
+    public TokenizerSource effectiveTokenizerSource() {
+        return tokenizerSource != null ? tokenizerSource : tokenizer != null ? tokenizer.source() : null;
+    }
 
     /** One entry of {@code models}. */
     public record Model(Path path, Path fisher, Map<String, Setting> parameters) {
@@ -73,7 +107,17 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
             root.put("out_dtype", outDtype);
         }
         if (tokenizerSource != null) {
-            root.put("tokenizer_source", tokenizerSource);
+            root.put("tokenizer_source", tokenizerSource.toString());
+        }
+        if (tokenizer != null) {
+            ObjectNode t = root.putObject("tokenizer");
+            t.put("source", tokenizer.source().toString());
+            if (tokenizer.padToMultipleOf() != null) {
+                t.put("pad_to_multiple_of", tokenizer.padToMultipleOf());
+            }
+        }
+        if (chatTemplate != null) {
+            root.put("chat_template", chatTemplate);
         }
         try {
             return YAML.writeValueAsString(root);

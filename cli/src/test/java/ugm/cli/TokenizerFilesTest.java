@@ -335,9 +335,9 @@ class TokenizerFilesTest {
         model("a");
         model("bb");
         Path out = tmp.resolve("out");
-        String literal = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
-        MergeJob job = merge("merge_method: linear\nmodels:\n  - model: a\n  - model: bb\nchat_template: \"" + literal + "\"\n",
-                out, MergeJob.Options.defaults());
+        String literal = "{% for m in messages %}{{ m['role'] + \": \" }}\n{{ m['content'] }}\n{% endfor %}\n";
+        MergeJob job = merge("merge_method: linear\nmodels:\n  - model: a\n  - model: bb\nchat_template: |\n  "
+                + literal.strip().replace("\n", "\n  ") + "\n", out, MergeJob.Options.defaults());
         assertEquals(literal, Files.readString(out.resolve("chat_template.jinja")));
         assertEquals(literal, ConfigParser.read(out.resolve("ugm_config.yml")).chatTemplate());
         assertEquals(literal, job.config().chatTemplate());

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -178,7 +179,7 @@ final class OutputFiles {
             throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": " + donorDir.resolve("config.json")
                     + " gives no vocab_size, needed to check the tokenizer against the embeddings");
         }
-        java.util.BitSet ids = new java.util.BitSet();
+        BitSet ids = new BitSet();
         chosen.values().forEach(id -> ids.set(Math.max(0, Math.min(id, rows))));
         if (chosen.size() != rows || ids.cardinality() != rows || ids.get(rows)) {
             throw new ConfigException(key + ": the tokenizer of " + chosenDir + " has " + chosen.size() + " tokens (ids up to "

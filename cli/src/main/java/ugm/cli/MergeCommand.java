@@ -190,7 +190,7 @@ final class MergeCommand implements Callable<Integer> {
             }
             job.check(target, options);
             if (!run.quiet) {
-                job.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
+                job.warnings(options).forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
                 job.recordedScales().forEach(l -> err.println("ugm: " + Printable.of(l)));
                 err.flush();
             }
@@ -227,7 +227,7 @@ final class MergeCommand implements Callable<Integer> {
         }
         MergePlan plan = job.plan();
         job.scaleSources().forEach(l -> spec.commandLine().getOut().println("scale: " + Printable.of(l)));
-        DryRun.print(plan, plan.request().method(), plan.request().threads(), status, job.warnings(), spec.commandLine().getOut());
+        DryRun.print(plan, plan.request().method(), plan.request().threads(), status, job.warnings(options), spec.commandLine().getOut());
         PrintWriter err = spec.commandLine().getErr();
         if (!plan.problems().isEmpty()) {
             err.println("ugm: the dry run found " + plan.problems().size() + " problem(s), listed above");
@@ -329,7 +329,7 @@ final class MergeCommand implements Callable<Integer> {
             global.put(Parameter.RESCALE.key(), new Setting.Flag(rescale));
         }
         return new MergeConfig(method, absolute(base), absolute(baseFisher), entries, global, null,
-                outDtype == null ? null : outDtype.torchName(), null);
+                outDtype == null ? null : outDtype.torchName(), null, null, null);
     }
 
     private void perModel(int given, String option) {

@@ -1,7 +1,6 @@
 package ugm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,19 +47,6 @@ import ugm.job.config.ConfigParser;
  * side of a rounding boundary) plus 1e-5 for float32 arithmetic on values of order 1.
  */
 class MergekitExamplesTest {
-
-    /**
-     * Differences from mergekit that are being fixed: while one is listed here, the check expects
-     * ugm's current behaviour where it applies. Remove an entry when its fix lands.
-     */
-    enum Pending {
-        /** mergekit (0.1.2 on) evaluates layer gradients at t = 0 on the tensors after the last layer (model.norm, lm_head); ugm at t = 1. */
-        POST_LAYER_T,
-        /** Without base_model, mergekit writes config.json (and the tokenizer) from one of the models; ugm writes neither. */
-        NO_BASE_SIDE_FILES
-    }
-
-    static final Set<Pending> PENDING = EnumSet.of(Pending.NO_BASE_SIDE_FILES);
 
     static final int LAYERS = 4;
     static final int HIDDEN = 12;
@@ -306,8 +291,7 @@ class MergekitExamplesTest {
                     double e = expected[j];
                     double tolerance = (dtype == DType.F16 ? ulp16(e) : 0) + 1e-5;
                     if (!(Math.abs(g - e) <= tolerance)) {
-                        wrong.add(name + "[" + j + "] is " + g + ", mergekit's formula gives " + e + " (t = " + t
-                                + (afterLayers(name) ? ", after the last layer; pending: " + PENDING : "") + ")");
+                        wrong.add(name + "[" + j + "] is " + g + ", mergekit's formula gives " + e + " (t = " + t + ")");
                         break;
                     }
                     checked++;
@@ -322,10 +306,6 @@ class MergekitExamplesTest {
     /** mergekit writes the base's config.json (else a model's) with torch_dtype set to the dtype. */
     private static void sideFiles(Path out, String base, DType dtype) throws IOException {
         Path config = out.resolve("config.json");
-        if (base == null && PENDING.contains(Pending.NO_BASE_SIDE_FILES)) {
-            assertFalse(Files.exists(config), "config.json is written without a base: remove NO_BASE_SIDE_FILES from PENDING");
-            return;
-        }
         String torchDtype = dtype == DType.F16 ? "float16" : "float32";
         assertTrue(Pattern.compile("\"torch_dtype\"\\s*:\\s*\"" + torchDtype + "\"").matcher(Files.readString(config)).find(),
                 Files.readString(config));
@@ -339,11 +319,7 @@ class MergekitExamplesTest {
         if (m.find()) {
             return Integer.parseInt(m.group(1)) / (double) (LAYERS - 1);
         }
-        return afterLayers(tensor) && PENDING.contains(Pending.POST_LAYER_T) ? 1 : 0;
-    }
-
-    private static boolean afterLayers(String tensor) {
-        return tensor.equals("model.norm.weight") || tensor.equals("lm_head.weight");
+        return 0;
     }
 
     /** config.py's evaluate_setting for a list of numbers: linear between the values at floor(t·(n − 1)) and the next. */

@@ -122,6 +122,51 @@ public final class ModelFiles {
         return folder;
     }
 
+    /**
+     * Whether {@code name} is one of a tokenizer's files, as transformers and mergekit save and copy
+     * them: {@code tokenizer*} and {@code tokenization_*} (its code), {@code vocab.*},
+     * {@code special_tokens_map.json}, {@code added_tokens.json}, {@code merges.txt}, the
+     * sentencepiece models ({@code spiece.model}, {@code sentencepiece.bpe.model}) and the chat
+     * template ({@code chat_template.jinja}, {@code chat_template.json}).
+     */
+    public static boolean isTokenizerFile(String name) {
+        return name.startsWith("tokenizer") || name.startsWith("tokenization_") || name.startsWith("vocab.")
+                || TOKENIZER_NAMES.contains(name);
+    }
+
+    private static final java.util.Set<String> TOKENIZER_NAMES = java.util.Set.of("special_tokens_map.json",
+            "added_tokens.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja",
+            "chat_template.json");
+
+    /** These files with only those whose name passes {@code keep} (the warnings of the scan kept). */
+    public ModelFiles only(java.util.function.Predicate<String> keep) {
+        return new ModelFiles(folder, sources.stream().filter(s -> keep.test(s.name())).toList(), warnings);
+    }
+
+    /** Whether the scan chose a file named {@code name}. */
+    public boolean has(String name) {
+        return sources.stream().anyMatch(s -> s.name().equals(name));
+    }
+
+    /**
+     * Reads the chosen file {@code name} without following a link (the scan resolved it).
+     *
+     * @throws NoSuchFileException when the scan chose no such file
+     */
+    public InputStream open(String name) throws IOException {
+        for (Source s : sources) {
+            if (s.name().equals(name)) {
+                return open(s);
+            }
+        }
+        throw new NoSuchFileException(folder.resolve(name).toString());
+    }
+
+    /** A strict parser of the chosen JSON file {@code name}, as {@link #open(String)} reads it. */
+    public JsonParser parser(String name) throws IOException {
+        return JSON.createParser(new InputStreamReader(open(name), SafetensorsHeader.strictUtf8()));
+    }
+
     /** The names of the files to copy, in order. */
     public List<String> names() {
         return sources.stream().map(Source::name).toList();

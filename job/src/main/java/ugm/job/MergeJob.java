@@ -22,8 +22,9 @@ import ugm.job.config.MergeConfig;
  * A merge as a mergekit-style config describes it, from the inputs to a published model folder:
  * what {@code ugm merge} does, as one library call. {@link #open} opens the checkpoints and plans
  * (problems are listed, not thrown, so a dry run can show them); {@link #writeTo} checks, merges
- * and publishes the folder: sharded safetensors, the base's other files (config.json with
- * {@code torch_dtype} updated, tokenizer, ...), {@code ugm_config.yml} and a model card (unless
+ * and publishes the folder: sharded safetensors, the other files of the base (or with no base of
+ * the first model) as mergekit writes them ({@link OutputFiles}: config.json with {@code torch_dtype}
+ * updated, tokenizer, chat template, ...), {@code ugm_config.yml} and a model card (unless
  * {@link Options#writeModelCard} is off). Closing
  * the job closes the checkpoints. Not thread-safe; one job per merge.
  *
@@ -54,7 +55,8 @@ public final class MergeJob implements AutoCloseable {
      *
      * @param force          replace an existing non-empty folder (only once the new one is complete)
      * @param shardBytes     largest output shard, in bytes of tensor data (a larger tensor gets a shard alone)
-     * @param copyTokenizer  copy the base's tokenizer files (mergekit's {@code --copy-tokenizer})
+     * @param copyTokenizer  write the tokenizer's files (mergekit's {@code --copy-tokenizer}); a tokenizer
+     *                       source in the config writes them whatever this says, as in mergekit
      * @param writeModelCard write the model card {@code README.md} (mergekit's {@code --write-model-card})
      * @param allowCrimes    allow models of different architectures (mergekit's {@code --allow-crimes})
      */
@@ -109,6 +111,13 @@ public final class MergeJob implements AutoCloseable {
     public List<String> warnings() {
         List<String> w = new ArrayList<>(setup.warnings());
         w.addAll(plan.warnings());
+        return w;
+    }
+
+    /** {@link #warnings()}, and what {@code options} leave undone (a chat template without the tokenizer copied). */
+    public List<String> warnings(Options options) {
+        List<String> w = warnings();
+        w.addAll(setup.outputFiles().warnings(options.copyTokenizer()));
         return w;
     }
 
@@ -177,9 +186,7 @@ public final class MergeJob implements AutoCloseable {
                 report = Merger.execute(plan, writer, progress, executor);
                 writer.commit();
             }
-            if (setup.modelFiles() != null) {
-                folder.copyModelFiles(setup.modelFiles(), setup.outDtype());
-            }
+            setup.outputFiles().writeTo(folder, setup.outDtype(), options.copyTokenizer());
             folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
             if (options.writeModelCard()) {
                 folder.writeFile("README.md", ModelCard.of(config, yaml, Version.of()).getBytes(StandardCharsets.UTF_8));

@@ -21,7 +21,6 @@ import ugm.core.merge.TiedWeights;
 import ugm.core.merge.methods.Method;
 import ugm.io.Checkpoint;
 import ugm.io.ModelConfig;
-import ugm.io.ModelFiles;
 
 /**
  * Turns a {@link MergeConfig} into a {@link MergeRequest}: opens the checkpoints (closed with
@@ -38,7 +37,7 @@ final class MergeSetup implements AutoCloseable {
     private final List<String> recordedScales = new ArrayList<>();
     private Checkpoint baseFisher;
     private Checkpoint base;
-    private ModelFiles modelFiles;
+    private OutputFiles outputFiles;
     private LayerPosition position;
     /** The tied weights the merge writes ({@link TiedWeights#written}). */
     private java.util.Set<String> tiedWritten = java.util.Set.of();
@@ -64,12 +63,9 @@ final class MergeSetup implements AutoCloseable {
         checkParameters(method);
         if (config.base() != null) {
             base = open(config.base(), "base model");
-            if (Files.isDirectory(config.base())) {
-                // Checked now, not after the merge: an invalid config.json ends the run here.
-                modelFiles = ModelFiles.scan(config.base());
-                warnings.addAll(modelFiles.warnings());
-            }
         }
+        // Checked now, not after the merge: an invalid config.json or tokenizer source ends the run here.
+        outputFiles = OutputFiles.of(config, warnings);
         for (MergeConfig.Model m : config.models()) {
             if (method.needsBase() && m.path().equals(config.base())) {
                 if (method.baseAmongModels()) {
@@ -148,6 +144,9 @@ final class MergeSetup implements AutoCloseable {
             paths.add(c.path());
             paths.addAll(c.files());
         }
+        if (outputFiles != null) {
+            paths.addAll(outputFiles.inputs());
+        }
         return paths;
     }
 
@@ -156,9 +155,9 @@ final class MergeSetup implements AutoCloseable {
         open.forEach(c -> c.requireUnchanged("merge"));
     }
 
-    /** The base folder's other files (config, tokenizer) to copy, scanned and checked by {@link #request}; or null. */
-    ModelFiles modelFiles() {
-        return modelFiles;
+    /** The output's files besides the weights (config, tokenizer, ...), chosen and checked by {@link #request}. */
+    OutputFiles outputFiles() {
+        return outputFiles;
     }
 
     private void checkParameters(Method method) {

@@ -50,10 +50,11 @@ import ugm.core.merge.methods.Method;
 public final class ConfigParser {
 
     static final Set<String> TOP_KEYS = Set.of("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype",
-            "tokenizer_source", "base_fisher");
+            "tokenizer_source", "tokenizer", "chat_template", "base_fisher");
+    static final Set<String> TOKENIZER_KEYS = Set.of("source", "tokens", "pad_to_multiple_of");
     static final Set<String> MODEL_KEYS = Set.of("model", "parameters", "fisher");
     /** mergekit keys for features ugm does not have yet. */
-    static final Set<String> MERGEKIT_TOP_ONLY = Set.of("slices", "modules", "tokenizer", "chat_template");
+    static final Set<String> MERGEKIT_TOP_ONLY = Set.of("slices", "modules");
     /** mergekit's merge methods that ugm does not run yet. */
     public static final Set<String> MERGEKIT_METHODS = Set.of("nuslerp", "passthrough", "sce", "karcher",
             "arcee_fusion");
@@ -340,10 +341,14 @@ public final class ConfigParser {
         for (int i = 0; i < list.size(); i++) {
             models.add(model(list.get(i), "models[" + i + "]"));
         }
-        String tokenizer = text(root, "tokenizer_source", false);
-        if (tokenizer != null && !tokenizer.equals("base")) {
-            throw new ConfigException("tokenizer_source '" + tokenizer + "' is not supported yet: ugm copies the base model's"
-                    + " tokenizer (tokenizer_source: base)");
+        MergeConfig.TokenizerSource tokenizerSource = tokenizerSource(root, "tokenizer_source");
+        MergeConfig.Tokenizer tokenizer = tokenizer(root.get("tokenizer"));
+        if (tokenizerSource != null && tokenizer != null) {
+            throw new ConfigException("give either 'tokenizer_source' or 'tokenizer', not both (as in mergekit)");
+        }
+        String chatTemplate = text(root, "chat_template", false);
+        if (chatTemplate != null) {
+            ChatTemplates.check(chatTemplate);
         }
         String dtype = text(root, "dtype", false);
         String outDtype = text(root, "out_dtype", false);
@@ -351,7 +356,53 @@ public final class ConfigParser {
         dtype(outDtype, "out_dtype");
         Map<String, Setting> parameters = parameters(root.get("parameters"), "parameters", false);
         return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models, parameters, dtype,
-                outDtype, tokenizer, warnings);
+                outDtype, tokenizerSource, tokenizer, chatTemplate, warnings);
+    }
+
+    /** {@code base}, {@code union}, or a model folder (relative to the config's); null when absent. */
+    private MergeConfig.TokenizerSource tokenizerSource(JsonNode node, String key) {
+        String s = text(node, key, false);
+        if (s == null) {
+            return null;
+        }
+        return switch (s) {
+            case "base" -> MergeConfig.TokenizerSource.BASE;
+            case "union" -> MergeConfig.TokenizerSource.UNION;
+            default -> new MergeConfig.TokenizerSource(MergeConfig.TokenizerSource.Kind.MODEL, path(node, key));
+        };
+    }
+
+    /** mergekit's {@code tokenizer:} block: {@code source} (default union), {@code pad_to_multiple_of}; {@code tokens} refused. */
+    private MergeConfig.Tokenizer tokenizer(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isObject()) {
+            throw new ConfigException("'tokenizer' must be a mapping like {source: base}, not " + Setting.describe(node));
+        }
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            if (!TOKENIZER_KEYS.contains(e.getKey())) {
+                throw new ConfigException("unknown key '" + e.getKey() + "' in tokenizer" + Suggest.hint(e.getKey(), TOKENIZER_KEYS));
+            }
+        }
+        JsonNode tokens = node.get("tokens");
+        if (tokens != null && !tokens.isNull() && !(tokens.isObject() && tokens.isEmpty())) {
+            throw new ConfigException("tokenizer.tokens is not supported yet: ugm cannot set the embeddings of chosen tokens");
+        }
+        JsonNode given = node.get("source");
+        if (given != null && !given.isNull() && !given.isTextual()) {
+            throw new ConfigException("tokenizer.source must be base, union or a model folder, not " + Setting.describe(given));
+        }
+        MergeConfig.TokenizerSource source = tokenizerSource(node, "source");
+        Integer pad = null;
+        JsonNode p = node.get("pad_to_multiple_of");
+        if (p != null && !p.isNull()) {
+            if (!p.canConvertToInt() || !p.isIntegralNumber() || p.intValue() < 1) {
+                throw new ConfigException("tokenizer.pad_to_multiple_of must be a whole number of at least 1, not " + p);
+            }
+            pad = p.intValue();
+        }
+        return new MergeConfig.Tokenizer(source == null ? MergeConfig.TokenizerSource.UNION : source, pad);
     }
 
     private MergeConfig.Model model(JsonNode node, String where) {

@@ -19,11 +19,45 @@ import ugm.core.merge.methods.Method;
  *
  * @param dtype           mergekit's compute dtype as written (ugm computes in float32 whatever it says;
  *                        it is the output dtype when {@code outDtype} is absent, as in mergekit)
- * @param tokenizerSource null or {@code base}
+ * @param tokenizerSource {@code tokenizer_source}, or null
+ * @param tokenizer       the {@code tokenizer:} block, or null (never both: mergekit refuses that)
+ * @param chatTemplate    {@code chat_template} as written ({@code auto}, a name of {@link ChatTemplates}, or a
+ *                        template), or null
  * @param warnings        what reading the config found worth telling (keys ignored, as mergekit ignores them)
  */
 public record MergeConfig(Method method, Path base, Path baseFisher, List<Model> models, Map<String, Setting> parameters,
-                          String dtype, String outDtype, String tokenizerSource, List<String> warnings) {
+                          String dtype, String outDtype, TokenizerSource tokenizerSource, Tokenizer tokenizer,
+                          String chatTemplate, List<String> warnings) {
+
+    /**
+     * Where the output's tokenizer comes from, as mergekit names it: {@code base} (the base model's,
+     * or with no base the first model's), {@code union} (of all the models' vocabularies), or a
+     * model folder ({@code model} set).
+     */
+    public record TokenizerSource(Kind kind, Path model) {
+        public enum Kind { BASE, UNION, MODEL }
+
+        public static final TokenizerSource BASE = new TokenizerSource(Kind.BASE, null);
+        public static final TokenizerSource UNION = new TokenizerSource(Kind.UNION, null);
+
+        /** As the config writes it: {@code base}, {@code union} or the folder. */
+        @Override
+        public String toString() {
+            return kind == Kind.MODEL ? model.toString() : kind.name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /**
+     * mergekit's {@code tokenizer:} block, as far as ugm takes it: {@code source} (mergekit's default
+     * is {@code union}) and {@code pad_to_multiple_of} (null: none). ugm refuses {@code tokens}.
+     */
+    public record Tokenizer(TokenizerSource source, Integer padToMultipleOf) {
+    }
+
+    /** The tokenizer source in effect: {@code tokenizer_source}, else the block's, else null (the tokenizer copied as it is). */
+    public TokenizerSource effectiveTokenizerSource() {
+        return tokenizerSource != null ? tokenizerSource : tokenizer != null ? tokenizer.source() : null;
+    }
 
     /** One entry of {@code models}. */
     public record Model(Path path, Path fisher, Map<String, Setting> parameters) {
@@ -40,15 +74,15 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
 
     /** A merge with nothing to warn of (one given by options). */
     public MergeConfig(Method method, Path base, Path baseFisher, List<Model> models, Map<String, Setting> parameters,
-                       String dtype, String outDtype, String tokenizerSource) {
-        this(method, base, baseFisher, models, parameters, dtype, outDtype, tokenizerSource, List.of());
+                       String dtype, String outDtype, TokenizerSource tokenizerSource, Tokenizer tokenizer, String chatTemplate) {
+        this(method, base, baseFisher, models, parameters, dtype, outDtype, tokenizerSource, tokenizer, chatTemplate, List.of());
     }
 
     /** This config with the global parameter {@code key} set to {@code value}. */
     public MergeConfig withParameter(String key, Setting value) {
         Map<String, Setting> p = new java.util.HashMap<>(parameters);
         p.put(key, value);
-        return new MergeConfig(method, base, baseFisher, models, p, dtype, outDtype, tokenizerSource, warnings);
+        return new MergeConfig(method, base, baseFisher, models, p, dtype, outDtype, tokenizerSource, tokenizer, chatTemplate, warnings);
     }
 
     private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder()
@@ -88,7 +122,17 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
             root.put("out_dtype", outDtype);
         }
         if (tokenizerSource != null) {
-            root.put("tokenizer_source", tokenizerSource);
+            root.put("tokenizer_source", tokenizerSource.toString());
+        }
+        if (tokenizer != null) {
+            ObjectNode t = root.putObject("tokenizer");
+            t.put("source", tokenizer.source().toString());
+            if (tokenizer.padToMultipleOf() != null) {
+                t.put("pad_to_multiple_of", tokenizer.padToMultipleOf());
+            }
+        }
+        if (chatTemplate != null) {
+            root.put("chat_template", chatTemplate);
         }
         try {
             return YAML.writeValueAsString(root);

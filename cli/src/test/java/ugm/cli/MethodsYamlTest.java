@@ -238,4 +238,14 @@ class MethodsYamlTest {
                 parameters: {normalize_weights: false, eps: 1.0e-8}
                 """));
     }
+
+    /** passthrough: the one model, times its scale (its own, else the global one, else 1). */
+    @Test
+    void passthroughCopiesTheModelTimesItsScale() throws IOException {
+        model("p", 1, -2, 0.25);
+        close(new double[] {1, -2, 0.25}, merge("merge_method: passthrough\nmodels: [{model: p}]\n"));
+        close(new double[] {0.5, -1, 0.125},
+                merge("merge_method: passthrough\nmodels: [{model: p, parameters: {scale: [{filter: w, value: 0.5}]}}]\n"));
+        close(new double[] {-3, 6, -0.75}, merge("merge_method: passthrough\nmodels: [{model: p}]\nparameters: {scale: -3}\n"));
+    }
 }

@@ -29,7 +29,9 @@ public enum Parameter {
     /** multislerp: divide the weights by their sum. */
     NORMALIZE_WEIGHTS("normalize_weights", false, Kind.FLAG, 1),
     /** multislerp: the small constant added to norms. */
-    EPS("eps", false, Kind.SCALAR_NUMBER, 1e-8);
+    EPS("eps", false, Kind.SCALAR_NUMBER, 1e-8),
+    /** passthrough: the factor the model's tensor is multiplied by. */
+    SCALE("scale", true, Kind.NUMBER, 1);
 
     /** What values a parameter takes. */
     public enum Kind {

@@ -37,7 +37,8 @@ public enum Method implements MergeMethod {
     NEARSWAP(new Nearswap()),
     TIES_GRADIENT_MATCHING(TaskVectorFamily.TIES_GRADIENT_MATCHING),
     DARE_GRADIENT_MATCHING(TaskVectorFamily.DARE_GRADIENT_MATCHING),
-    MULTISLERP(new Multislerp());
+    MULTISLERP(new Multislerp()),
+    PASSTHROUGH(new Passthrough());
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */

@@ -248,4 +248,20 @@ class MethodsYamlTest {
                 merge("merge_method: passthrough\nmodels: [{model: p, parameters: {scale: [{filter: w, value: 0.5}]}}]\n"));
         close(new double[] {-3, 6, -0.75}, merge("merge_method: passthrough\nmodels: [{model: p}]\nparameters: {scale: -3}\n"));
     }
+
+    /** nuslerp: (1, 0) and (0, 2) at t = 0.5 (45 degrees), per tensor; per row, [1, 0] and [2, 0] are colinear (lerp). */
+    @Test
+    void nuslerpIsSlerpAtTheWeightsRatio() throws IOException {
+        model("n0", 1, 0);
+        model("n1", 0, 2);
+        double h = Math.sqrt(0.5);
+        close(new double[] {h, 2 * h}, merge("merge_method: nuslerp\nmodels: [{model: n0}, {model: n1}]\n"));
+        model("r0", "2,2", 1, 0, 1, 0);
+        model("r1", "2,2", 2, 0, 0, 2);
+        close(new double[] {1.25, 0, Math.sin(0.75 * Math.PI / 2), 2 * Math.sin(0.25 * Math.PI / 2)}, merge("""
+                merge_method: nuslerp
+                models: [{model: r0, parameters: {weight: 3}}, {model: r1, parameters: {weight: 1}}]
+                parameters: {nuslerp_flatten: false}
+                """));
+    }
 }

@@ -139,7 +139,7 @@ public final class MergeRequest {
                         + " models; give one per model, in model order");
             }
         }
-        String count = method.modelCountProblem(models.size());
+        String count = method.modelCountProblem(models.size(), base != null);
         if (count != null) {
             throw usage(count);
         }

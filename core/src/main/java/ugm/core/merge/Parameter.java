@@ -31,7 +31,11 @@ public enum Parameter {
     /** multislerp: the small constant added to norms. */
     EPS("eps", false, Kind.SCALAR_NUMBER, 1e-8),
     /** passthrough: the factor the model's tensor is multiplied by. */
-    SCALE("scale", true, Kind.NUMBER, 1);
+    SCALE("scale", true, Kind.NUMBER, 1),
+    /** nuslerp: interpolate the whole tensor as one vector (else vectors along one dimension). */
+    NUSLERP_FLATTEN("nuslerp_flatten", false, Kind.FLAG, 1),
+    /** nuslerp without flattening: the vectors along the first dimension instead of the last. */
+    NUSLERP_ROW_WISE("nuslerp_row_wise", false, Kind.FLAG, 0);
 
     /** What values a parameter takes. */
     public enum Kind {

@@ -38,7 +38,8 @@ public enum Method implements MergeMethod {
     TIES_GRADIENT_MATCHING(TaskVectorFamily.TIES_GRADIENT_MATCHING),
     DARE_GRADIENT_MATCHING(TaskVectorFamily.DARE_GRADIENT_MATCHING),
     MULTISLERP(new Multislerp()),
-    PASSTHROUGH(new Passthrough());
+    PASSTHROUGH(new Passthrough()),
+    NUSLERP(new Nuslerp());
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */
@@ -108,8 +109,8 @@ public enum Method implements MergeMethod {
     }
 
     @Override
-    public String modelCountProblem(int models) {
-        return impl.modelCountProblem(models);
+    public String modelCountProblem(int models, boolean base) {
+        return impl.modelCountProblem(models, base);
     }
 
     @Override

@@ -16,7 +16,7 @@ final class Passthrough extends AbstractMergeMethod {
     }
 
     @Override
-    public String modelCountProblem(int models) {
+    public String modelCountProblem(int models, boolean base) {
         return models == 1 ? null : "passthrough copies exactly one model, not " + models;
     }
 

@@ -264,4 +264,14 @@ class MethodsYamlTest {
                 parameters: {nuslerp_flatten: false}
                 """));
     }
+
+    /** karcher: (1, 0) and (0, 3), mean direction at 45 degrees, mean norm 2. */
+    @Test
+    void karcherIsTheMeanDirectionAtTheMeanNorm() throws IOException {
+        model("k0", 1, 0);
+        model("k1", 0, 3);
+        double h = Math.sqrt(0.5);
+        close(new double[] {2 * h, 2 * h}, merge("merge_method: karcher\nmodels: [{model: k0}, {model: k1}]\n"));
+        close(new double[] {2 * h, 2 * h}, merge("merge_method: karcher\nmodels: [{model: k0}, {model: k1}]\nparameters: {max_iter: 0}\n"));
+    }
 }

@@ -35,7 +35,11 @@ public enum Parameter {
     /** nuslerp: interpolate the whole tensor as one vector (else vectors along one dimension). */
     NUSLERP_FLATTEN("nuslerp_flatten", false, Kind.FLAG, 1),
     /** nuslerp without flattening: the vectors along the first dimension instead of the last. */
-    NUSLERP_ROW_WISE("nuslerp_row_wise", false, Kind.FLAG, 0);
+    NUSLERP_ROW_WISE("nuslerp_row_wise", false, Kind.FLAG, 0),
+    /** karcher: the most iterations of the mean (a whole number). */
+    MAX_ITER("max_iter", false, Kind.SCALAR_NUMBER, 10),
+    /** karcher: below this a norm, an angle or a step counts as zero. */
+    TOL("tol", false, Kind.SCALAR_NUMBER, 1e-5);
 
     /** What values a parameter takes. */
     public enum Kind {

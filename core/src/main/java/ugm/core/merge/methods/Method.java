@@ -39,7 +39,8 @@ public enum Method implements MergeMethod {
     DARE_GRADIENT_MATCHING(TaskVectorFamily.DARE_GRADIENT_MATCHING),
     MULTISLERP(new Multislerp()),
     PASSTHROUGH(new Passthrough()),
-    NUSLERP(new Nuslerp());
+    NUSLERP(new Nuslerp()),
+    KARCHER(new Karcher());
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */

@@ -274,4 +274,19 @@ class MethodsYamlTest {
         close(new double[] {2 * h, 2 * h}, merge("merge_method: karcher\nmodels: [{model: k0}, {model: k1}]\n"));
         close(new double[] {2 * h, 2 * h}, merge("merge_method: karcher\nmodels: [{model: k0}, {model: k1}]\nparameters: {max_iter: 0}\n"));
     }
+
+    /**
+     * sce: Δ1 = (1, 2, −1, 0), Δ2 = (3, −2, −1, 0), mean squares 1.5 and 3.5: weights 0.3 and 0.7.
+     * Element 1 sums to 0 and elects +, so only model 1 counts there; element 3 has no sign. With
+     * select_topk 0.5: two elements vary (variances 1 and 4), int(0.5·2) = 1 is kept, element 1.
+     */
+    @Test
+    void sceSelectsWeighsAndElects() throws IOException {
+        model("z4", 0, 0, 0, 0);
+        model("e1", 1, 2, -1, 0);
+        model("e2", 3, -2, -1, 0);
+        String yaml = "merge_method: sce\nbase_model: z4\nmodels: [{model: e1}, {model: e2}]\nparameters: {select_topk: %s}\n";
+        close(new double[] {2.4, 2, -1, 0}, merge(yaml.formatted(1)));
+        close(new double[] {0, 2, 0, 0}, merge(yaml.formatted(0.5)));
+    }
 }

@@ -39,7 +39,9 @@ public enum Parameter {
     /** karcher: the most iterations of the mean (a whole number). */
     MAX_ITER("max_iter", false, Kind.SCALAR_NUMBER, 10),
     /** karcher: below this a norm, an angle or a step counts as zero. */
-    TOL("tol", false, Kind.SCALAR_NUMBER, 1e-5);
+    TOL("tol", false, Kind.SCALAR_NUMBER, 1e-5),
+    /** sce: the fraction of the elements whose task vectors vary most across the models that are kept. */
+    SELECT_TOPK("select_topk", false, Kind.NUMBER, 1);
 
     /** What values a parameter takes. */
     public enum Kind {

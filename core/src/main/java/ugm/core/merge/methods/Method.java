@@ -40,7 +40,8 @@ public enum Method implements MergeMethod {
     MULTISLERP(new Multislerp()),
     PASSTHROUGH(new Passthrough()),
     NUSLERP(new Nuslerp()),
-    KARCHER(new Karcher());
+    KARCHER(new Karcher()),
+    SCE(new Sce());
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */

@@ -289,4 +289,15 @@ class MethodsYamlTest {
         close(new double[] {2.4, 2, -1, 0}, merge(yaml.formatted(1)));
         close(new double[] {0, 2, 0, 0}, merge(yaml.formatted(0.5)));
     }
+
+    /**
+     * arcee_fusion on rows of one element: each row's KL is 0, so every importance is 0, the
+     * threshold is 0 and every element takes the model's value.
+     */
+    @Test
+    void arceeFusionOnRowsOfOneElementTakesTheModel() throws IOException {
+        model("fb", "3,1", 1, 2, 3);
+        model("fx", "3,1", 1.5, -2, 3);
+        close(new double[] {1.5, -2, 3}, merge("merge_method: arcee_fusion\nbase_model: fb\nmodels: [{model: fb}, {model: fx}]\n"));
+    }
 }

@@ -38,8 +38,7 @@ public final class ConfigParser {
     /** mergekit keys for features ugm does not have yet. */
     static final Set<String> MERGEKIT_TOP_ONLY = Set.of("slices", "modules", "tokenizer", "chat_template");
     /** mergekit's merge methods that ugm does not run yet. */
-    public static final Set<String> MERGEKIT_METHODS = Set.of(
-            "arcee_fusion");
+    public static final Set<String> MERGEKIT_METHODS = Set.of("ram", "ramplus_tl");
 
     private final Path file;
     private final Path dir;

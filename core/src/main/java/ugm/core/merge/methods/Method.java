@@ -41,7 +41,8 @@ public enum Method implements MergeMethod {
     PASSTHROUGH(new Passthrough()),
     NUSLERP(new Nuslerp()),
     KARCHER(new Karcher()),
-    SCE(new Sce());
+    SCE(new Sce()),
+    ARCEE_FUSION(new ArceeFusion());
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */

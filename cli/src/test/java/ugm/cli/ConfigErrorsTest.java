@@ -57,9 +57,9 @@ class ConfigErrorsTest {
         assertEquals(ExitCodes.USAGE, magic.code(), magic::toString);
         assertTrue(magic.errLine().contains("merge.yml") && magic.errLine().contains("unknown merge_method 'task_arithmetc'")
                 && magic.errLine().contains("did you mean 'task_arithmetic'"), magic.err());
-        Run sce = merge("merge_method: sce\nbase_model: base\nmodels:\n" + TWO);
-        assertEquals(ExitCodes.USAGE, sce.code(), sce::toString);
-        assertTrue(sce.errLine().contains("'sce' is not supported yet"), sce.err());
+        Run ram = merge("merge_method: ram\nbase_model: base\nmodels:\n" + TWO);
+        assertEquals(ExitCodes.USAGE, ram.code(), ram::toString);
+        assertTrue(ram.errLine().contains("'ram' is not supported yet"), ram.err());
         assertFalse(Files.exists(tmp.resolve("out")));
     }
 

@@ -55,8 +55,6 @@ class MergekitExamplesTest {
 
     /** mergekit's examples/*.yml at v0.1.4, every one: those ugm cannot run yet with the reason, and the words of its refusal. */
     static final Map<String, String[]> SKIPPED = Map.of(
-            "arcee_fusion.yml", new String[] {"merge_method arcee_fusion is not implemented",
-                    "merge_method 'arcee_fusion' is not supported yet"},
             "orcamini-platy-44layer.yml", new String[] {"slices (layer stacking with passthrough) are not supported",
                     "'slices' is a mergekit feature ugm does not support yet"});
     static final List<String> EXAMPLES = List.of("arcee_fusion.yml", "bio-merge.yml", "gradient-slerp.yml", "linear.yml",
@@ -84,6 +82,7 @@ class MergekitExamplesTest {
                 case "ties.yml" -> ties();
                 case "bio-merge.yml" -> bioMerge();
                 case "gradient-slerp.yml" -> gradientSlerp();
+                case "arcee_fusion.yml" -> Assumptions.abort("not compared here yet: ArceeFusionTest checks mergekit's steps");
                 default -> throw new AssertionError("no check for " + name);
             }
         }));
@@ -101,7 +100,12 @@ class MergekitExamplesTest {
             Map.entry("dare_linear", "random masks, as dare_ties"),
             Map.entry("della", "random masks, as dare_ties"),
             Map.entry("della_linear", "random masks, as dare_ties"),
-            Map.entry("multislerp", "not covered here yet (MultislerpTest checks mergekit's cases)"));
+            Map.entry("multislerp", "not covered here yet (MultislerpTest checks mergekit's cases)"),
+            Map.entry("passthrough", "not covered here yet (PassthroughTest checks mergekit's steps)"),
+            Map.entry("nuslerp", "not covered here yet (NuslerpTest checks mergekit's steps)"),
+            Map.entry("karcher", "not covered here yet (KarcherTest checks mergekit's steps)"),
+            Map.entry("sce", "not covered here yet (SceTest checks mergekit's steps)"),
+            Map.entry("arcee_fusion", "not covered here yet (ArceeFusionTest checks mergekit's steps)"));
 
     /** The README's config examples of the methods ugm shares with mergekit, on the same kind of models. */
     @TestFactory

@@ -238,4 +238,66 @@ class MethodsYamlTest {
                 parameters: {normalize_weights: false, eps: 1.0e-8}
                 """));
     }
+
+    /** passthrough: the one model, times its scale (its own, else the global one, else 1). */
+    @Test
+    void passthroughCopiesTheModelTimesItsScale() throws IOException {
+        model("p", 1, -2, 0.25);
+        close(new double[] {1, -2, 0.25}, merge("merge_method: passthrough\nmodels: [{model: p}]\n"));
+        close(new double[] {0.5, -1, 0.125},
+                merge("merge_method: passthrough\nmodels: [{model: p, parameters: {scale: [{filter: w, value: 0.5}]}}]\n"));
+        close(new double[] {-3, 6, -0.75}, merge("merge_method: passthrough\nmodels: [{model: p}]\nparameters: {scale: -3}\n"));
+    }
+
+    /** nuslerp: (1, 0) and (0, 2) at t = 0.5 (45 degrees), per tensor; per row, [1, 0] and [2, 0] are colinear (lerp). */
+    @Test
+    void nuslerpIsSlerpAtTheWeightsRatio() throws IOException {
+        model("n0", 1, 0);
+        model("n1", 0, 2);
+        double h = Math.sqrt(0.5);
+        close(new double[] {h, 2 * h}, merge("merge_method: nuslerp\nmodels: [{model: n0}, {model: n1}]\n"));
+        model("r0", "2,2", 1, 0, 1, 0);
+        model("r1", "2,2", 2, 0, 0, 2);
+        close(new double[] {1.25, 0, Math.sin(0.75 * Math.PI / 2), 2 * Math.sin(0.25 * Math.PI / 2)}, merge("""
+                merge_method: nuslerp
+                models: [{model: r0, parameters: {weight: 3}}, {model: r1, parameters: {weight: 1}}]
+                parameters: {nuslerp_flatten: false}
+                """));
+    }
+
+    /** karcher: (1, 0) and (0, 3), mean direction at 45 degrees, mean norm 2. */
+    @Test
+    void karcherIsTheMeanDirectionAtTheMeanNorm() throws IOException {
+        model("k0", 1, 0);
+        model("k1", 0, 3);
+        double h = Math.sqrt(0.5);
+        close(new double[] {2 * h, 2 * h}, merge("merge_method: karcher\nmodels: [{model: k0}, {model: k1}]\n"));
+        close(new double[] {2 * h, 2 * h}, merge("merge_method: karcher\nmodels: [{model: k0}, {model: k1}]\nparameters: {max_iter: 0}\n"));
+    }
+
+    /**
+     * sce: Δ1 = (1, 2, −1, 0), Δ2 = (3, −2, −1, 0), mean squares 1.5 and 3.5: weights 0.3 and 0.7.
+     * Element 1 sums to 0 and elects +, so only model 1 counts there; element 3 has no sign. With
+     * select_topk 0.5: two elements vary (variances 1 and 4), int(0.5·2) = 1 is kept, element 1.
+     */
+    @Test
+    void sceSelectsWeighsAndElects() throws IOException {
+        model("z4", 0, 0, 0, 0);
+        model("e1", 1, 2, -1, 0);
+        model("e2", 3, -2, -1, 0);
+        String yaml = "merge_method: sce\nbase_model: z4\nmodels: [{model: e1}, {model: e2}]\nparameters: {select_topk: %s}\n";
+        close(new double[] {2.4, 2, -1, 0}, merge(yaml.formatted(1)));
+        close(new double[] {0, 2, 0, 0}, merge(yaml.formatted(0.5)));
+    }
+
+    /**
+     * arcee_fusion on rows of one element: each row's KL is 0, so every importance is 0, the
+     * threshold is 0 and every element takes the model's value.
+     */
+    @Test
+    void arceeFusionOnRowsOfOneElementTakesTheModel() throws IOException {
+        model("fb", "3,1", 1, 2, 3);
+        model("fx", "3,1", 1.5, -2, 3);
+        close(new double[] {1.5, -2, 3}, merge("merge_method: arcee_fusion\nbase_model: fb\nmodels: [{model: fb}, {model: fx}]\n"));
+    }
 }

@@ -125,6 +125,12 @@ final class MergeSetup implements AutoCloseable {
                     b.flag(p, flag(p, method));
                 } else if (!p.perModel()) {
                     b.parameter(p, global(p));
+                } else {
+                    TensorParameter[] values = new TensorParameter[n];
+                    for (int i = 0; i < n; i++) {
+                        values[i] = perModel(p, i);
+                    }
+                    b.perModel(p, values);
                 }
             }
         }

@@ -55,8 +55,8 @@ public interface MergeMethod {
         return false;
     }
 
-    /** What is wrong with merging {@code models} models besides the base, or null. */
-    default String modelCountProblem(int models) {
+    /** What is wrong with merging {@code models} models besides the base ({@code base}: whether one is given), or null. */
+    default String modelCountProblem(int models, boolean base) {
         return null;
     }
 

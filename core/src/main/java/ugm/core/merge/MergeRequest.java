@@ -39,6 +39,8 @@ public final class MergeRequest {
     /** The parameters without a field of their own (those of newer methods), by parameter. */
     final java.util.Map<Parameter, TensorParameter> numbers;
     final java.util.Map<Parameter, Boolean> flags;
+    /** The per-model parameters without a field of their own, one value per model. */
+    final java.util.Map<Parameter, List<TensorParameter>> perModelNumbers;
 
     private MergeRequest(Builder b) {
         method = b.method;
@@ -68,6 +70,7 @@ public final class MergeRequest {
         seed = b.seed;
         numbers = java.util.Map.copyOf(b.numbers);
         flags = java.util.Map.copyOf(b.flags);
+        perModelNumbers = java.util.Map.copyOf(b.perModelNumbers);
         check();
     }
 
@@ -130,7 +133,13 @@ public final class MergeRequest {
             throw usage(densities.size() + " densities, " + gammas.size() + " gammas and " + epsilons.size() + " epsilons for " + models.size()
                     + " models; give one per model, in model order");
         }
-        String count = method.modelCountProblem(models.size());
+        for (java.util.Map.Entry<Parameter, List<TensorParameter>> e : perModelNumbers.entrySet()) {
+            if (e.getValue().size() != models.size()) {
+                throw usage(e.getValue().size() + " values of " + e.getKey().key() + " for " + models.size()
+                        + " models; give one per model, in model order");
+            }
+        }
+        String count = method.modelCountProblem(models.size(), base != null);
         if (count != null) {
             throw usage(count);
         }
@@ -236,15 +245,18 @@ public final class MergeRequest {
         return filterWise;
     }
 
-    /** Model {@code model}'s value of a per-model parameter (weight, fisher_scale, density, gamma, epsilon). */
+    /** Model {@code model}'s value of a per-model parameter (weight, fisher_scale, density, gamma, epsilon, scale). */
     public TensorParameter perModel(Parameter p, int model) {
+        if (!p.perModel()) {
+            throw new IllegalArgumentException(p.key() + " is not given per model");
+        }
         List<TensorParameter> l = switch (p) {
             case WEIGHT -> weights;
             case FISHER_SCALE -> fisherScales;
             case DENSITY -> densities;
             case GAMMA -> gammas;
             case EPSILON -> epsilons;
-            default -> throw new IllegalArgumentException(p.key() + " is not given per model");
+            default -> perModelNumbers.getOrDefault(p, filled(models.size(), p));
         };
         return l.get(model);
     }
@@ -328,6 +340,7 @@ public final class MergeRequest {
         private long seed;
         private final java.util.Map<Parameter, TensorParameter> numbers = new java.util.EnumMap<>(Parameter.class);
         private final java.util.Map<Parameter, Boolean> flags = new java.util.EnumMap<>(Parameter.class);
+        private final java.util.Map<Parameter, List<TensorParameter>> perModelNumbers = new java.util.EnumMap<>(Parameter.class);
 
         private Builder(MergeMethod method) {
             this.method = Objects.requireNonNull(method, "method");
@@ -519,6 +532,18 @@ public final class MergeRequest {
                 throw new IllegalArgumentException(p.key() + " is not a global number");
             }
             numbers.put(p, Objects.requireNonNull(value, p.key()));
+            return this;
+        }
+
+        /**
+         * A per-model number without a setter of its own (a parameter of a newer method, e.g.
+         * passthrough's {@code scale}), one value per model in model order; read by {@link MergeRequest#perModel}.
+         */
+        public Builder perModel(Parameter p, TensorParameter... values) {
+            if (!p.perModel()) {
+                throw new IllegalArgumentException(p.key() + " is not given per model");
+            }
+            perModelNumbers.put(p, List.of(values));
             return this;
         }
 

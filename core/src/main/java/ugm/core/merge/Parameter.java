@@ -29,7 +29,19 @@ public enum Parameter {
     /** multislerp: divide the weights by their sum. */
     NORMALIZE_WEIGHTS("normalize_weights", false, Kind.FLAG, 1),
     /** multislerp: the small constant added to norms. */
-    EPS("eps", false, Kind.SCALAR_NUMBER, 1e-8);
+    EPS("eps", false, Kind.SCALAR_NUMBER, 1e-8),
+    /** passthrough: the factor the model's tensor is multiplied by. */
+    SCALE("scale", true, Kind.NUMBER, 1),
+    /** nuslerp: interpolate the whole tensor as one vector (else vectors along one dimension). */
+    NUSLERP_FLATTEN("nuslerp_flatten", false, Kind.FLAG, 1),
+    /** nuslerp without flattening: the vectors along the first dimension instead of the last. */
+    NUSLERP_ROW_WISE("nuslerp_row_wise", false, Kind.FLAG, 0),
+    /** karcher: the most iterations of the mean (a whole number). */
+    MAX_ITER("max_iter", false, Kind.SCALAR_NUMBER, 10),
+    /** karcher: below this a norm, an angle or a step counts as zero. */
+    TOL("tol", false, Kind.SCALAR_NUMBER, 1e-5),
+    /** sce: the fraction of the elements whose task vectors vary most across the models that are kept. */
+    SELECT_TOPK("select_topk", false, Kind.NUMBER, 1);
 
     /** What values a parameter takes. */
     public enum Kind {

@@ -185,7 +185,7 @@ class NonFiniteInputsTest {
                 continue;
             }
             MergeRequest.Builder req = MergeRequest.builder(m).base(base).remove(remove).outDtype(DType.F32);
-            int count = m == Method.SLERP || m == Method.NEARSWAP ? 1 : 2; // these take one model beside the base
+            int count = m.modelCountProblem(2, true) == null ? 2 : 1; // slerp, nearswap, ... take one model beside the base
             for (int t = 0; t < count; t++) {
                 req.model(models[t]);
                 if (m.needsFishers()) {

@@ -17,7 +17,7 @@ abstract class BaseAndOneModel extends AbstractMergeMethod {
     }
 
     @Override
-    public final String modelCountProblem(int models) {
+    public final String modelCountProblem(int models, boolean base) {
         return models == 1 ? null : id() + " takes the base and exactly one other model, not " + models;
     }
 }

@@ -37,7 +37,12 @@ public enum Method implements MergeMethod {
     NEARSWAP(new Nearswap()),
     TIES_GRADIENT_MATCHING(TaskVectorFamily.TIES_GRADIENT_MATCHING),
     DARE_GRADIENT_MATCHING(TaskVectorFamily.DARE_GRADIENT_MATCHING),
-    MULTISLERP(new Multislerp());
+    MULTISLERP(new Multislerp()),
+    PASSTHROUGH(new Passthrough()),
+    NUSLERP(new Nuslerp()),
+    KARCHER(new Karcher()),
+    SCE(new Sce()),
+    ARCEE_FUSION(new ArceeFusion());
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */
@@ -107,8 +112,8 @@ public enum Method implements MergeMethod {
     }
 
     @Override
-    public String modelCountProblem(int models) {
-        return impl.modelCountProblem(models);
+    public String modelCountProblem(int models, boolean base) {
+        return impl.modelCountProblem(models, base);
     }
 
     @Override

@@ -24,7 +24,7 @@ final class ModelStock extends AbstractMergeMethod {
     }
 
     @Override
-    public String modelCountProblem(int models) {
+    public String modelCountProblem(int models, boolean base) {
         return models >= 2 ? null : "model_stock needs at least two models besides the base";
     }
 

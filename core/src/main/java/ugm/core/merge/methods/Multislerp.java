@@ -81,7 +81,7 @@ final class Multislerp extends AbstractMergeMethod {
                 w[i] /= sum;
             }
         }
-        double[][] gram = gram(t, hasBase);
+        double[][] gram = Blocks.gram(t, hasBase);
         double[] scale = new double[m]; // 1 / (‖v_i‖ + eps)
         double meanNorm = 0;
         double avgNorm = 0;
@@ -119,39 +119,5 @@ final class Multislerp extends AbstractMergeMethod {
             }
             return 0;
         };
-    }
-
-    /** The Gram matrix of the vectors (the models less the base, if any), in double, streamed block by block. */
-    private static double[][] gram(TensorPlan t, boolean hasBase) {
-        int m = t.models().size();
-        long count = t.output().elementCount();
-        float[] base = new float[Blocks.BLOCK];
-        float[][] v = new float[m][Blocks.BLOCK];
-        double[][] g = new double[m][m];
-        for (long at = 0; at < count; at += Blocks.BLOCK) {
-            int n = (int) Math.min(Blocks.BLOCK, count - at);
-            if (hasBase) {
-                Blocks.decode(t.base(), at, n, base);
-            }
-            for (int i = 0; i < m; i++) {
-                Blocks.decode(t.models().get(i), at, n, v[i]);
-                if (hasBase) {
-                    for (int j = 0; j < n; j++) {
-                        v[i][j] -= base[j];
-                    }
-                }
-            }
-            for (int i = 0; i < m; i++) {
-                for (int k = i; k < m; k++) {
-                    double s = 0;
-                    for (int j = 0; j < n; j++) {
-                        s += (double) v[i][j] * v[k][j];
-                    }
-                    g[i][k] += s;
-                    g[k][i] = g[i][k];
-                }
-            }
-        }
-        return g;
     }
 }

@@ -154,7 +154,7 @@ public final class MergeJob implements AutoCloseable {
                 folder.copyModelFiles(setup.modelFiles(), setup.outDtype());
             }
             folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
-            folder.writeFile("README.md", ModelCard.of(config, yaml, Version.of()).getBytes(StandardCharsets.UTF_8));
+            folder.writeFile("README.md", ModelCard.of(config, setup.fisherSources(), yaml, Version.of()).getBytes(StandardCharsets.UTF_8));
             setup.requireUnchanged();
             folder.publish();
         }

@@ -28,6 +28,7 @@ import ugm.core.DType;
 import ugm.core.UgmException;
 import ugm.core.merge.Parameter;
 import ugm.core.merge.methods.Method;
+import ugm.io.HubCache;
 
 /** Reads a mergekit-style YAML config; every mistake is one line naming the file and the key. */
 public final class ConfigParser {
@@ -41,12 +42,12 @@ public final class ConfigParser {
     public static final Set<String> MERGEKIT_METHODS = Set.of("nuslerp", "passthrough", "sce", "karcher",
             "arcee_fusion");
 
-    private final Path file;
     private final Path dir;
+    private final HubCache cache;
 
-    private ConfigParser(Path file) {
-        this.file = file;
+    private ConfigParser(Path file, HubCache cache) {
         this.dir = file.toAbsolutePath().normalize().getParent();
+        this.cache = cache;
     }
 
     /**
@@ -66,9 +67,17 @@ public final class ConfigParser {
     private static final YAMLMapper YAML = YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).build();
 
-    /** Reads {@code file}; relative paths in it are relative to its folder. */
+    /** Reads {@code file} with the Hugging Face cache of the environment: {@link #read(Path, HubCache)}. */
     public static MergeConfig read(Path file) {
-        ConfigParser p = new ConfigParser(file);
+        return read(file, HubCache.fromEnvironment());
+    }
+
+    /**
+     * Reads {@code file}; its model references are resolved as {@link ModelRef} says (relative
+     * paths against the working directory, model ids in {@code cache}).
+     */
+    public static MergeConfig read(Path file, HubCache cache) {
+        ConfigParser p = new ConfigParser(file, cache);
         JsonNode root = parse(file, text(file));
         try {
             return p.config(root);
@@ -220,7 +229,7 @@ public final class ConfigParser {
         String outDtype = text(root, "out_dtype", false);
         dtype(dtype, "dtype");
         dtype(outDtype, "out_dtype");
-        return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models,
+        return new MergeConfig(method, ref(root, "base_model"), ref(root, "base_fisher"), models,
                 parameters(root.get("parameters"), "parameters", false), dtype, outDtype, tokenizer);
     }
 
@@ -236,11 +245,11 @@ public final class ConfigParser {
                 throw new ConfigException("unknown key '" + k + "' in " + where + hint);
             }
         }
-        Path model = path(node, "model");
+        ModelRef model = ref(node, "model");
         if (model == null) {
             throw new ConfigException(where + " has no 'model'");
         }
-        return new MergeConfig.Model(model, path(node, "fisher"), parameters(node.get("parameters"), where + ".parameters", true));
+        return new MergeConfig.Model(model, ref(node, "fisher"), parameters(node.get("parameters"), where + ".parameters", true));
     }
 
     private static Map<String, Setting> parameters(JsonNode node, String where, boolean perModel) {
@@ -312,8 +321,12 @@ public final class ConfigParser {
         return v.asText();
     }
 
-    private Path path(JsonNode node, String key) {
+    private ModelRef ref(JsonNode node, String key) {
         String s = text(node, key, false);
-        return s == null ? null : dir.resolve(s).normalize();
+        try {
+            return s == null ? null : ModelRef.resolve(s, dir, cache);
+        } catch (ConfigException e) {
+            throw new ConfigException(key + ": " + e.getMessage());
+        }
     }
 }

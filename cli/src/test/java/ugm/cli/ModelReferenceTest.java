@@ -244,6 +244,10 @@ class ModelReferenceTest {
         assertEquals("ugm: model not found: " + Path.of("family/task-1").toAbsolutePath() + " (paths are relative to the working"
                 + " directory, as in mergekit; relative to the config file it is " + family.resolve("task-1") + ")", r.errLine());
         assertFalse(Files.exists(tmp.resolve("beside-out")));
+        // An id the cache holds is the cache's, even with a folder of that name beside the config: no error, no hint.
+        Path dir = Files.createDirectories(tmp.resolve("beside/org/task-1")).getParent().getParent();
+        Path beside = Files.writeString(dir.resolve("merge.yml"), "merge_method: linear\nmodels:\n  - model: org/task-1\n");
+        assertEquals(snapshot("org/task-1", MAIN), ConfigParser.read(beside, cache).models().get(0).model().path());
     }
 
     @Test

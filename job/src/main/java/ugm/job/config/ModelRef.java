@@ -38,23 +38,24 @@ public record ModelRef(String written, Path path, String hubId, String revision,
         if (!written.isEmpty() && Files.exists(local)) {
             return new ModelRef(written, local, null, null, null);
         }
+        int at = written.indexOf('@');
+        String id = at < 0 ? written : written.substring(0, at);
+        String revision = at < 0 ? null : written.substring(at + 1);
+        boolean idShaped = HubCache.isRepoId(id) && (revision == null || HubCache.isRevision(revision));
+        Path snapshot = idShaped ? cache.snapshot(id, revision) : null;
+        if (snapshot != null) {
+            return new ModelRef(written, snapshot, id, revision, null);
+        }
         if (configDir != null && !written.isEmpty() && !Path.of(written).isAbsolute()
                 && Files.exists(configDir.resolve(written))) {
             return new ModelRef(written, local, null, null, "not found: " + local + " (paths are relative to the working"
                     + " directory, as in mergekit; relative to the config file it is " + configDir.resolve(written).normalize() + ")");
         }
-        int at = written.indexOf('@');
-        String id = at < 0 ? written : written.substring(0, at);
-        String revision = at < 0 ? null : written.substring(at + 1);
-        if (!HubCache.isRepoId(id) || revision != null && !HubCache.isRevision(revision)) {
+        if (!idShaped) {
             return new ModelRef(written, local, null, null, "not found: " + local);
         }
-        Path snapshot = cache.snapshot(id, revision);
-        if (snapshot == null) {
-            return new ModelRef(written, local, null, null, written + " is not in the Hugging Face cache (" + cache.root()
-                    + ") and " + local + " does not exist; fetch it with: " + HubCache.downloadCommand(id, revision));
-        }
-        return new ModelRef(written, snapshot, id, revision, null);
+        return new ModelRef(written, local, null, null, written + " is not in the Hugging Face cache (" + cache.root()
+                + ") and " + local + " does not exist; fetch it with: " + HubCache.downloadCommand(id, revision));
     }
 
     /** Whether it came from the Hugging Face cache. */

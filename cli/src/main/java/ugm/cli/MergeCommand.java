@@ -22,10 +22,12 @@ import ugm.core.merge.MergePlan;
 import ugm.core.merge.MergeReport;
 import ugm.core.merge.Parameter;
 import ugm.core.merge.methods.Method;
+import ugm.io.HubCache;
 import ugm.io.OutputFolder;
 import ugm.job.MergeJob;
 import ugm.job.config.ConfigParser;
 import ugm.job.config.MergeConfig;
+import ugm.job.config.ModelRef;
 import ugm.job.config.Setting;
 
 @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpAutoWidth = true,
@@ -48,20 +50,21 @@ final class MergeCommand implements Callable<Integer> {
             description = "The method: one of those listed above.")
     Method method;
 
-    @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder, or a .safetensors or torch.save (.bin, .pt) file.")
-    Path base;
+    @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder, a .safetensors or torch.save (.bin, .pt) file,"
+            + " or a Hugging Face model id (org/name[@revision]) in the local cache.")
+    String base;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "A fine-tuned model; repeat for each.")
-    List<Path> models = new ArrayList<>();
+    @Option(names = "--model", paramLabel = "DIR", description = "A fine-tuned model, as --base; repeat for each.")
+    List<String> models = new ArrayList<>();
 
     @Option(names = "--weight", paramLabel = "W", description = "Weight of each model, in --model order (default 1).")
     List<Double> weights = new ArrayList<>();
 
     @Option(names = "--fisher", paramLabel = "DIR", description = "Fisher of each model, in --model order (default <model>/hessian).")
-    List<Path> fishers = new ArrayList<>();
+    List<String> fishers = new ArrayList<>();
 
     @Option(names = "--base-fisher", paramLabel = "DIR", description = "Fisher of the base (default <base>/hessian if it exists).")
-    Path baseFisher;
+    String baseFisher;
 
     @Option(names = "--fisher-scale", paramLabel = "S", description = "Scale of each model's Fisher, in --model order, e.g. its training-set size (default 1).")
     List<Double> fisherScales = new ArrayList<>();
@@ -142,11 +145,16 @@ final class MergeCommand implements Callable<Integer> {
     static String[] description() {
         List<String> lines = new ArrayList<>(List.of(
                 "Merges fine-tuned models of one base into a new checkpoint folder, from a",
-                "mergekit-style YAML config (paths relative to it) or from the options below.", "", "Methods:"));
+                "mergekit-style YAML config or from the options below.", "", "Methods:"));
         for (Method m : Method.values()) {
             wrap(String.format(Locale.ROOT, "  %-18s %s", m.id(), m.summary()), 21, lines);
         }
         lines.addAll(List.of("",
+                "A model (or Fisher), in the config or the options, is a local path, relative to",
+                "the working directory as in mergekit; else a Hugging Face model id org/name or",
+                "org/name@revision in the local cache, found as huggingface_hub finds it",
+                "(HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub). ugm never downloads:",
+                "fetch a model with huggingface-cli download ID.",
                 "Fishers default to <model>/hessian and <base>/hessian when those folders exist.",
                 "The output is built beside OUT_DIR under a temporary name and renamed into place",
                 "only when complete; it also holds the config used (ugm_config.yml) and a model",
@@ -286,6 +294,7 @@ final class MergeCommand implements Callable<Integer> {
         if (normalize && noNormalize) {
             throw usage("give --normalize or --no-normalize, not both");
         }
+        HubCache cache = HubCache.fromEnvironment();
         List<MergeConfig.Model> entries = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             Map<String, Setting> p = new LinkedHashMap<>();
@@ -304,7 +313,7 @@ final class MergeCommand implements Callable<Integer> {
             if (!epsilons.isEmpty()) {
                 p.put(Parameter.EPSILON.key(), new Setting.Number(epsilons.get(i)));
             }
-            entries.add(new MergeConfig.Model(absolute(models.get(i)), fishers.isEmpty() ? null : absolute(fishers.get(i)), p));
+            entries.add(new MergeConfig.Model(ref(models.get(i), cache), fishers.isEmpty() ? null : ref(fishers.get(i), cache), p));
         }
         Map<String, Setting> global = new LinkedHashMap<>();
         putNumber(global, Parameter.LAMBDA, lambda);
@@ -328,7 +337,7 @@ final class MergeCommand implements Callable<Integer> {
         if (rescale != null) {
             global.put(Parameter.RESCALE.key(), new Setting.Flag(rescale));
         }
-        return new MergeConfig(method, absolute(base), absolute(baseFisher), entries, global, null,
+        return new MergeConfig(method, ref(base, cache), ref(baseFisher, cache), entries, global, null,
                 outDtype == null ? null : outDtype.torchName(), null, null, null);
     }
 
@@ -344,8 +353,8 @@ final class MergeCommand implements Callable<Integer> {
         }
     }
 
-    private static Path absolute(Path p) {
-        return p == null ? null : p.toAbsolutePath().normalize();
+    private static ModelRef ref(String written, HubCache cache) {
+        return written == null ? null : ModelRef.resolve(written, null, cache);
     }
 
     private static UgmException usage(String message) {

@@ -30,7 +30,7 @@ class ConfigErrorsTest {
 
     private Run merge(String yaml, String... extra) throws IOException {
         Path cfg = tmp.resolve("merge.yml");
-        Files.writeString(cfg, yaml);
+        Files.writeString(cfg, Configs.absolute(yaml, tmp));
         String[] args = Stream.concat(Stream.of("merge", cfg.toString(), tmp.resolve("out").toString()), Stream.of(extra))
                 .toArray(String[]::new);
         Run r = Run.of(args);
@@ -146,7 +146,7 @@ class ConfigErrorsTest {
 
     @Test
     void verboseAddsTheStackTrace() throws IOException {
-        Files.writeString(tmp.resolve("merge.yml"), gm("  - model: m1\n  - model: m3\n"));
+        Files.writeString(tmp.resolve("merge.yml"), Configs.absolute(gm("  - model: m1\n  - model: m3\n"), tmp));
         Run r = Run.of("merge", tmp.resolve("merge.yml").toString(), tmp.resolve("out").toString(), "--verbose");
         assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
         assertTrue(r.err().lines().findFirst().orElseThrow().contains("model not found"), r.err());
@@ -227,9 +227,9 @@ class ConfigErrorsTest {
         assertTrue(fraction.errLine().endsWith(": parameters.random_seed must be a whole number (such as 42), not 1.5"), fraction.err());
         // A whole number written as a float (earlier ugm versions wrote seeds so into ugm_config.yml) is that number, exactly.
         Path cfg = tmp.resolve("seed.yml");
-        Files.writeString(cfg, dare + "parameters: {random_seed: 9007199254740993.0}\n");
+        Files.writeString(cfg, Configs.absolute(dare, tmp) + "parameters: {random_seed: 9007199254740993.0}\n");
         assertEquals(new Setting.Whole(9007199254740993L), ConfigParser.read(cfg).parameters().get("random_seed"));
-        Files.writeString(cfg, dare + "parameters: {random_seed: 4.2e1}\n");
+        Files.writeString(cfg, Configs.absolute(dare, tmp) + "parameters: {random_seed: 4.2e1}\n");
         assertEquals(new Setting.Whole(42), ConfigParser.read(cfg).parameters().get("random_seed"));
         Run big = merge(dare + "parameters: {random_seed: 9223372036854775808}\n");
         assertEquals(ExitCodes.USAGE, big.code(), big::toString);
@@ -263,7 +263,7 @@ class ConfigErrorsTest {
     void aConfigOver256KibIsRefusedBeforeItIsParsed() throws IOException {
         // One comment line of 3.2 MB: the YAML reader takes time in the square of its length (27 s here before the limit).
         Path cfg = tmp.resolve("merge.yml");
-        Files.writeString(cfg, gm(TWO) + "# " + "x".repeat(3_200_000) + "\n");
+        Files.writeString(cfg, Configs.absolute(gm(TWO), tmp) + "# " + "x".repeat(3_200_000) + "\n");
         long start = System.nanoTime();
         Run big = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -271,14 +271,14 @@ class ConfigErrorsTest {
         assertEquals("ugm: " + cfg + " is larger than 256 KiB, the most a config may be", big.errLine());
         assertTrue(seconds < 5, "refused in " + seconds + " s");
         // Just over the limit, in ordinary lines.
-        Files.writeString(cfg, gm(TWO) + "# a comment line\n".repeat((256 << 10) / 17 + 1));
+        Files.writeString(cfg, Configs.absolute(gm(TWO), tmp) + "# a comment line\n".repeat((256 << 10) / 17 + 1));
         assertTrue(Files.size(cfg) > 256 << 10);
         Run over = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
         assertEquals(ExitCodes.USAGE, over.code(), over::toString);
         assertEquals("ugm: " + cfg + " is larger than 256 KiB, the most a config may be", over.errLine());
         assertFalse(Files.exists(tmp.resolve("out")));
         // At the limit, the worst line there is (one comment) is read quickly: well under a second here.
-        String config = gm(TWO) + "# ";
+        String config = Configs.absolute(gm(TWO), tmp) + "# ";
         Files.writeString(cfg, config + "x".repeat((256 << 10) - config.length() - 1) + "\n");
         assertEquals(256 << 10, Files.size(cfg));
         start = System.nanoTime();

@@ -62,7 +62,7 @@ class ConfigMergeTest {
 
     private static Path config(String name, String yaml) throws IOException {
         Path p = tmp.resolve(name);
-        Files.writeString(p, yaml);
+        Files.writeString(p, Configs.absolute(yaml, tmp));
         return p;
     }
 
@@ -234,7 +234,7 @@ class ConfigMergeTest {
         assertEquals(0, r.code(), r::toString);
         MergeConfig c = ConfigParser.read(out.resolve("ugm_config.yml"));
         assertEquals(Method.GRADIENT_MATCHING, c.method());
-        assertEquals(family.resolve("base").toAbsolutePath().normalize(), c.base());
+        assertEquals(family.resolve("base").toAbsolutePath().normalize(), c.base().path());
         assertEquals(2, c.models().size());
         assertEquals(0.5, c.models().get(1).parameters().get("weight").evaluate("x", 0));
         assertEquals(1e-4, c.parameters().get("delta0").evaluate("x", 0));

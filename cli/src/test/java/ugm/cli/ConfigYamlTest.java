@@ -32,13 +32,13 @@ class ConfigYamlTest {
 
     private MergeConfig read(String yaml) throws IOException {
         Path cfg = tmp.resolve("merge.yml");
-        Files.writeString(cfg, yaml);
+        Files.writeString(cfg, Configs.absolute(yaml, tmp));
         return ConfigParser.read(cfg);
     }
 
     private Run merge(String yaml, String out, String... extra) throws IOException {
         Path cfg = tmp.resolve(out + ".yml");
-        Files.writeString(cfg, yaml);
+        Files.writeString(cfg, Configs.absolute(yaml, tmp));
         String[] args = new String[3 + extra.length];
         args[0] = "merge";
         args[1] = cfg.toString();
@@ -79,15 +79,15 @@ class ConfigYamlTest {
     void aliasesOfScalarsListsAndMappingsAreTheirValuesDecimalsExact() throws IOException {
         MergeConfig c = read("""
                 merge_method: ties
-                base_model: &b base
+                base_model: &b %s
                 models:
                   - model: m1
                     parameters: &p {weight: &w 0.7, density: [0.1, &d 0.7]}
                   - model: m2
                     parameters: *p
                 parameters: {lambda: *w, rescale: yes, normalize: off}
-                """);
-        assertEquals(tmp.resolve("base"), c.base());
+                """.formatted(tmp.resolve("base")));
+        assertEquals(tmp.resolve("base"), c.base().path());
         assertEquals(c.models().get(0).parameters(), c.models().get(1).parameters());
         assertEquals(new Setting.Gradient(List.of(0.1, 0.7)), c.models().get(1).parameters().get("density"));
         assertEquals(number(0.7), c.parameters().get("lambda"));

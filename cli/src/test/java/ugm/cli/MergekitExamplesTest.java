@@ -274,7 +274,7 @@ class MergekitExamplesTest {
         }
         all.forEach(this::model);
         Path cfg = tmp.resolve(example);
-        Files.writeString(cfg, yaml);
+        Files.writeString(cfg, Configs.absolute(yaml, tmp));
         Path out = tmp.resolve("out-" + example);
         Run r = Run.of("merge", cfg.toString(), out.toString(), "--quiet");
         assertEquals(0, r.code(), r::toString);

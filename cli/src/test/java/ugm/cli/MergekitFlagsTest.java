@@ -42,7 +42,7 @@ class MergekitFlagsTest {
     }
 
     private static Path write(String name, String parameters) throws IOException {
-        return Files.writeString(tmp.resolve(name), """
+        return Files.writeString(tmp.resolve(name), Configs.absolute("""
                 merge_method: dare_ties
                 base_model: family/base
                 models:
@@ -50,7 +50,7 @@ class MergekitFlagsTest {
                     parameters: {weight: 0.6, density: 0.5}
                   - model: family/task-2
                     parameters: {weight: 0.4, density: 0.5}
-                """ + parameters);
+                """, tmp) + parameters);
     }
 
     /** {@code ugm merge CONFIG OUT extra...}. */
@@ -191,7 +191,8 @@ class MergekitFlagsTest {
         assertRefused(flags, "--random-seed 4 and --seed 3 differ: give one seed", "flags-seeds");
 
         // methods that draw no random numbers ignore it, as mergekit's do, without a warning about random_seed
-        Path linear = Files.writeString(tmp.resolve("linear.yml"), "merge_method: linear\nmodels: [{model: family/task-1}, {model: family/task-2}]\n");
+        Path linear = Files.writeString(tmp.resolve("linear.yml"),
+                Configs.absolute("merge_method: linear\nmodels: [{model: family/task-1}, {model: family/task-2}]\n", tmp));
         Run r = ok(merge(linear, "linear", "--random-seed", "7"));
         assertFalse(r.err().contains("random_seed"), r.err());
         assertFalse(Files.readString(tmp.resolve("linear/ugm_config.yml")).contains("random_seed"));

@@ -87,14 +87,14 @@ class MergekitSemanticsTest {
         base.write(tmp.resolve("base"));
         task.write(tmp.resolve("task"));
         Path cfg = tmp.resolve("gradient.yml");
-        Files.writeString(cfg, """
+        Files.writeString(cfg, Configs.absolute("""
                 merge_method: task_arithmetic
                 base_model: base
                 models:
                   - model: task
                     parameters:
                       weight: [0.2, 0.3, 1]
-                """);
+                """, tmp));
         Path out = tmp.resolve("out");
         Run r = Run.of("merge", cfg.toString(), out.toString(), "--quiet");
         assertEquals(0, r.code(), r::toString);

@@ -53,7 +53,7 @@ class MethodsYamlTest {
     private float[] merge(String yaml) throws IOException {
         Path cfg = tmp.resolve("merge-" + runs + ".yml");
         Path out = tmp.resolve("out-" + runs++);
-        Files.writeString(cfg, yaml);
+        Files.writeString(cfg, Configs.absolute(yaml, tmp));
         Run r = Run.of("merge", cfg.toString(), out.toString(), "--quiet");
         assertEquals(0, r.code(), r::toString);
         return read(out);

@@ -90,7 +90,7 @@ class TokenizerFilesTest {
     }
 
     Path config(String yaml) throws IOException {
-        return Files.writeString(tmp.resolve("merge.yml"), yaml);
+        return Files.writeString(tmp.resolve("merge.yml"), Configs.absolute(yaml, tmp));
     }
 
     /** Merges the config {@code yaml} into {@code out} through the library, as {@code ugm merge} does. */
@@ -204,8 +204,9 @@ class TokenizerFilesTest {
                 """, block, MergeJob.Options.defaults());
         assertEquals("tok", json(block.resolve("tokenizer_config.json")).get("from").asText());
         MergeConfig again = ConfigParser.read(block.resolve("ugm_config.yml"));
-        assertEquals(new MergeConfig.Tokenizer(new MergeConfig.TokenizerSource(MergeConfig.TokenizerSource.Kind.MODEL,
-                tokens.toAbsolutePath().normalize()), 3), again.tokenizer());
+        assertEquals(MergeConfig.TokenizerSource.Kind.MODEL, again.tokenizer().source().kind());
+        assertEquals(tokens.toAbsolutePath().normalize(), again.tokenizer().source().model().path());
+        assertEquals(3, again.tokenizer().padToMultipleOf());
         assertEquals(job.config().tokenizer(), again.tokenizer());
         assertEquals(null, again.tokenizerSource());
     }

@@ -9,8 +9,8 @@ import ugm.io.SafetensorsException.Rule;
  * Where a shard named by an index really is. The name itself is checked lexically (no absolute
  * path, no way out through {@code ..}); this follows symbolic links, so a link inside the folder
  * that points elsewhere is refused too. One layout is allowed: a Hugging Face cache snapshot
- * ({@code <repo>/snapshots/<revision>/}), whose files are links into that same repository's
- * {@code <repo>/blobs/}. The model's other files ({@link ModelFiles}) follow the same rule.
+ * ({@code <repo>/snapshots/<revision>/}, and the folders in it), whose files are links into that
+ * same repository's {@code <repo>/blobs/}. The model's other files ({@link ModelFiles}) follow the same rule.
  */
 final class ShardLinks {
 
@@ -44,14 +44,19 @@ final class ShardLinks {
         return realFile.startsWith(realFolder) || inHuggingFaceBlobs(realFolder, realFile);
     }
 
-    /** {@code <repo>/snapshots/<rev>} and a file in {@code <repo>/blobs/}. */
+    /**
+     * A folder in {@code <repo>/snapshots/<rev>} (that folder or one inside it, such as a model's
+     * {@code hessian/}) and a file in {@code <repo>/blobs/}.
+     */
     static boolean inHuggingFaceBlobs(Path realFolder, Path realShard) {
-        Path snapshots = realFolder.getParent();
-        if (snapshots == null || snapshots.getFileName() == null || !snapshots.getFileName().toString().equals("snapshots")) {
-            return false;
+        for (Path rev = realFolder; rev.getParent() != null; rev = rev.getParent()) {
+            Path snapshots = rev.getParent();
+            if (snapshots.getFileName() != null && snapshots.getFileName().toString().equals("snapshots")) {
+                Path repo = snapshots.getParent();
+                return repo != null && realShard.getParent() != null && realShard.getParent().equals(repo.resolve("blobs"))
+                        && Files.isRegularFile(realShard);
+            }
         }
-        Path repo = snapshots.getParent();
-        return repo != null && realShard.getParent() != null && realShard.getParent().equals(repo.resolve("blobs"))
-                && Files.isRegularFile(realShard);
+        return false;
     }
 }

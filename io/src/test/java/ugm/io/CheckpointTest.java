@@ -342,6 +342,15 @@ class CheckpointTest {
         try (Checkpoint c = Checkpoint.open(snapshot)) {
             assertEquals(3, c.tensors().size());
         }
+        // A folder in the snapshot (a model's hessian/) reads the same blobs: ../../../blobs/<hash>
+        Path sub = Files.createDirectories(snapshot.resolve("hessian"));
+        Files.createSymbolicLink(sub.resolve("s1.safetensors"), Path.of("../../../blobs/h1"));
+        Files.createSymbolicLink(sub.resolve("s2.safetensors"), Path.of("../../../blobs/h2"));
+        Files.writeString(sub.resolve("model.safetensors.index.json"),
+                index("a", "s1.safetensors", "b", "s1.safetensors", "c", "s2.safetensors"));
+        try (Checkpoint c = Checkpoint.open(sub)) {
+            assertEquals(3, c.tensors().size());
+        }
         // ...but not a link from a snapshot to anywhere else.
         Files.delete(snapshot.resolve("s2.safetensors"));
         writeFile(dir.resolve("elsewhere.safetensors"), List.of(t("c", 2)));

@@ -189,7 +189,7 @@ public final class MergeJob implements AutoCloseable {
             setup.outputFiles().writeTo(folder, setup.outDtype(), options.copyTokenizer());
             folder.writeFile("ugm_config.yml", yaml.getBytes(StandardCharsets.UTF_8));
             if (options.writeModelCard()) {
-                folder.writeFile("README.md", ModelCard.of(config, yaml, Version.of()).getBytes(StandardCharsets.UTF_8));
+                folder.writeFile("README.md", ModelCard.of(config, setup.fisherSources(), yaml, Version.of()).getBytes(StandardCharsets.UTF_8));
             }
             setup.requireUnchanged();
             folder.publish();

@@ -9,6 +9,7 @@ import ugm.job.config.ConfigException;
 import ugm.job.config.ConfigParser;
 import ugm.job.config.LayerPosition;
 import ugm.job.config.MergeConfig;
+import ugm.job.config.ModelRef;
 import ugm.core.merge.Parameter;
 import ugm.job.config.Setting;
 import ugm.core.DType;
@@ -35,6 +36,7 @@ final class MergeSetup implements AutoCloseable {
     private final List<Checkpoint> modelFishers = new ArrayList<>();
     private final List<String> scaleSources = new ArrayList<>();
     private final List<String> recordedScales = new ArrayList<>();
+    private final List<FisherSource> fisherSources = new ArrayList<>();
     private Checkpoint baseFisher;
     private Checkpoint base;
     private OutputFiles outputFiles;
@@ -67,11 +69,11 @@ final class MergeSetup implements AutoCloseable {
         // Checked now, not after the merge: an invalid config.json or tokenizer source ends the run here.
         outputFiles = OutputFiles.of(config, warnings);
         for (MergeConfig.Model m : config.models()) {
-            if (method.needsBase() && m.path().equals(config.base())) {
+            if (method.needsBase() && config.base() != null && m.model().path().equals(config.base().path())) {
                 if (method.baseAmongModels()) {
                     continue; // mergekit lists the base among slerp's and nearswap's two models
                 }
-                warnings.add("base_model " + m.path() + " is also in models; as in mergekit it is the base, not a task");
+                warnings.add("base_model " + m.model() + " is also in models; as in mergekit it is the base, not a task");
                 continue;
             }
             models.add(m);
@@ -81,7 +83,7 @@ final class MergeSetup implements AutoCloseable {
         }
         List<Checkpoint> opened = new ArrayList<>();
         for (MergeConfig.Model m : models) {
-            opened.add(open(m.path(), "model"));
+            opened.add(open(m.model(), "model"));
         }
         checkArchitectures();
         List<Checkpoint> inputs = new ArrayList<>(opened);
@@ -193,23 +195,42 @@ final class MergeSetup implements AutoCloseable {
             return;
         }
         for (MergeConfig.Model m : models) {
-            Path f = m.fisher() != null ? m.fisher() : m.path().resolve(Checkpoint.FISHER_FOLDER);
+            Path f = m.model().path().resolve(Checkpoint.FISHER_FOLDER);
             if (m.fisher() == null && !Files.exists(f)) {
-                throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + m.path()
+                throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + m.model()
                         + ": give one (--fisher, or fisher: in the config), or put it in " + f);
             }
-            Checkpoint fisher = open(f, "Fisher");
+            Checkpoint fisher = m.fisher() != null ? open(m.fisher(), "Fisher") : open(f, "Fisher");
+            fisherSources.add(new FisherSource(m.model().toString(), m.fisher() != null ? m.fisher().toString() : f.toString()));
             modelFishers.add(fisher);
             b.fisher(tied(fisher));
         }
-        Path bf = config.baseFisher();
-        if (bf == null && config.base() != null && Files.isDirectory(config.base().resolve(Checkpoint.FISHER_FOLDER))) {
-            bf = config.base().resolve(Checkpoint.FISHER_FOLDER);
+        if (config.baseFisher() != null) {
+            baseFisher = open(config.baseFisher(), "base Fisher");
+        } else if (config.base() != null && Files.isDirectory(config.base().path().resolve(Checkpoint.FISHER_FOLDER))) {
+            baseFisher = open(config.base().path().resolve(Checkpoint.FISHER_FOLDER), "base Fisher");
         }
-        if (bf != null) {
-            baseFisher = open(bf, "base Fisher");
+        if (baseFisher != null) {
             b.baseFisher(tied(baseFisher));
+            fisherSources.add(new FisherSource(config.base() == null ? "the base" : config.base().toString(),
+                    config.baseFisher() != null ? config.baseFisher().toString() : baseFisher.path().toString()));
         }
+    }
+
+    /** The Fisher read for a model (or the base): both as the config names them, or as paths. */
+    record FisherSource(String model, String fisher) {
+    }
+
+    /** The Fishers the merge reads, the models' in order, then the base's. */
+    List<FisherSource> fisherSources() {
+        return fisherSources;
+    }
+
+    private Checkpoint open(ModelRef ref, String role) {
+        if (ref.missing() != null) {
+            throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " " + ref.missing());
+        }
+        return open(ref.path(), role);
     }
 
     /**
@@ -225,7 +246,7 @@ final class MergeSetup implements AutoCloseable {
 
     /** The base's config.json ties the head to the embeddings while the merge writes a head: transformers will not read it. */
     private void warnTiedConfig() {
-        ModelConfig c = config.base() == null || tiedWritten.isEmpty() ? null : ModelConfig.read(config.base());
+        ModelConfig c = config.base() == null || tiedWritten.isEmpty() ? null : ModelConfig.read(config.base().path());
         if (c != null && Boolean.TRUE.equals(c.tieWordEmbeddings())) {
             warnings.add("the merge writes " + String.join(", ", tiedWritten) + " (an input has its own), but " + c.file()
                     + " has tie_word_embeddings: true, copied as it is (as mergekit does), so transformers will use the merged"
@@ -241,9 +262,9 @@ final class MergeSetup implements AutoCloseable {
     private void checkArchitectures() {
         List<Path> paths = new ArrayList<>();
         if (config.base() != null) {
-            paths.add(config.base());
+            paths.add(config.base().path());
         }
-        models.forEach(m -> paths.add(m.path()));
+        models.forEach(m -> paths.add(m.model().path()));
         Map<Path, ModelConfig> seen = new java.util.LinkedHashMap<>();
         for (Path p : paths) {
             ModelConfig c = ModelConfig.read(p);
@@ -289,7 +310,7 @@ final class MergeSetup implements AutoCloseable {
         if (i >= modelFishers.size()) {
             return perModel(Parameter.FISHER_SCALE, i); // the method takes no Fishers
         }
-        String who = "fisher_scale of " + models.get(i).path();
+        String who = "fisher_scale of " + models.get(i).model();
         if (models.get(i).parameters().get(Parameter.FISHER_SCALE.key()) != null) {
             scaleSources.add(who + ": given (--fisher-scale, or fisher_scale in its parameters)");
         } else if (config.parameters().get(Parameter.FISHER_SCALE.key()) != null) {

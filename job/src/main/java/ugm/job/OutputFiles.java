@@ -77,7 +77,7 @@ final class OutputFiles {
      * @throws UgmException when a file is invalid or the tokenizer source needs what ugm does not do yet
      */
     static OutputFiles of(MergeConfig config, List<String> warnings) {
-        Path donorDir = config.base() != null ? config.base() : config.models().get(0).path();
+        Path donorDir = config.base() != null ? config.base().path() : config.models().get(0).model().path();
         Map<Path, ModelFiles> scans = new LinkedHashMap<>();
         ModelFiles donor = Files.isDirectory(donorDir) ? scan(donorDir, scans) : null;
         if (donor != null) {
@@ -88,11 +88,11 @@ final class OutputFiles {
         List<Path> inputs = new ArrayList<>();
         ModelFiles tokenizer = donor;
         if (source != null && source.kind() == TokenizerSource.Kind.MODEL) {
-            if (!Files.isDirectory(source.model())) {
-                throw new ConfigException(key + ": " + source.model() + " is not a model folder");
+            if (!Files.isDirectory(source.model().path())) {
+                throw new ConfigException(key + ": " + source.model().path() + " is not a model folder");
             }
-            tokenizer = scan(source.model(), scans);
-            inputs.add(source.model());
+            tokenizer = scan(source.model().path(), scans);
+            inputs.add(source.model().path());
         }
         if (source != null) {
             checkVocabularies(config, key, source, donor, tokenizer, scans);
@@ -167,7 +167,7 @@ final class OutputFiles {
      */
     private static void checkVocabularies(MergeConfig config, String key, TokenizerSource source, ModelFiles donor,
                                           ModelFiles tokenizer, Map<Path, ModelFiles> scans) {
-        Path donorDir = config.base() != null ? config.base() : config.models().get(0).path();
+        Path donorDir = config.base() != null ? config.base().path() : config.models().get(0).model().path();
         Map<String, Integer> chosen = tokenizer == null ? null : Vocabulary.read(tokenizer);
         Path chosenDir = tokenizer == null ? donorDir : tokenizer.folder();
         if (chosen == null) {
@@ -195,9 +195,9 @@ final class OutputFiles {
         Map<String, Integer> fallback = donor == tokenizer ? chosen : Vocabulary.read(donor); // rows != null: donor is read
         Set<Path> models = new LinkedHashSet<>();
         if (config.base() != null) {
-            models.add(config.base());
+            models.add(config.base().path());
         }
-        config.models().forEach(m -> models.add(m.path()));
+        config.models().forEach(m -> models.add(m.model().path()));
         for (Path m : models) {
             Map<String, Integer> vocab = m.equals(chosenDir) ? chosen
                     : Files.isDirectory(m) ? Vocabulary.read(scan(m, scans)) : null;
@@ -253,9 +253,9 @@ final class OutputFiles {
     private static String mostCommonTemplate(MergeConfig config, Map<Path, ModelFiles> scans) {
         Set<Path> models = new LinkedHashSet<>();
         if (config.base() != null) {
-            models.add(config.base());
+            models.add(config.base().path());
         }
-        config.models().forEach(m -> models.add(m.path()));
+        config.models().forEach(m -> models.add(m.model().path()));
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (Path m : models) {
             if (Files.isDirectory(m)) {

@@ -45,6 +45,7 @@ import ugm.core.DType;
 import ugm.core.UgmException;
 import ugm.core.merge.Parameter;
 import ugm.core.merge.methods.Method;
+import ugm.io.HubCache;
 
 /** Reads a mergekit-style YAML config; every mistake is one line naming the file and the key. */
 public final class ConfigParser {
@@ -63,13 +64,13 @@ public final class ConfigParser {
     /** The keys a misspelt key is compared with: one near these is an error, any other key a warning (mergekit ignores it). */
     private static final Set<String> KNOWN_TOP_KEYS = union(TOP_KEYS, MERGEKIT_TOP_ONLY);
 
-    private final Path file;
     private final Path dir;
     private final List<String> warnings = new ArrayList<>();
+    private final HubCache cache;
 
-    private ConfigParser(Path file) {
-        this.file = file;
+    private ConfigParser(Path file, HubCache cache) {
         this.dir = file.toAbsolutePath().normalize().getParent();
+        this.cache = cache;
     }
 
     /**
@@ -137,9 +138,17 @@ public final class ConfigParser {
 
     private static final Pattern NON_FINITE = Pattern.compile("[-+]?\\.(?:inf|Inf|INF|nan|NaN|NAN)");
 
-    /** Reads {@code file}; relative paths in it are relative to its folder. */
+    /** Reads {@code file} with the Hugging Face cache of the environment: {@link #read(Path, HubCache)}. */
     public static MergeConfig read(Path file) {
-        ConfigParser p = new ConfigParser(file);
+        return read(file, HubCache.fromEnvironment());
+    }
+
+    /**
+     * Reads {@code file}; its model references are resolved as {@link ModelRef} says (relative
+     * paths against the working directory, model ids in {@code cache}).
+     */
+    public static MergeConfig read(Path file, HubCache cache) {
+        ConfigParser p = new ConfigParser(file, cache);
         JsonNode root = parse(file, text(file));
         try {
             return p.config(root);
@@ -354,11 +363,11 @@ public final class ConfigParser {
         dtype(dtype, "dtype");
         dtype(outDtype, "out_dtype");
         Map<String, Setting> parameters = parameters(root.get("parameters"), "parameters", false);
-        return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models, parameters, dtype,
+        return new MergeConfig(method, ref(root, "base_model"), ref(root, "base_fisher"), models, parameters, dtype,
                 outDtype, tokenizerSource, tokenizer, chatTemplate, warnings);
     }
 
-    /** {@code base}, {@code union}, or a model folder (relative to the config's); null when absent. */
+    /** {@code base}, {@code union}, or a model (a folder or a hub id, as {@link ModelRef} resolves it); null when absent. */
     private MergeConfig.TokenizerSource tokenizerSource(JsonNode node, String key) {
         String s = text(node, key, false);
         if (s == null) {
@@ -367,7 +376,7 @@ public final class ConfigParser {
         return switch (s) {
             case "base" -> MergeConfig.TokenizerSource.BASE;
             case "union" -> MergeConfig.TokenizerSource.UNION;
-            default -> new MergeConfig.TokenizerSource(MergeConfig.TokenizerSource.Kind.MODEL, path(node, key));
+            default -> new MergeConfig.TokenizerSource(MergeConfig.TokenizerSource.Kind.MODEL, ref(node, key));
         };
     }
 
@@ -416,11 +425,11 @@ public final class ConfigParser {
                 throw new ConfigException("unknown key '" + k + "' in " + where + hint);
             }
         }
-        Path model = path(node, "model");
+        ModelRef model = ref(node, "model");
         if (model == null) {
             throw new ConfigException(where + " has no 'model'");
         }
-        return new MergeConfig.Model(model, path(node, "fisher"), parameters(node.get("parameters"), where + ".parameters", true));
+        return new MergeConfig.Model(model, ref(node, "fisher"), parameters(node.get("parameters"), where + ".parameters", true));
     }
 
     private Map<String, Setting> parameters(JsonNode node, String where, boolean perModel) {
@@ -507,8 +516,12 @@ public final class ConfigParser {
         return v.asText();
     }
 
-    private Path path(JsonNode node, String key) {
+    private ModelRef ref(JsonNode node, String key) {
         String s = text(node, key, false);
-        return s == null ? null : dir.resolve(s).normalize();
+        try {
+            return s == null ? null : ModelRef.resolve(s, dir, cache);
+        } catch (ConfigException e) {
+            throw new ConfigException(key + ": " + e.getMessage());
+        }
     }
 }

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
-import java.nio.file.Path;
+import com.fasterxml.jackson.dataformat.yaml.util.StringQuotingChecker;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,8 +14,9 @@ import ugm.core.merge.Parameter;
 import ugm.core.merge.methods.Method;
 
 /**
- * A merge as the config (or the flags) describes it, paths resolved: the mergekit schema for
- * ugm's methods plus the gradient-matching keys ({@code fisher}, {@code base_fisher}).
+ * A merge as the config (or the flags) describes it, model references resolved ({@link ModelRef}):
+ * the mergekit schema for ugm's methods plus the gradient-matching keys ({@code fisher},
+ * {@code base_fisher}).
  *
  * @param dtype           mergekit's compute dtype as written (ugm computes in float32 whatever it says;
  *                        it is the output dtype when {@code outDtype} is absent, as in mergekit)
@@ -25,7 +26,7 @@ import ugm.core.merge.methods.Method;
  *                        template), or null
  * @param warnings        what reading the config found worth telling (keys ignored, as mergekit ignores them)
  */
-public record MergeConfig(Method method, Path base, Path baseFisher, List<Model> models, Map<String, Setting> parameters,
+public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, List<Model> models, Map<String, Setting> parameters,
                           String dtype, String outDtype, TokenizerSource tokenizerSource, Tokenizer tokenizer,
                           String chatTemplate, List<String> warnings) {
 
@@ -34,7 +35,7 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
      * or with no base the first model's), {@code union} (of all the models' vocabularies), or a
      * model folder ({@code model} set).
      */
-    public record TokenizerSource(Kind kind, Path model) {
+    public record TokenizerSource(Kind kind, ModelRef model) {
         public enum Kind { BASE, UNION, MODEL }
 
         public static final TokenizerSource BASE = new TokenizerSource(Kind.BASE, null);
@@ -43,7 +44,7 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
         /** As the config writes it: {@code base}, {@code union} or the folder. */
         @Override
         public String toString() {
-            return kind == Kind.MODEL ? model.toString() : kind.name().toLowerCase(java.util.Locale.ROOT);
+            return kind == Kind.MODEL ? model.toConfig() : kind.name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
@@ -60,7 +61,7 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
     }
 
     /** One entry of {@code models}. */
-    public record Model(Path path, Path fisher, Map<String, Setting> parameters) {
+    public record Model(ModelRef model, ModelRef fisher, Map<String, Setting> parameters) {
         public Model {
             parameters = Map.copyOf(parameters);
         }
@@ -73,7 +74,7 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
     }
 
     /** A merge with nothing to warn of (one given by options). */
-    public MergeConfig(Method method, Path base, Path baseFisher, List<Model> models, Map<String, Setting> parameters,
+    public MergeConfig(Method method, ModelRef base, ModelRef baseFisher, List<Model> models, Map<String, Setting> parameters,
                        String dtype, String outDtype, TokenizerSource tokenizerSource, Tokenizer tokenizer, String chatTemplate) {
         this(method, base, baseFisher, models, parameters, dtype, outDtype, tokenizerSource, tokenizer, chatTemplate, List.of());
     }
@@ -89,24 +90,40 @@ public record MergeConfig(Method method, Path base, Path baseFisher, List<Model>
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
             .enable(YAMLGenerator.Feature.INDENT_ARRAYS_WITH_INDICATOR)
+            .stringQuotingChecker(new Quoting())
             .build());
 
-    /** The config as YAML that {@code ugm merge} reads back to the same merge (absolute paths). */
+    /**
+     * Jackson's rule for which texts it may write unquoted, and also none with a control character
+     * or one of YAML's other line breaks (NEL, LS, PS): written plain, a reader would fold them.
+     */
+    private static final class Quoting extends StringQuotingChecker.Default {
+        @Override
+        public boolean needToQuoteValue(String value) {
+            return super.needToQuoteValue(value) || value.chars().anyMatch(c -> c < 0x20 || c >= 0x7f && c < 0xa0
+                    || c == 0x2028 || c == 0x2029);
+        }
+    }
+
+    /**
+     * The config as YAML that {@code ugm merge} reads back to the same merge: local paths
+     * absolute, models from the Hugging Face cache by their id (and revision).
+     */
     public String toYaml() {
         ObjectNode root = JsonNodeFactory.instance.objectNode();
         root.put("merge_method", method.id());
         if (base != null) {
-            root.put("base_model", base.toString());
+            root.put("base_model", base.toConfig());
         }
         if (baseFisher != null) {
-            root.put("base_fisher", baseFisher.toString());
+            root.put("base_fisher", baseFisher.toConfig());
         }
         var list = root.putArray("models");
         for (Model m : models) {
             ObjectNode e = list.addObject();
-            e.put("model", m.path.toString());
+            e.put("model", m.model.toConfig());
             if (m.fisher != null) {
-                e.put("fisher", m.fisher.toString());
+                e.put("fisher", m.fisher.toConfig());
             }
             if (!m.parameters.isEmpty()) {
                 e.set("parameters", node(m.parameters));

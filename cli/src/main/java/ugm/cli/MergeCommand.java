@@ -46,10 +46,10 @@ final class MergeCommand implements Callable<Integer> {
             description = "The method: one of those listed above.")
     Method method;
 
-    @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder, or a .safetensors or torch.save (.bin, .pt) file.")
+    @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder, or a .safetensors or torch.save (.bin, .pt) file; BASE+ADAPTER applies a LoRA adapter folder.")
     Path base;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "A fine-tuned model; repeat for each.")
+    @Option(names = "--model", paramLabel = "DIR", description = "A fine-tuned model (or BASE+ADAPTER, a LoRA adapter folder applied to BASE); repeat for each.")
     List<Path> models = new ArrayList<>();
 
     @Option(names = "--weight", paramLabel = "W", description = "Weight of each model, in --model order (default 1).")

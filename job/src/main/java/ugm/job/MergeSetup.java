@@ -17,6 +17,7 @@ import ugm.core.UgmException;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.TensorParameter;
 import ugm.core.merge.methods.Method;
+import ugm.io.AdapterRef;
 import ugm.io.Checkpoint;
 import ugm.io.ModelFiles;
 
@@ -57,9 +58,10 @@ final class MergeSetup implements AutoCloseable {
         checkParameters(method);
         if (config.base() != null) {
             base = open(config.base(), "base model");
-            if (Files.isDirectory(config.base())) {
+            Path folder = AdapterRef.modelFolder(config.base());
+            if (Files.isDirectory(folder)) {
                 // Checked now, not after the merge: an invalid config.json ends the run here.
-                modelFiles = ModelFiles.scan(config.base());
+                modelFiles = ModelFiles.scan(folder);
                 warnings.addAll(modelFiles.warnings());
             }
         }
@@ -127,8 +129,7 @@ final class MergeSetup implements AutoCloseable {
     List<Path> inputs() {
         List<Path> paths = new ArrayList<>();
         for (Checkpoint c : open) {
-            paths.add(c.path());
-            paths.addAll(c.files());
+            paths.addAll(c.inputs());
         }
         return paths;
     }
@@ -170,7 +171,7 @@ final class MergeSetup implements AutoCloseable {
             return;
         }
         for (MergeConfig.Model m : models) {
-            Path f = m.fisher() != null ? m.fisher() : m.path().resolve(Checkpoint.FISHER_FOLDER);
+            Path f = m.fisher() != null ? m.fisher() : AdapterRef.fisherFolder(m.path());
             if (m.fisher() == null && !Files.exists(f)) {
                 throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + m.path()
                         + ": give one (--fisher, or fisher: in the config), or put it in " + f);
@@ -180,8 +181,8 @@ final class MergeSetup implements AutoCloseable {
             b.fisher(fisher);
         }
         Path bf = config.baseFisher();
-        if (bf == null && config.base() != null && Files.isDirectory(config.base().resolve(Checkpoint.FISHER_FOLDER))) {
-            bf = config.base().resolve(Checkpoint.FISHER_FOLDER);
+        if (bf == null && config.base() != null && Files.isDirectory(AdapterRef.fisherFolder(config.base()))) {
+            bf = AdapterRef.fisherFolder(config.base());
         }
         if (bf != null) {
             baseFisher = open(bf, "base Fisher");
@@ -190,10 +191,13 @@ final class MergeSetup implements AutoCloseable {
     }
 
     private Checkpoint open(Path p, String role) {
-        if (!Files.exists(p)) {
-            throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " not found: " + p);
+        AdapterRef lora = AdapterRef.parse(p);
+        for (Path part : lora == null ? List.of(p) : List.of(lora.base(), lora.adapter())) {
+            if (!Files.exists(part)) {
+                throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " not found: " + part);
+            }
         }
-        Checkpoint c = Checkpoint.open(p);
+        Checkpoint c = lora == null ? Checkpoint.open(p) : Checkpoint.open(lora.base(), lora.adapter());
         open.add(c);
         return c;
     }

@@ -220,7 +220,7 @@ public final class ConfigParser {
         String outDtype = text(root, "out_dtype", false);
         dtype(dtype, "dtype");
         dtype(outDtype, "out_dtype");
-        return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models,
+        return new MergeConfig(method, modelPath(root, "base_model"), path(root, "base_fisher"), models,
                 parameters(root.get("parameters"), "parameters", false), dtype, outDtype, tokenizer);
     }
 
@@ -236,7 +236,7 @@ public final class ConfigParser {
                 throw new ConfigException("unknown key '" + k + "' in " + where + hint);
             }
         }
-        Path model = path(node, "model");
+        Path model = modelPath(node, "model");
         if (model == null) {
             throw new ConfigException(where + " has no 'model'");
         }
@@ -315,5 +315,12 @@ public final class ConfigParser {
     private Path path(JsonNode node, String key) {
         String s = text(node, key, false);
         return s == null ? null : dir.resolve(s).normalize();
+    }
+
+    /** A model path, or BASE+ADAPTER with each side resolved against the config's folder. */
+    private Path modelPath(JsonNode node, String key) {
+        String s = text(node, key, false);
+        ugm.io.AdapterRef lora = s == null ? null : ugm.io.AdapterRef.parse(dir, s);
+        return lora != null ? Path.of(lora.toString()) : path(node, key);
     }
 }

@@ -169,8 +169,13 @@ public final class LoraFixture {
      * the code rounds through float (BF16, F16).
      */
     public static void assertRounded(String what, DType dtype, double[] expected, MemorySegment data) {
+        assertRounded(what, dtype, dtype, expected, data);
+    }
+
+    /** As {@link #assertRounded(String, DType, double[], MemorySegment)}, for values rounded to {@code dtype} and stored as {@code stored}. */
+    public static void assertRounded(String what, DType dtype, DType stored, double[] expected, MemorySegment data) {
         for (int i = 0; i < expected.length; i++) {
-            double got = get(dtype, data, i);
+            double got = get(stored, data, i);
             double e = Math.abs(expected[i]) > Math.abs(got) ? expected[i] : got;
             boolean viaFloat = dtype == DType.BF16 || dtype == DType.F16;
             double tolerance = halfUlp(dtype, e) + (viaFloat ? halfUlp(DType.F32, e) : 0) + 1e-13;

@@ -228,12 +228,25 @@ class LoraAdapterTest {
     }
 
     @Test
-    void productRowSumsEveryRank() {
-        double[] left = {1, 2, 3, 4, 5, 6}; // [2, 3]
-        double[] right = {1, 0, 2, 0, 1, 0, 1, 1, 1, 1, 0, 3}; // [3, 4]
-        double[] acc = new double[4];
-        LoraAdapter.productRow(left, right, 1, 3, acc);
-        // row 1 of left is (4, 5, 6): 4·(1,0,2,0) + 5·(1,0,1,1) + 6·(1,1,0,3)
-        assertEquals(java.util.List.of(15.0, 6.0, 13.0, 23.0), java.util.Arrays.stream(acc).boxed().toList());
+    void productRowSumsEveryRankForRanksHittingEveryTailOfTheUnrolledLoop() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+        for (int r = 1; r <= 13; r++) {
+            for (int cols : new int[] {1, 3, 17}) {
+                int rows = 3;
+                double[] left = random.doubles((long) rows * r, -1, 1).toArray();
+                double[] right = random.doubles((long) r * cols, -1, 1).toArray();
+                double[] acc = new double[cols];
+                for (int i = 0; i < rows; i++) {
+                    LoraAdapter.productRow(left, right, i, r, acc);
+                    for (int j = 0; j < cols; j++) {
+                        double sum = 0;
+                        for (int k = 0; k < r; k++) {
+                            sum += left[i * r + k] * right[k * cols + j];
+                        }
+                        assertEquals(sum, acc[j], 1e-14, "r " + r + ", row " + i + ", column " + j);
+                    }
+                }
+            }
+        }
     }
 }

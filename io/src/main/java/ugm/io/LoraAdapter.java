@@ -123,19 +123,19 @@ final class LoraAdapter implements AutoCloseable {
                     break;
                 }
             }
-            if (!t.dtype().isMergeable()) {
-                throw new AdapterException(at, key, "dtype " + t.dtype() + "; adapter tensors must be BF16, F16, F32 or F64");
-            }
             if (kind < 0) {
                 String target = replaced(name, base);
                 if (target == null) {
                     throw new AdapterException(at, key, "matches no tensor of the base " + base.describe());
                 }
-                requireShape(at, key, t, base.info(target), target);
+                requireFits(at, key, t, base.info(target), target);
                 if (patches.put(target, new Replacement(key)) != null) {
                     throw new AdapterException(at, key, "replaces base tensor '" + target + "', which another adapter tensor changes too");
                 }
                 continue;
+            }
+            if (!t.dtype().isMergeable()) {
+                throw new AdapterException(at, key, "dtype " + t.dtype() + "; LoRA weights must be BF16, F16, F32 or F64");
             }
             String module = String.join(".", Arrays.copyOfRange(parts, 0, kind));
             String role = parts[kind];
@@ -235,13 +235,14 @@ final class LoraAdapter implements AutoCloseable {
         return candidates.stream().filter(c -> base.info(c) != null).findFirst().orElse(null);
     }
 
-    private static void requireShape(Path at, String key, TensorInfo t, TensorInfo w, String target) {
+    private static void requireFits(Path at, String key, TensorInfo t, TensorInfo w, String target) {
         if (!t.sameShape(w)) {
             throw new AdapterException(at, key, "has shape " + t.shapeString() + " but replaces base tensor '" + target + "' of shape "
                     + w.shapeString());
         }
-        if (!w.dtype().isMergeable()) {
-            throw new AdapterException(at, key, "replaces base tensor '" + target + "', which is " + w.dtype() + ", not floating");
+        if (t.dtype() != w.dtype() && !(t.dtype().isMergeable() && w.dtype().isMergeable())) {
+            throw new AdapterException(at, key, "is " + t.dtype() + " but replaces base tensor '" + target + "' of dtype " + w.dtype()
+                    + "; only floating tensors change dtype");
         }
     }
 
@@ -272,6 +273,9 @@ final class LoraAdapter implements AutoCloseable {
     MemorySegment data(String name, CheckpointFile base) {
         return applied.computeIfAbsent(name, n -> {
             TensorInfo w = base.info(n);
+            if (patches.get(n) instanceof Replacement r && file.info(r.tensor()).dtype() == w.dtype()) {
+                return file.data(r.tensor()); // as stored in the adapter
+            }
             MemorySegment out = allocate(w.byteSize());
             switch (patches.get(n)) {
                 case LowRank p -> lowRank(p, w, base.data(n), out);
@@ -430,12 +434,8 @@ final class LoraAdapter implements AutoCloseable {
         }
     }
 
-    /** n elements of {@code from} in src, written as {@code to} into dst, block by block. */
+    /** n elements of {@code from} in src, written as {@code to} (another floating dtype) into dst, block by block. */
     private static void convert(DType from, MemorySegment src, DType to, MemorySegment dst, long n) {
-        if (from == to) {
-            MemorySegment.copy(src, 0, dst, 0, dst.byteSize());
-            return;
-        }
         float[] buf = new float[BLOCK];
         double[] values = new double[BLOCK];
         for (long at = 0; at < n; at += BLOCK) {

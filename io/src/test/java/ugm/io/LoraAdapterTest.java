@@ -116,6 +116,33 @@ class LoraAdapterTest {
     }
 
     @Test
+    void anAdapterModelBinIsReadByTheTorchReader() throws IOException {
+        // The tiny torch.save state dict (see torch/make_fixtures.py) as an adapter of full tensors:
+        // each replaces the base tensor of its name (in BF16 for the floating ones), position_ids as is.
+        LoraFixture f = new LoraFixture(8);
+        f.random("embed.weight", DType.BF16, 4, 3);
+        f.random("proj.weight", DType.F32, 2, 3);
+        f.random("proj.bias", DType.F32, 2);
+        f.random("norm.weight", DType.F32, 2);
+        f.random("norm.bias", DType.F32, 2);
+        f.random("lm_head.weight", DType.F32, 4, 3);
+        f.random("position_ids", DType.I64, 5);
+        Path base = f.write(tmp.resolve("base/model.safetensors"));
+        Path adapter = LoraFixture.config(tmp.resolve("adapter"), "\"r\": 8, \"lora_alpha\": 16");
+        Files.copy(TorchZips.fixture("tiny/pytorch_model.bin"), adapter.resolve("adapter_model.bin"));
+        try (Checkpoint ck = Checkpoint.open(base, adapter)) {
+            assertEquals(7, ck.adapted());
+            assertTrue(ck.files().contains(adapter.resolve("adapter_model.bin")));
+            for (int i = 0; i < 12; i++) {
+                assertEquals(-1.0 + 0.5 * i, LoraFixture.get(DType.BF16, ck.data("embed.weight"), i), "embed.weight");
+                assertEquals(-1.0 + 0.5 * i, LoraFixture.get(DType.F32, ck.data("lm_head.weight"), i), "lm_head.weight");
+            }
+            assertEquals(1.25, LoraFixture.get(DType.F32, ck.data("proj.weight"), 5));
+            assertEquals(4.0, LoraFixture.get(DType.I64, ck.data("position_ids"), 4));
+        }
+    }
+
+    @Test
     void adapterChangedOnDiskIsNamed() throws IOException {
         Path[] paths = simple(tmp, DType.F32);
         try (Checkpoint ck = Checkpoint.open(paths[0], paths[1])) {

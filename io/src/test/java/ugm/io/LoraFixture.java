@@ -47,7 +47,7 @@ public final class LoraFixture {
         this.random = new SplittableRandom(seed);
     }
 
-    /** Adds a tensor of random values in [-1, 1), rounded to {@code dtype}. */
+    /** Adds a tensor of random values in [-1, 1), rounded to {@code dtype} (I64: whole numbers in [-100, 100)). */
     public Tensor random(String name, DType dtype, long... shape) {
         int n = (int) DType.elementCount(shape);
         double[] v = new double[n];
@@ -98,10 +98,11 @@ public final class LoraFixture {
         return folder;
     }
 
-    /** x rounded to nearest even in {@code dtype} (BF16, F16 through float, F32, F64). */
+    /** x rounded to nearest even in {@code dtype} (BF16, F16 through float, F32, F64); I64: ⌊100·x⌋. */
     public static double round(DType dtype, double x) {
         return switch (dtype) {
             case F64 -> x;
+            case I64 -> Math.floor(x * 100);
             case F32 -> (float) x;
             case F16 -> Float.float16ToFloat(Float.floatToFloat16((float) x));
             case BF16 -> {
@@ -127,6 +128,7 @@ public final class LoraFixture {
     public static double get(DType dtype, MemorySegment s, long i) {
         return switch (dtype) {
             case F64 -> s.get(F64, 8 * i);
+            case I64 -> s.get(ValueLayout.JAVA_LONG_UNALIGNED, 8 * i);
             case F32 -> s.get(F32, 4 * i);
             case F16 -> Float.float16ToFloat(s.get(I16, 2 * i));
             case BF16 -> Float.intBitsToFloat((s.get(I16, 2 * i) & 0xFFFF) << 16);
@@ -137,6 +139,7 @@ public final class LoraFixture {
     private static void set(DType dtype, MemorySegment s, long i, double v) {
         switch (dtype) {
             case F64 -> s.set(F64, 8 * i, v);
+            case I64 -> s.set(ValueLayout.JAVA_LONG_UNALIGNED, 8 * i, (long) v);
             case F32 -> s.set(F32, 4 * i, (float) v);
             case F16 -> s.set(I16, 2 * i, Float.floatToFloat16((float) v));
             case BF16 -> s.set(I16, 2 * i, (short) (Float.floatToRawIntBits((float) v) >>> 16));

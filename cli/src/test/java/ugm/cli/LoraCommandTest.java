@@ -98,6 +98,33 @@ class LoraCommandTest {
     }
 
     @Test
+    void aBaseModelMayBeBasePlusAdapter() throws IOException {
+        Path[] p = write();
+        Files.writeString(tmp.resolve("undo.yml"), """
+                merge_method: task_arithmetic
+                base_model: base+lora
+                models:
+                  - model: base
+                    parameters: {weight: 1}
+                """);
+        Run dry = Run.of("merge", tmp.resolve("undo.yml").toString(), tmp.resolve("out").toString(), "--dry-run");
+        assertEquals(0, dry.code(), dry::toString);
+        Run r = Run.of("merge", tmp.resolve("undo.yml").toString(), tmp.resolve("out").toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        // adapted + 1·(base − adapted): the base again, within BF16 rounding of the adapted weight
+        double[] adapted = LoraFixture.expected(w, a, b, 2, false);
+        try (Checkpoint ck = Checkpoint.open(tmp.resolve("out"))) {
+            for (int i = 0; i < adapted.length; i++) {
+                double got = LoraFixture.get(DType.BF16, ck.data(Q + ".weight"), i);
+                assertTrue(Math.abs(got - w.values()[i]) <= 2 * LoraFixture.halfUlp(DType.BF16, adapted[i]) + 1e-9,
+                        "element " + i + ": " + got + " vs " + w.values()[i]);
+            }
+        }
+        assertTrue(Files.readString(tmp.resolve("out/config.json")).contains("llama"), "the base's config.json is copied");
+        assertTrue(Files.readString(tmp.resolve("out/README.md")).contains("base_model: base\n"));
+    }
+
+    @Test
     void aBasePlusAdapterModelsFisherIsLookedForInTheAdapterFolder() throws IOException {
         Path[] p = write();
         Run r = Run.of("merge", "--method", "fisher", "--model", p[0] + "+" + p[1], "--model", p[0].toString(),

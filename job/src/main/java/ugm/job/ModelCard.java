@@ -12,7 +12,7 @@ final class ModelCard {
         StringBuilder sb = new StringBuilder();
         sb.append("---\ntags:\n- merge\n- ugm\n");
         if (config.base() != null) {
-            sb.append("base_model: ").append(config.base().getFileName()).append('\n');
+            sb.append("base_model: ").append(ugm.io.AdapterRef.modelFolder(config.base()).getFileName()).append('\n');
         }
         sb.append("---\n\n# Merged model\n\n");
         sb.append("Merged with ugm ").append(version).append(" by the `")

@@ -302,7 +302,7 @@ final class LoraAdapter implements AutoCloseable {
         return configIdentity == null || !configIdentity.equals(FileIdentity.of(config.file())) ? config.file().toString() : null;
     }
 
-    /** A new mapping of {@code bytes} zero bytes, backed by a temporary file that is unlinked at once. */
+    /** A new mapping of {@code bytes} zero bytes, backed by a temporary file (its blocks reserved) that is unlinked at once. */
     private MemorySegment allocate(long bytes) {
         if (bytes == 0) {
             return arena.allocate(0);
@@ -311,6 +311,7 @@ final class LoraAdapter implements AutoCloseable {
         try {
             tmp = Files.createTempFile("ugm-lora-", ".tmp");
             try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                DiskSpace.allocate(tmp, c, bytes); // a full disk is an error now, not a SIGBUS while writing
                 return c.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
             }
         } catch (IOException e) {

@@ -57,7 +57,7 @@ final class MergeSetup implements AutoCloseable {
         Method method = config.method();
         checkParameters(method);
         if (config.base() != null) {
-            base = open(config.base(), "base model");
+            base = openModel(config.base(), "base model");
             Path folder = AdapterRef.modelFolder(config.base());
             if (Files.isDirectory(folder)) {
                 // Checked now, not after the merge: an invalid config.json ends the run here.
@@ -81,7 +81,7 @@ final class MergeSetup implements AutoCloseable {
         MergeRequest.Builder b = MergeRequest.builder(method).base(base).threads(threads).outDtype(outDtype());
         List<Checkpoint> opened = new ArrayList<>();
         for (MergeConfig.Model m : models) {
-            Checkpoint c = open(m.path(), "model");
+            Checkpoint c = openModel(m.path(), "model");
             opened.add(c);
             b.model(c);
         }
@@ -190,8 +190,16 @@ final class MergeSetup implements AutoCloseable {
         }
     }
 
+    /** A model, which may be BASE+ADAPTER. */
+    private Checkpoint openModel(Path p, String role) {
+        return open(p, role, AdapterRef.parse(p));
+    }
+
     private Checkpoint open(Path p, String role) {
-        AdapterRef lora = AdapterRef.parse(p);
+        return open(p, role, null);
+    }
+
+    private Checkpoint open(Path p, String role, AdapterRef lora) {
         for (Path part : lora == null ? List.of(p) : List.of(lora.base(), lora.adapter())) {
             if (!Files.exists(part)) {
                 throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " not found: " + part);

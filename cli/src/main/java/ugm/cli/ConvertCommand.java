@@ -17,6 +17,7 @@ import ugm.core.exec.Conversion;
 import ugm.core.DType;
 import ugm.core.Printable;
 import ugm.core.TensorInfo;
+import ugm.io.AdapterRef;
 import ugm.io.Checkpoint;
 import ugm.io.ModelFiles;
 import ugm.io.OutputFolder;
@@ -29,14 +30,16 @@ import ugm.io.ShardedWriter;
                 "Without --shard-size each output shard holds the tensors of the matching input shard.",
                 "A PyTorch checkpoint (pytorch_model.bin, .bin/.pt) becomes safetensors; names that share a storage",
                 "(tied weights) are each written, with their own copy of the bytes.",
-                "The model's other files (config.json, tokenizer, ...) are copied, torch_dtype updated."},
+                "The model's other files (config.json, tokenizer, ...) are copied, torch_dtype updated.",
+                "IN may be BASE+ADAPTER, a PEFT LoRA adapter folder applied to BASE: the output is the full model,",
+                "each adapted weight W + (lora_alpha/r)·B·A in W's dtype."},
         footer = {"", ExitCodes.HELP})
 final class ConvertCommand implements Callable<Integer> {
 
     @Mixin
     VerboseOption verbose;
 
-    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors or torch.save (.bin, .pt) file, or a checkpoint folder.")
+    @Parameters(index = "0", paramLabel = "IN", description = "A .safetensors or torch.save (.bin, .pt) file, a checkpoint folder, or BASE+ADAPTER (a LoRA adapter folder applied).")
     Path in;
 
     @Parameters(index = "1", paramLabel = "OUT_DIR", description = "The output folder.")
@@ -63,12 +66,11 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         long start = System.nanoTime();
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        try (Checkpoint ck = Checkpoint.open(in)) {
-            List<Path> inputs = new ArrayList<>(ck.files());
-            inputs.add(ck.path());
-            OutputFolder.requireApart(out, inputs);
+        try (Checkpoint ck = AdapterRef.open(in)) {
+            OutputFolder.requireApart(out, ck.inputs());
             // The other files (config.json checked) before any work.
-            ModelFiles modelFiles = Files.isDirectory(in) ? ModelFiles.scan(in) : null;
+            Path modelFolder = AdapterRef.modelFolder(in);
+            ModelFiles modelFiles = Files.isDirectory(modelFolder) ? ModelFiles.scan(modelFolder) : null;
             if (modelFiles != null && !run.quiet) {
                 modelFiles.warnings().forEach(w -> err.println("ugm: warning: " + Printable.of(w)));
                 err.flush();

@@ -51,7 +51,7 @@ final class MergeCommand implements Callable<Integer> {
     Method method;
 
     @Option(names = "--base", paramLabel = "DIR", description = "The base (pretrained) model: a folder, a .safetensors or torch.save (.bin, .pt) file,"
-            + " or a Hugging Face model id (org/name[@revision]) in the local cache.")
+            + " a Hugging Face model id (org/name[@revision]) in the local cache, or BASE+ADAPTER (a LoRA adapter folder applied to BASE).")
     String base;
 
     @Option(names = "--model", paramLabel = "DIR", description = "A fine-tuned model, as --base; repeat for each.")

@@ -45,9 +45,16 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
     private final List<CheckpointFile> files;
     private final Map<String, CheckpointFile> byName;
     private final List<TensorInfo> tensors;
+    /** The LoRA adapter applied to the files, or null. */
+    private final LoraAdapter adapter;
 
     private Checkpoint(Path path, List<? extends CheckpointFile> files) {
+        this(path, files, null);
+    }
+
+    private Checkpoint(Path path, List<? extends CheckpointFile> files, LoraAdapter adapter) {
         this.path = path;
+        this.adapter = adapter;
         this.files = List.copyOf(files);
         this.byName = new HashMap<>();
         List<TensorInfo> all = new ArrayList<>();
@@ -99,6 +106,25 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         }
         throw new SafetensorsException(Rule.NO_CHECKPOINT, path.toString(),
                 "folder has none of " + SINGLE_FILE + ", " + INDEX_FILE + ", " + TORCH_FILE + ", " + TORCH_INDEX_FILE);
+    }
+
+    /**
+     * Opens the checkpoint {@code base} (as {@link #open(Path)}) with the PEFT LoRA adapter in the
+     * folder {@code adapter} applied ({@link LoraAdapter}): the base's tensors, those the adapter
+     * changes computed when first read. {@link #path()} is the base's; {@link #files()} lists the
+     * adapter's files too.
+     *
+     * @throws AdapterException when the adapter is invalid or does not fit the base
+     */
+    public static Checkpoint open(Path base, Path adapter) {
+        Checkpoint b = open(base);
+        try {
+            LoraAdapter a = LoraAdapter.open(adapter, b);
+            return new Checkpoint(base, b.files.stream().map(f -> new AdaptedFile(f, a)).toList(), a);
+        } catch (RuntimeException | Error e) {
+            b.close();
+            throw e;
+        }
     }
 
     /**
@@ -292,9 +318,29 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         return path;
     }
 
-    /** The files opened, in the order of {@link #tensors()}. */
+    /** The files opened, in the order of {@link #tensors()}; then, with an adapter, its config and weights. */
     public List<Path> files() {
-        return files.stream().map(CheckpointFile::path).toList();
+        List<Path> paths = new ArrayList<>(files.stream().map(CheckpointFile::path).toList());
+        if (adapter != null) {
+            paths.addAll(adapter.files());
+        }
+        return paths;
+    }
+
+    /** Every file and folder read: {@link #path()}, the adapter's folder (when there is one), and {@link #files()}. */
+    public List<Path> inputs() {
+        List<Path> paths = new ArrayList<>();
+        paths.add(path);
+        if (adapter != null) {
+            paths.add(adapter.folder());
+        }
+        paths.addAll(files());
+        return paths;
+    }
+
+    /** How many tensors the adapter changes; 0 without one. */
+    public int adapted() {
+        return adapter == null ? 0 : adapter.size();
     }
 
     /** The opened files themselves. */
@@ -320,9 +366,10 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
         return byName.get(name);
     }
 
+    /** The path; {@code BASE+ADAPTER} with an adapter. */
     @Override
     public String describe() {
-        return path.toString();
+        return adapter == null ? path.toString() : path + "+" + adapter.folder();
     }
 
     /** Every tensor, shard by shard, each shard's in data order. */
@@ -381,10 +428,20 @@ public final class Checkpoint implements TensorSource, AutoCloseable {
                         "input changed during " + activity + ": " + f.path().toString());
             }
         }
+        String changed = adapter == null ? null : adapter.changedFile();
+        if (changed != null) {
+            throw new ugm.core.UgmException(ugm.core.UgmException.Kind.IO, "input changed during " + activity + ": " + changed);
+        }
     }
 
     @Override
     public void close() {
-        files.forEach(CheckpointFile::close);
+        try {
+            files.forEach(CheckpointFile::close);
+        } finally {
+            if (adapter != null) {
+                adapter.close();
+            }
+        }
     }
 }

@@ -20,6 +20,7 @@ import ugm.core.merge.MergeRequest;
 import ugm.core.merge.TensorParameter;
 import ugm.core.merge.TiedWeights;
 import ugm.core.merge.methods.Method;
+import ugm.io.AdapterRef;
 import ugm.io.Checkpoint;
 import ugm.io.ModelConfig;
 
@@ -149,8 +150,7 @@ final class MergeSetup implements AutoCloseable {
     List<Path> inputs() {
         List<Path> paths = new ArrayList<>();
         for (Checkpoint c : open) {
-            paths.add(c.path());
-            paths.addAll(c.files());
+            paths.addAll(c.inputs());
         }
         if (outputFiles != null) {
             paths.addAll(outputFiles.inputs());
@@ -195,7 +195,7 @@ final class MergeSetup implements AutoCloseable {
             return;
         }
         for (MergeConfig.Model m : models) {
-            Path f = m.model().path().resolve(Checkpoint.FISHER_FOLDER);
+            Path f = AdapterRef.fisherFolder(m.model().path());
             if (m.fisher() == null && !Files.exists(f)) {
                 throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + m.model()
                         + ": give one (--fisher, or fisher: in the config), or put it in " + f);
@@ -207,8 +207,8 @@ final class MergeSetup implements AutoCloseable {
         }
         if (config.baseFisher() != null) {
             baseFisher = open(config.baseFisher(), "base Fisher");
-        } else if (config.base() != null && Files.isDirectory(config.base().path().resolve(Checkpoint.FISHER_FOLDER))) {
-            baseFisher = open(config.base().path().resolve(Checkpoint.FISHER_FOLDER), "base Fisher");
+        } else if (config.base() != null && Files.isDirectory(AdapterRef.fisherFolder(config.base().path()))) {
+            baseFisher = open(AdapterRef.fisherFolder(config.base().path()), "base Fisher");
         }
         if (baseFisher != null) {
             b.baseFisher(tied(baseFisher));
@@ -230,7 +230,7 @@ final class MergeSetup implements AutoCloseable {
         if (ref.missing() != null) {
             throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " " + ref.missing());
         }
-        return open(ref.path(), role);
+        return open(ref.path(), role, AdapterRef.parse(ref.path()));
     }
 
     /**
@@ -246,7 +246,7 @@ final class MergeSetup implements AutoCloseable {
 
     /** The base's config.json ties the head to the embeddings while the merge writes a head: transformers will not read it. */
     private void warnTiedConfig() {
-        ModelConfig c = config.base() == null || tiedWritten.isEmpty() ? null : ModelConfig.read(config.base().path());
+        ModelConfig c = config.base() == null || tiedWritten.isEmpty() ? null : ModelConfig.read(AdapterRef.modelFolder(config.base().path()));
         if (c != null && Boolean.TRUE.equals(c.tieWordEmbeddings())) {
             warnings.add("the merge writes " + String.join(", ", tiedWritten) + " (an input has its own), but " + c.file()
                     + " has tie_word_embeddings: true, copied as it is (as mergekit does), so transformers will use the merged"
@@ -262,9 +262,9 @@ final class MergeSetup implements AutoCloseable {
     private void checkArchitectures() {
         List<Path> paths = new ArrayList<>();
         if (config.base() != null) {
-            paths.add(config.base().path());
+            paths.add(AdapterRef.modelFolder(config.base().path()));
         }
-        models.forEach(m -> paths.add(m.model().path()));
+        models.forEach(m -> paths.add(AdapterRef.modelFolder(m.model().path())));
         Map<Path, ModelConfig> seen = new java.util.LinkedHashMap<>();
         for (Path p : paths) {
             ModelConfig c = ModelConfig.read(p);
@@ -289,10 +289,16 @@ final class MergeSetup implements AutoCloseable {
     }
 
     private Checkpoint open(Path p, String role) {
-        if (!Files.exists(p)) {
-            throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " not found: " + p);
+        return open(p, role, null);
+    }
+
+    private Checkpoint open(Path p, String role, AdapterRef lora) {
+        for (Path part : lora == null ? List.of(p) : List.of(lora.base(), lora.adapter())) {
+            if (!Files.exists(part)) {
+                throw new UgmException(UgmException.Kind.INVALID_INPUT, role + " not found: " + part);
+            }
         }
-        Checkpoint c = Checkpoint.open(p);
+        Checkpoint c = lora == null ? Checkpoint.open(p) : Checkpoint.open(lora.base(), lora.adapter());
         open.add(c);
         return c;
     }

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import ugm.core.DType;
 import ugm.core.UgmException;
+import ugm.io.AdapterRef;
 import ugm.io.ModelFiles;
 import ugm.io.OutputFolder;
 import ugm.io.Vocabulary;
@@ -77,7 +78,7 @@ final class OutputFiles {
      * @throws UgmException when a file is invalid or the tokenizer source needs what ugm does not do yet
      */
     static OutputFiles of(MergeConfig config, List<String> warnings) {
-        Path donorDir = config.base() != null ? config.base().path() : config.models().get(0).model().path();
+        Path donorDir = config.base() != null ? AdapterRef.modelFolder(config.base().path()) : AdapterRef.modelFolder(config.models().get(0).model().path());
         Map<Path, ModelFiles> scans = new LinkedHashMap<>();
         ModelFiles donor = Files.isDirectory(donorDir) ? scan(donorDir, scans) : null;
         if (donor != null) {
@@ -167,7 +168,7 @@ final class OutputFiles {
      */
     private static void checkVocabularies(MergeConfig config, String key, TokenizerSource source, ModelFiles donor,
                                           ModelFiles tokenizer, Map<Path, ModelFiles> scans) {
-        Path donorDir = config.base() != null ? config.base().path() : config.models().get(0).model().path();
+        Path donorDir = config.base() != null ? AdapterRef.modelFolder(config.base().path()) : AdapterRef.modelFolder(config.models().get(0).model().path());
         Map<String, Integer> chosen = tokenizer == null ? null : Vocabulary.read(tokenizer);
         Path chosenDir = tokenizer == null ? donorDir : tokenizer.folder();
         if (chosen == null) {
@@ -195,9 +196,9 @@ final class OutputFiles {
         Map<String, Integer> fallback = donor == tokenizer ? chosen : Vocabulary.read(donor); // rows != null: donor is read
         Set<Path> models = new LinkedHashSet<>();
         if (config.base() != null) {
-            models.add(config.base().path());
+            models.add(AdapterRef.modelFolder(config.base().path()));
         }
-        config.models().forEach(m -> models.add(m.model().path()));
+        config.models().forEach(m -> models.add(AdapterRef.modelFolder(m.model().path())));
         for (Path m : models) {
             Map<String, Integer> vocab = m.equals(chosenDir) ? chosen
                     : Files.isDirectory(m) ? Vocabulary.read(scan(m, scans)) : null;
@@ -253,9 +254,9 @@ final class OutputFiles {
     private static String mostCommonTemplate(MergeConfig config, Map<Path, ModelFiles> scans) {
         Set<Path> models = new LinkedHashSet<>();
         if (config.base() != null) {
-            models.add(config.base().path());
+            models.add(AdapterRef.modelFolder(config.base().path()));
         }
-        config.models().forEach(m -> models.add(m.model().path()));
+        config.models().forEach(m -> models.add(AdapterRef.modelFolder(m.model().path())));
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (Path m : models) {
             if (Files.isDirectory(m)) {

@@ -3,13 +3,15 @@ package ugm.job.config;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import ugm.io.AdapterRef;
 import ugm.io.HubCache;
 
 /**
  * A model (or Fisher) as a config or the options name it, and where it resolved, as mergekit reads
  * it: a local path, relative to the working directory; else, when no such path exists, a Hugging
  * Face model id {@code org/name} or {@code org/name@revision}, found in the local cache (never
- * downloaded). A reference that resolves to nothing is kept with the reason, reported when the
+ * downloaded); or {@code BASE+ADAPTER}, two local paths ({@link AdapterRef}: a LoRA adapter applied to
+ * a base), whose {@code path} is the two absolute paths joined by {@code +}. A reference that resolves to nothing is kept with the reason, reported when the
  * merge opens it.
  *
  * @param written  the text as written
@@ -37,6 +39,12 @@ public record ModelRef(String written, Path path, String hubId, String revision,
         }
         if (!written.isEmpty() && Files.exists(local)) {
             return new ModelRef(written, local, null, null, null);
+        }
+        AdapterRef lora = AdapterRef.parse(null, written);
+        if (lora != null) { // BASE+ADAPTER, each a local path; opening it names a side that is missing
+            Path base = lora.base().toAbsolutePath().normalize();
+            Path adapter = lora.adapter().toAbsolutePath().normalize();
+            return new ModelRef(written, Path.of(new AdapterRef(base, adapter).toString()), null, null, null);
         }
         int at = written.indexOf('@');
         String id = at < 0 ? written : written.substring(0, at);

@@ -161,7 +161,7 @@ public final class SafetensorsFile implements CheckpointFile {
      * Whether the file on disk is no longer the one opened: gone, another file under the name,
      * another size, or written since (its modification or status-change time moved), in place
      * at the same size included. Reads of a truncated mapping fault (see
-     * {@link TensorSource#changedFile}); a rewrite in place shows through the mapping, so
+     * {@link ugm.core.TensorSource#changedFile}); a rewrite in place shows through the mapping, so
      * callers ask this before they trust what they read.
      */
     @Override

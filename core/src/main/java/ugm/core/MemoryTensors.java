@@ -10,6 +10,8 @@ import java.util.Map;
 /**
  * A {@link TensorSource} over memory segments the caller owns (and keeps alive), for servers
  * that hold weights in memory. Tensors keep the order they were added in.
+ *
+ * <p>Not thread-safe while tensors are being added; once filled and handed to a merge, it is only read, from any number of threads.
  */
 public final class MemoryTensors implements TensorSource {
     private final String description;

@@ -3,6 +3,8 @@ package ugm.core;
 /**
  * An error a user can cause or act on. Its message is one line that names the file and tensor
  * involved; {@link #kind()} says what kind of problem it is.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public class UgmException extends RuntimeException {
 

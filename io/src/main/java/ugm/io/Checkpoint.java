@@ -27,6 +27,8 @@ import ugm.io.SafetensorsException.Rule;
  * a folder with {@code pytorch_model.bin}, or {@code pytorch_model.bin.index.json} and its shards
  * (read by {@link TorchStateDict}, never executed). Every shard is opened (mapped) once and closed
  * with the checkpoint.
+ *
+ * <p>Thread-safe for reads: any number of threads may read tensors at once; {@link #close()} must not race them.
  */
 public final class Checkpoint implements TensorSource, AutoCloseable {
 

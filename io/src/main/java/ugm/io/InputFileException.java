@@ -5,6 +5,8 @@ import ugm.core.UgmException;
 /**
  * A file that breaks a rule of its format: an invalid-input error whose one-line message names
  * the file and, where there is one, the tensor. The subclasses say which rule.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public abstract class InputFileException extends UgmException {
     private static final long serialVersionUID = 1L;

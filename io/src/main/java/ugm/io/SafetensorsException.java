@@ -4,6 +4,8 @@ package ugm.io;
  * A safetensors file or checkpoint folder that breaks a rule of the format. The message is one
  * line: {@code <file>: tensor '<name>': <what is wrong>}, without the tensor part when no tensor
  * is involved.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public final class SafetensorsException extends InputFileException {
 

@@ -16,6 +16,8 @@ import ugm.io.SafetensorsException.Rule;
 /**
  * One safetensors file, mapped read-only whole. Tensor data are zero-copy slices of the mapping,
  * valid until {@link #close()}, which unmaps the file. Safe for concurrent reads.
+ *
+ * <p>Thread-safe for reads: any number of threads may read tensors at once; {@link #close()} must not race them.
  */
 public final class SafetensorsFile implements CheckpointFile {
 

@@ -16,6 +16,8 @@ import ugm.core.TensorInfo;
  * dtype alignment, largest first, then by name byte-wise; a compact header with
  * {@code __metadata__} first (keys in the given order); padded with spaces to a multiple of 8
  * (docs/safetensors.md, "How the reference writes").
+ *
+ * <p>Immutable.
  */
 public final class SafetensorsLayout {
 

@@ -25,6 +25,8 @@ import ugm.core.TensorSink;
  * {@code model-00001-of-0000N.safetensors} ... plus {@code model.safetensors.index.json} as the
  * Hugging Face libraries write it. Each shard goes through a {@link SafetensorsWriter} with the
  * same metadata; nothing appears under a final name before {@link #commit()}.
+ *
+ * <p>Thread-safe: any threads may write tensors into their targets at once; {@link #commit()} and {@link #close()} are synchronized and must come after the writes.
  */
 public final class ShardedWriter implements TensorSink, AutoCloseable {
 

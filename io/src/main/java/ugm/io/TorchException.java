@@ -5,6 +5,8 @@ package ugm.io;
  * is malformed or names code ugm does not run, or a tensor that does not fit its storage. The
  * message is one line: {@code <file>: tensor '<name>': <what is wrong>}, without the tensor part
  * when no tensor is involved.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public final class TorchException extends InputFileException {
 

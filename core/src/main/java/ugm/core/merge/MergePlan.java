@@ -13,6 +13,8 @@ import ugm.core.kernel.GradientMatching;
 /**
  * What a merge will do, checked whole before anything is written: every output tensor with its
  * inputs, action and coefficients, and every problem found (each naming its tensor).
+ *
+ * <p>Immutable once made: safe to share between threads.
  */
 public final class MergePlan {
 

@@ -10,6 +10,8 @@ import ugm.core.UgmException;
 /**
  * Everything a merge needs: the method, the open inputs and the parameters. Build one with
  * {@link #builder(MergeMethod)}; {@link MergePlan#of(MergeRequest)} checks it against the tensors.
+ *
+ * <p>A request is immutable and may be shared between threads and merges (its inputs must then allow concurrent reads, as every {@code TensorSource} does); its {@link Builder} is not thread-safe.
  */
 public final class MergeRequest {
     final MergeMethod method;

@@ -6,6 +6,8 @@ import java.util.Arrays;
  * The parameters of the merge methods, as a config's {@code parameters} maps and the command line
  * name them, with their defaults. Which method reads which is declared by each {@link MergeMethod}; this
  * and that are the only places either is written down.
+ *
+ * <p>Constants: safe to use from any thread.
  */
 public enum Parameter {
     WEIGHT("weight", true, Kind.NUMBER, 1),

@@ -51,6 +51,8 @@ import ugm.io.fisher.ParamOrder.Param;
  * </ul>
  * Every input stays mapped until {@link #close}: the values are computed from the mappings while
  * they are written, never held on the heap.
+ *
+ * <p>Not thread-safe: one thread opens, writes and closes it.
  */
 public final class FisherSource implements AutoCloseable {
 

@@ -10,6 +10,8 @@ import java.util.regex.Pattern;
  * from 0 at the first layer to 1 at the last ({@code t = i / (N − 1)}, 1 when there is one layer).
  * Tensors outside the layers take mergekit's positions: embeddings 0 (they come before the
  * layers), everything else (final norm, head) 1.
+ *
+ * <p>Immutable.
  */
 public final class LayerPosition {
     /** {@code model.layers.7.}, {@code transformer.h.7.}, {@code encoder.layer.7.}, {@code blocks.7.}. */

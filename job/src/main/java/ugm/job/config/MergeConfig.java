@@ -17,6 +17,8 @@ import ugm.core.merge.methods.Method;
  * A merge as the config (or the flags) describes it, paths resolved: the mergekit schema for
  * ugm's methods plus the gradient-matching keys ({@code fisher}, {@code base_fisher}).
  *
+ * <p>Immutable.
+ *
  * @param dtype           mergekit's compute dtype as written (ugm computes in float32 whatever it says;
  *                        it is the output dtype when {@code outDtype} is absent, as in mergekit)
  * @param tokenizerSource null or {@code base}

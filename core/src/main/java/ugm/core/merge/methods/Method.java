@@ -18,6 +18,8 @@ import ugm.core.merge.TensorMerge;
  * The methods ugm ships, by name: the registry the command line, configs and {@code --help} read.
  * Each constant is its implementation (one class per method or family in this package); adding a
  * method is its class and one line here.
+ *
+ * <p>Constants, immutable: safe to use from any thread.
  */
 public enum Method implements MergeMethod {
     LINEAR(new Linear()),

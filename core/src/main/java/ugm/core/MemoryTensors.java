@@ -18,6 +18,7 @@ public final class MemoryTensors implements TensorSource {
     private final Map<String, TensorInfo> infos = new LinkedHashMap<>();
     private final Map<String, MemorySegment> data = new LinkedHashMap<>();
 
+    /** An empty source; {@code description} names it in messages. */
     public MemoryTensors(String description) {
         this.description = description;
     }

@@ -18,18 +18,22 @@ public class UgmException extends RuntimeException {
         IO
     }
 
+    /** What kind of problem this is. */
     private final Kind kind;
 
+    /** An error of kind {@code kind}; {@code message} is one line. */
     public UgmException(Kind kind, String message) {
         super(message);
         this.kind = kind;
     }
 
+    /** An error of kind {@code kind}, caused by {@code cause}; {@code message} is one line. */
     public UgmException(Kind kind, String message, Throwable cause) {
         super(message, cause);
         this.kind = kind;
     }
 
+    /** What kind of problem this is. */
     public Kind kind() {
         return kind;
     }

@@ -147,6 +147,7 @@ public final class OutputFolder implements AutoCloseable {
         return temp;
     }
 
+    /** The folder this output is published as. */
     public Path target() {
         return target;
     }

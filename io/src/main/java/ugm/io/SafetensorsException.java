@@ -22,6 +22,7 @@ public final class SafetensorsException extends InputFileException {
         DUPLICATE_ACROSS_SHARDS
     }
 
+    /** The rule of the format that the file breaks. */
     private final Rule rule;
 
     public SafetensorsException(Rule rule, String file, String tensor, String problem) {
@@ -33,6 +34,7 @@ public final class SafetensorsException extends InputFileException {
         this(rule, file, null, problem);
     }
 
+    /** The rule of the format that the file breaks. */
     public Rule rule() {
         return rule;
     }

@@ -101,6 +101,7 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
         return temporary;
     }
 
+    /** The file's layout: its header and where each tensor lies. */
     public SafetensorsLayout layout() {
         return layout;
     }

@@ -30,6 +30,7 @@ import ugm.core.TensorSink;
  */
 public final class ShardedWriter implements TensorSink, AutoCloseable {
 
+    /** The bytes of tensor data per shard unless told otherwise (5 GB, as Hugging Face writes). */
     public static final long DEFAULT_MAX_SHARD_SIZE = 5_000_000_000L;
 
     private final Path folder;
@@ -45,6 +46,7 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
         this.index = index;
     }
 
+    /** {@link #create(Path, List, Map, long)} with shards of {@link #DEFAULT_MAX_SHARD_SIZE}. */
     public static ShardedWriter create(Path folder, List<TensorInfo> tensors, Map<String, String> metadata) {
         return create(folder, tensors, metadata, DEFAULT_MAX_SHARD_SIZE);
     }
@@ -144,6 +146,7 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
         return sb.toString();
     }
 
+    /** The output folder. */
     public Path folder() {
         return folder;
     }

@@ -42,6 +42,7 @@ public final class TorchException extends InputFileException {
         NOT_STATE_DICT
     }
 
+    /** The rule of the format that the file breaks. */
     private final Rule rule;
 
     public TorchException(Rule rule, String file, String tensor, String problem) {
@@ -53,6 +54,7 @@ public final class TorchException extends InputFileException {
         this(rule, file, null, problem);
     }
 
+    /** The rule of the format that the file breaks. */
     public Rule rule() {
         return rule;
     }

@@ -152,6 +152,7 @@ public final class TorchFile implements AutoCloseable {
         return new Parsed(archive, Unpickler.load(zip.data(pickle), file, prefix + "data.pkl", storages));
     }
 
+    /** The file. */
     public Path path() {
         return path;
     }

@@ -54,6 +54,7 @@ public record MergeReport(int tensors, long bytesRead, long bytesWritten, long n
         }
     }
 
+    /** The merge's wall time, in seconds. */
     public double seconds() {
         return nanos / 1e9;
     }

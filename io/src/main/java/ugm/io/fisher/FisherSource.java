@@ -63,7 +63,9 @@ public final class FisherSource implements AutoCloseable {
         DEEPSPEED_UNIVERSAL("deepspeed_universal_exp_avg_sq", "DeepSpeed universal checkpoint (zero/<name>/exp_avg_sq.pt)"),
         EXP_AVG_SQ("exp_avg_sq", "exp_avg_sq tensors keyed by parameter names");
 
+        /** The name recorded in the Fisher's metadata. */
         public final String id;
+        /** How messages describe it. */
         public final String description;
 
         Kind(String id, String description) {
@@ -168,6 +170,7 @@ public final class FisherSource implements AutoCloseable {
         }
     }
 
+    /** What the Fisher is made of. */
     public Kind kind() {
         return kind;
     }

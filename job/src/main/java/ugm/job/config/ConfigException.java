@@ -8,6 +8,7 @@ import ugm.core.UgmException;
  * <p>Immutable once thrown, like any exception.
  */
 public final class ConfigException extends UgmException {
+    /** A config error; {@code message} is one line naming the file and the key. */
     public ConfigException(String message) {
         super(Kind.USAGE, message);
     }

@@ -35,6 +35,7 @@ public final class LayerPosition {
         return new LayerPosition(max + 1);
     }
 
+    /** The number of layers. */
     public int layers() {
         return layers;
     }

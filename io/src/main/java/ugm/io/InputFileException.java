@@ -11,7 +11,9 @@ import ugm.core.UgmException;
 public abstract class InputFileException extends UgmException {
     private static final long serialVersionUID = 1L;
 
+    /** The file the problem is in. */
     private final String file;
+    /** The tensor the problem is in; null when it is in no one tensor. */
     private final String tensor;
 
     InputFileException(String file, String tensor, String problem) {

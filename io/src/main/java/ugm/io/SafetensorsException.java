@@ -25,11 +25,13 @@ public final class SafetensorsException extends InputFileException {
     /** The rule of the format that the file breaks. */
     private final Rule rule;
 
+    /** An invalid-input error: {@code file} breaks {@code rule} at {@code tensor} (null: in no one tensor); {@code problem} says how. */
     public SafetensorsException(Rule rule, String file, String tensor, String problem) {
         super(file, tensor, problem);
         this.rule = rule;
     }
 
+    /** An invalid-input error: {@code file} breaks {@code rule}; {@code problem} says how. */
     public SafetensorsException(Rule rule, String file, String problem) {
         this(rule, file, null, problem);
     }

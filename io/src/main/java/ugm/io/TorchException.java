@@ -45,11 +45,13 @@ public final class TorchException extends InputFileException {
     /** The rule of the format that the file breaks. */
     private final Rule rule;
 
+    /** An invalid-input error: {@code file} breaks {@code rule} at {@code tensor} (null: in no one tensor); {@code problem} says how. */
     public TorchException(Rule rule, String file, String tensor, String problem) {
         super(file, tensor, problem);
         this.rule = rule;
     }
 
+    /** An invalid-input error: {@code file} breaks {@code rule}; {@code problem} says how. */
     public TorchException(Rule rule, String file, String problem) {
         this(rule, file, null, problem);
     }

@@ -4,6 +4,8 @@ package ugm.core;
  * The element types of the safetensors format, in the reference's alignment order (ascending;
  * docs/safetensors.md, "Dtypes").
  * The constant names are the format's dtype strings.
+ *
+ * <p>Constants: safe to use from any thread.
  */
 public enum DType {
     BOOL(8), F4(4), F6_E2M3(6), F6_E3M2(6), U8(8), I8(8), F8_E5M2(8), F8_E4M3(8), F8_E8M0(8),

@@ -10,12 +10,15 @@ import java.util.Map;
 /**
  * A {@link TensorSource} over memory segments the caller owns (and keeps alive), for servers
  * that hold weights in memory. Tensors keep the order they were added in.
+ *
+ * <p>Not thread-safe while tensors are being added; once filled and handed to a merge, it is only read, from any number of threads.
  */
 public final class MemoryTensors implements TensorSource {
     private final String description;
     private final Map<String, TensorInfo> infos = new LinkedHashMap<>();
     private final Map<String, MemorySegment> data = new LinkedHashMap<>();
 
+    /** An empty source; {@code description} names it in messages. */
     public MemoryTensors(String description) {
         this.description = description;
     }

@@ -6,6 +6,8 @@ package ugm.core;
  * 3.39e38, F32 at about 3.40e38; ugm computes in float32, so F64 outputs end there too). Counted
  * per tensor by merges and conversions.
  *
+ * <p>Immutable.
+ *
  * @param tensor   the output tensor
  * @param dtype    its dtype
  * @param infinite values beyond the range, written as infinities

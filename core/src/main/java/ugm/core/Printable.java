@@ -15,6 +15,8 @@ package ugm.core;
  * </ul>
  *
  * Backslashes are not escaped, so the result of {@code of} is left unchanged by a second call.
+ *
+ * <p>Stateless: safe to use from any thread.
  */
 public final class Printable {
 

@@ -24,10 +24,12 @@ public record TensorInfo(String name, DType dtype, long[] shape) {
         return dtype.byteSize(elementCount());
     }
 
+    /** Whether {@code other} has this shape. */
     public boolean sameShape(TensorInfo other) {
         return Arrays.equals(shape, other.shape);
     }
 
+    /** The shape as {@code [2, 3]}. */
     public String shapeString() {
         return Arrays.toString(shape);
     }

@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
  */
 @FunctionalInterface
 public interface TensorSink {
+    /** The memory to write {@code tensor} into: exactly its byte size. */
     MemorySegment target(TensorInfo tensor);
 
     /**

@@ -3,6 +3,8 @@ package ugm.core;
 /**
  * An error a user can cause or act on. Its message is one line that names the file and tensor
  * involved; {@link #kind()} says what kind of problem it is.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public class UgmException extends RuntimeException {
 
@@ -16,18 +18,22 @@ public class UgmException extends RuntimeException {
         IO
     }
 
+    /** What kind of problem this is. */
     private final Kind kind;
 
+    /** An error of kind {@code kind}; {@code message} is one line. */
     public UgmException(Kind kind, String message) {
         super(message);
         this.kind = kind;
     }
 
+    /** An error of kind {@code kind}, caused by {@code cause}; {@code message} is one line. */
     public UgmException(Kind kind, String message, Throwable cause) {
         super(message, cause);
         this.kind = kind;
     }
 
+    /** What kind of problem this is. */
     public Kind kind() {
         return kind;
     }

@@ -27,14 +27,20 @@ import ugm.io.SafetensorsException.Rule;
  * a folder with {@code pytorch_model.bin}, or {@code pytorch_model.bin.index.json} and its shards
  * (read by {@link TorchStateDict}, never executed). Every shard is opened (mapped) once and closed
  * with the checkpoint.
+ *
+ * <p>Thread-safe for reads: any number of threads may read tensors at once; {@link #close()} must not race them.
  */
 public final class Checkpoint implements TensorSource, AutoCloseable {
 
+    /** The file of a checkpoint folder in one safetensors file. */
     public static final String SINGLE_FILE = "model.safetensors";
+    /** The index of a checkpoint folder in safetensors shards. */
     public static final String INDEX_FILE = "model.safetensors.index.json";
     /** Where a model folder keeps its diagonal Fisher, itself a checkpoint: {@code <model>/hessian}. */
     public static final String FISHER_FOLDER = "hessian";
+    /** The file of a checkpoint folder in one torch.save file. */
     public static final String TORCH_FILE = "pytorch_model.bin";
+    /** The index of a checkpoint folder in torch.save shards. */
     public static final String TORCH_INDEX_FILE = "pytorch_model.bin.index.json";
     /** {@link #format()} of safetensors files. */
     public static final String SAFETENSORS = "safetensors";

@@ -8,6 +8,8 @@ import ugm.core.TensorSource;
  * One mapped file of a checkpoint: a safetensors file ({@link SafetensorsFile}) or the state dict
  * of a {@code torch.save} file ({@link TorchStateDict}). Tensor data are zero-copy slices of the
  * file's mapping, valid until {@link #close()}.
+ *
+ * <p>Implementations allow concurrent reads; closing must not race them.
  */
 public interface CheckpointFile extends TensorSource, AutoCloseable {
 

@@ -5,11 +5,15 @@ import ugm.core.UgmException;
 /**
  * A file that breaks a rule of its format: an invalid-input error whose one-line message names
  * the file and, where there is one, the tensor. The subclasses say which rule.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public abstract class InputFileException extends UgmException {
     private static final long serialVersionUID = 1L;
 
+    /** The file the problem is in. */
     private final String file;
+    /** The tensor the problem is in; null when it is in no one tensor. */
     private final String tensor;
 
     InputFileException(String file, String tensor, String problem) {

@@ -32,6 +32,8 @@ import ugm.core.UgmException;
  *   <li>{@code config.json} must be JSON as transformers reads it (one object; Python's
  *       {@code NaN} and {@code Infinity} allowed), or the scan fails.</li>
  * </ul>
+ *
+ * <p>Immutable once made.
  */
 public final class ModelFiles {
 

@@ -35,6 +35,8 @@ import ugm.core.UgmException;
  * looks complete. Temporaries are named {@code .<target>.ugm-tmp-<pid>-<n>} (the target's name
  * shortened when that would not fit, see {@link #stem}); those of dead processes are removed by
  * the next run into the same target.
+ *
+ * <p>Not thread-safe: one thread fills, publishes or closes it (the files written into it may be written by any threads).
  */
 public final class OutputFolder implements AutoCloseable {
     private static final String TMP = ".ugm-tmp-";
@@ -145,6 +147,7 @@ public final class OutputFolder implements AutoCloseable {
         return temp;
     }
 
+    /** The folder this output is published as. */
     public Path target() {
         return target;
     }

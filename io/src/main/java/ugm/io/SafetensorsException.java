@@ -4,6 +4,8 @@ package ugm.io;
  * A safetensors file or checkpoint folder that breaks a rule of the format. The message is one
  * line: {@code <file>: tensor '<name>': <what is wrong>}, without the tensor part when no tensor
  * is involved.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public final class SafetensorsException extends InputFileException {
 
@@ -20,17 +22,21 @@ public final class SafetensorsException extends InputFileException {
         DUPLICATE_ACROSS_SHARDS
     }
 
+    /** The rule of the format that the file breaks. */
     private final Rule rule;
 
+    /** An invalid-input error: {@code file} breaks {@code rule} at {@code tensor} (null: in no one tensor); {@code problem} says how. */
     public SafetensorsException(Rule rule, String file, String tensor, String problem) {
         super(file, tensor, problem);
         this.rule = rule;
     }
 
+    /** An invalid-input error: {@code file} breaks {@code rule}; {@code problem} says how. */
     public SafetensorsException(Rule rule, String file, String problem) {
         this(rule, file, null, problem);
     }
 
+    /** The rule of the format that the file breaks. */
     public Rule rule() {
         return rule;
     }

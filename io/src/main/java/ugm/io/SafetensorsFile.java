@@ -16,6 +16,8 @@ import ugm.io.SafetensorsException.Rule;
 /**
  * One safetensors file, mapped read-only whole. Tensor data are zero-copy slices of the mapping,
  * valid until {@link #close()}, which unmaps the file. Safe for concurrent reads.
+ *
+ * <p>Thread-safe for reads: any number of threads may read tensors at once; {@link #close()} must not race them.
  */
 public final class SafetensorsFile implements CheckpointFile {
 
@@ -161,7 +163,7 @@ public final class SafetensorsFile implements CheckpointFile {
      * Whether the file on disk is no longer the one opened: gone, another file under the name,
      * another size, or written since (its modification or status-change time moved), in place
      * at the same size included. Reads of a truncated mapping fault (see
-     * {@link TensorSource#changedFile}); a rewrite in place shows through the mapping, so
+     * {@link ugm.core.TensorSource#changedFile}); a rewrite in place shows through the mapping, so
      * callers ask this before they trust what they read.
      */
     @Override

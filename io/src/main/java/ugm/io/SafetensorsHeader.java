@@ -35,6 +35,8 @@ import ugm.io.SafetensorsException.Rule;
  * offset) and the metadata in file order. {@link #parse} enforces every rule of the format,
  * against the whole file's bytes, without touching tensor data.
  *
+ * <p>Immutable.
+ *
  * @param headerLength N, the JSON header's length in bytes (padding included)
  * @param entries      the tensors, in the order of their data
  * @param metadata     {@code __metadata__}, keys in file order; empty when absent

@@ -16,6 +16,8 @@ import ugm.core.TensorInfo;
  * dtype alignment, largest first, then by name byte-wise; a compact header with
  * {@code __metadata__} first (keys in the given order); padded with spaces to a multiple of 8
  * (docs/safetensors.md, "How the reference writes").
+ *
+ * <p>Immutable.
  */
 public final class SafetensorsLayout {
 
@@ -122,6 +124,7 @@ public final class SafetensorsLayout {
         return header.clone();
     }
 
+    /** The offset of the data region in the file: 8 plus the header length. */
     public long dataStart() {
         return 8 + (long) header.length;
     }
@@ -131,10 +134,12 @@ public final class SafetensorsLayout {
         return entries;
     }
 
+    /** The {@code __metadata__} entries, in order. */
     public Map<String, String> metadata() {
         return metadata;
     }
 
+    /** The bytes of tensor data. */
     public long dataLength() {
         return entries.isEmpty() ? 0 : entries.getLast().end();
     }

@@ -25,6 +25,8 @@ import ugm.core.TensorSink;
  * thread, any order); {@link #commit()} makes it durable and renames it onto the target.
  * {@link #close()} without a commit deletes the temporary: nothing half-written ever appears
  * under the target name.
+ *
+ * <p>Thread-safe: any threads may write tensors into their targets at once; {@link #commit()} and {@link #close()} are synchronized and must come after the writes.
  */
 public final class SafetensorsWriter implements TensorSink, AutoCloseable {
 
@@ -99,6 +101,7 @@ public final class SafetensorsWriter implements TensorSink, AutoCloseable {
         return temporary;
     }
 
+    /** The file's layout: its header and where each tensor lies. */
     public SafetensorsLayout layout() {
         return layout;
     }

@@ -25,9 +25,12 @@ import ugm.core.TensorSink;
  * {@code model-00001-of-0000N.safetensors} ... plus {@code model.safetensors.index.json} as the
  * Hugging Face libraries write it. Each shard goes through a {@link SafetensorsWriter} with the
  * same metadata; nothing appears under a final name before {@link #commit()}.
+ *
+ * <p>Thread-safe: any threads may write tensors into their targets at once; {@link #commit()} and {@link #close()} are synchronized and must come after the writes.
  */
 public final class ShardedWriter implements TensorSink, AutoCloseable {
 
+    /** The bytes of tensor data per shard unless told otherwise (5 GB, as Hugging Face writes). */
     public static final long DEFAULT_MAX_SHARD_SIZE = 5_000_000_000L;
 
     private final Path folder;
@@ -43,6 +46,7 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
         this.index = index;
     }
 
+    /** {@link #create(Path, List, Map, long)} with shards of {@link #DEFAULT_MAX_SHARD_SIZE}. */
     public static ShardedWriter create(Path folder, List<TensorInfo> tensors, Map<String, String> metadata) {
         return create(folder, tensors, metadata, DEFAULT_MAX_SHARD_SIZE);
     }
@@ -142,6 +146,7 @@ public final class ShardedWriter implements TensorSink, AutoCloseable {
         return sb.toString();
     }
 
+    /** The output folder. */
     public Path folder() {
         return folder;
     }

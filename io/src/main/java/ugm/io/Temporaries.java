@@ -26,6 +26,8 @@ import ugm.core.UgmException;
  * that is adding to the folder being removed, and nothing is published or recreated after it.
  * Writing into an already mapped file is not a step: the files are unlinked, and the mappings
  * stay valid until the JVM ends.
+ *
+ * <p>Thread-safe (see above); {@link #removeAll()} is for a process that handles its own interruption, as the command line does.
  */
 public final class Temporaries {
 

@@ -19,10 +19,12 @@ public record TensorEntry(String name, DType dtype, long[] shape, long begin, lo
         return shape.clone();
     }
 
+    /** The bytes of its data. */
     public long byteSize() {
         return end - begin;
     }
 
+    /** Its name, dtype and shape. */
     public TensorInfo info() {
         return new TensorInfo(name, dtype, shape);
     }

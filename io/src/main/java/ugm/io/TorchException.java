@@ -5,6 +5,8 @@ package ugm.io;
  * is malformed or names code ugm does not run, or a tensor that does not fit its storage. The
  * message is one line: {@code <file>: tensor '<name>': <what is wrong>}, without the tensor part
  * when no tensor is involved.
+ *
+ * <p>Immutable once thrown, like any exception.
  */
 public final class TorchException extends InputFileException {
 
@@ -40,17 +42,21 @@ public final class TorchException extends InputFileException {
         NOT_STATE_DICT
     }
 
+    /** The rule of the format that the file breaks. */
     private final Rule rule;
 
+    /** An invalid-input error: {@code file} breaks {@code rule} at {@code tensor} (null: in no one tensor); {@code problem} says how. */
     public TorchException(Rule rule, String file, String tensor, String problem) {
         super(file, tensor, problem);
         this.rule = rule;
     }
 
+    /** An invalid-input error: {@code file} breaks {@code rule}; {@code problem} says how. */
     public TorchException(Rule rule, String file, String problem) {
         this(rule, file, null, problem);
     }
 
+    /** The rule of the format that the file breaks. */
     public Rule rule() {
         return rule;
     }

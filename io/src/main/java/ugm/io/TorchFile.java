@@ -30,6 +30,8 @@ import ugm.io.TorchValue.TupleValue;
  * state dict); {@link #stateDict()} views a state dict as a {@link ugm.core.TensorSource}.
  * Tensors must be contiguous row-major views of little-endian storages; anything else is a
  * {@link TorchException} naming the file and tensor.
+ *
+ * <p>Thread-safe for reads once opened; {@link #close()} must not race them.
  */
 public final class TorchFile implements AutoCloseable {
 
@@ -150,6 +152,7 @@ public final class TorchFile implements AutoCloseable {
         return new Parsed(archive, Unpickler.load(zip.data(pickle), file, prefix + "data.pkl", storages));
     }
 
+    /** The file. */
     public Path path() {
         return path;
     }

@@ -19,6 +19,8 @@ import ugm.io.TorchValue.TensorValue;
  * slices of the file's mapping. Names that share a storage (tied weights, such as
  * {@code lm_head.weight} and {@code model.embed_tokens.weight}) are each readable, as the Hugging
  * Face loader makes them; {@link #sharing(String)} tells which. Safe for concurrent reads.
+ *
+ * <p>Thread-safe for reads: any number of threads may read tensors at once; {@link #close()} must not race them.
  */
 public final class TorchStateDict implements CheckpointFile {
 

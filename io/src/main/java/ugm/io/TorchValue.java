@@ -29,6 +29,7 @@ public sealed interface TorchValue {
         }
     }
 
+    /** A Python bool. */
     record BoolValue(boolean value) implements TorchValue {
         @Override
         public String typeName() {
@@ -44,6 +45,7 @@ public sealed interface TorchValue {
         }
     }
 
+    /** A Python float. */
     record FloatValue(double value) implements TorchValue {
         @Override
         public String typeName() {
@@ -51,6 +53,7 @@ public sealed interface TorchValue {
         }
     }
 
+    /** A Python str. */
     record StrValue(String value) implements TorchValue {
         @Override
         public String typeName() {
@@ -97,6 +100,7 @@ public sealed interface TorchValue {
         }
     }
 
+    /** A Python list, its items in order. */
     record ListValue(List<TorchValue> items) implements TorchValue {
         public ListValue {
             items = List.copyOf(items);

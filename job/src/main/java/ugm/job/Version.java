@@ -5,7 +5,11 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Properties;
 
-/** ugm's version, as the build wrote it into this jar: the model card's and {@code ugm --version}'s. */
+/**
+ * ugm's version, as the build wrote it into this jar: the model card's and {@code ugm --version}'s.
+ *
+ * <p>Stateless: safe to call from any thread.
+ */
 public final class Version {
     private Version() {
     }

@@ -107,6 +107,7 @@ public final class ChunkExecutor {
         });
     }
 
+    /** The kernel policy of the runs. */
     public KernelPolicy policy() {
         return policy;
     }

@@ -24,6 +24,8 @@ import ugm.core.kernel.Kernels;
  * no tensor is ever whole on the heap. Finite values beyond the range of the new dtype (1e5 to
  * F16, an F64 value beyond the float32 range) become infinities; {@link #convert} counts them per
  * tensor ({@link Report#outOfRange()}).
+ *
+ * <p>Static and stateless: any number of conversions may run at once, from any threads.
  */
 public final class Conversion {
     /** Elements per conversion chunk, and bytes per copy chunk. */

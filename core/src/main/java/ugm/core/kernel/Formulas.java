@@ -18,6 +18,8 @@ package ugm.core.kernel;
  * to float. It is infinite only where the exact result is beyond the float range. Inputs that
  * are NaN or infinite pass through as before (the merge reports them). Ordinary elements never
  * reach the careful path, so their bits are the float formula's.
+ *
+ * <p>Static and stateless: safe to call from any thread.
  */
 public final class Formulas {
     private Formulas() {

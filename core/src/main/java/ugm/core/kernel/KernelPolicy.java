@@ -113,6 +113,7 @@ public final class KernelPolicy {
         return mode == Mode.SCALAR_FIRST ? new KernelPolicy(mode, kernels, probeAfter, warmUp) : this;
     }
 
+    /** When the vector kernels run. */
     public Mode mode() {
         return mode;
     }

@@ -175,7 +175,7 @@ public final class Kernels {
 
     // ---- checks of the data -------------------------------------------------------------------
 
-    /** The first index i < n where {@code !(x[i] >= 0)} (negative or NaN; -0.0 passes), or -1. Checks Fishers. */
+    /** The first index i &lt; n where {@code !(x[i] >= 0)} (negative or NaN; -0.0 passes), or -1. Checks Fishers. */
     public int indexOfNegativeOrNaN(float[] x, int n) {
         checkLength(x, n);
         return impl.indexOfNegativeOrNaN(x, n);

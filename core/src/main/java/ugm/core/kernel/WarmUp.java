@@ -17,6 +17,8 @@ import ugm.core.DType;
  * (a few vector iterations), so the slow early calls cost little and the compiler's invocation
  * counters fill quickly. Compiled code serves the whole JVM: one warm-up per process is enough.
  * The launcher lowers the compile threshold of the direct kernels ({@link #COMPILE_COMMAND_METHODS}).
+ *
+ * <p>Thread-safe: the warm-up thread publishes what it finds through volatile fields, and any merge thread may ask.
  */
 public final class WarmUp {
     /** The methods whose compile threshold the launcher lowers (a {@code -XX:CompileCommand} method pattern). */

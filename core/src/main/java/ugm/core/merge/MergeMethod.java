@@ -22,10 +22,12 @@ public interface MergeMethod {
     /** The parameters the method reads. */
     Set<Parameter> parameters();
 
+    /** Whether the method reads parameter {@code p}. */
     default boolean reads(Parameter p) {
         return parameters().contains(p);
     }
 
+    /** Whether the method needs a base model. */
     boolean needsBase();
 
     /** Whether the base is used where one is given (the default: where it is needed). */
@@ -33,6 +35,7 @@ public interface MergeMethod {
         return needsBase();
     }
 
+    /** Whether the method needs a Fisher for every model. */
     boolean needsFishers();
 
     /** Whether a base Fisher is required (not just used where given). */

@@ -13,6 +13,8 @@ import ugm.core.kernel.GradientMatching;
 /**
  * What a merge will do, checked whole before anything is written: every output tensor with its
  * inputs, action and coefficients, and every problem found (each naming its tensor).
+ *
+ * <p>Immutable once made: safe to share between threads.
  */
 public final class MergePlan {
 
@@ -78,10 +80,12 @@ public final class MergePlan {
         this.warnings = Collections.unmodifiableList(warnings);
     }
 
+    /** The request planned. */
     public MergeRequest request() {
         return request;
     }
 
+    /** Every output tensor, with its inputs, action and coefficients, in output order. */
     public List<TensorPlan> tensors() {
         return tensors;
     }
@@ -101,10 +105,12 @@ public final class MergePlan {
         return tensors.stream().map(TensorPlan::output).toList();
     }
 
+    /** The bytes the merge will read from its inputs. */
     public long bytesRead() {
         return tensors.stream().mapToLong(TensorPlan::bytesRead).sum();
     }
 
+    /** The bytes the merge will write. */
     public long bytesWritten() {
         return tensors.stream().mapToLong(t -> t.output.byteSize()).sum();
     }
@@ -326,6 +332,7 @@ public final class MergePlan {
 
     /** The plan has problems; the message lists them all, one per line. */
     public static final class MergePlanException extends UgmException {
+        /** The problems, one line each. */
         private final List<String> problems;
 
         MergePlanException(List<String> problems) {
@@ -334,6 +341,7 @@ public final class MergePlan {
             this.problems = List.copyOf(problems);
         }
 
+        /** The problems, one line each. */
         public List<String> problems() {
             return problems;
         }

@@ -7,6 +7,8 @@ import ugm.core.TensorWarning;
 /**
  * What a finished merge did.
  *
+ * <p>Immutable.
+ *
  * @param clampedElements elements where gradient matching's safeguard clamped Hbar or fell back to
  *                        task arithmetic (a task subtracted: {@code remove}, or a negative weight)
  * @param nonFinite       the warnings, per tensor, in the plan's tensor order: {@link NonFinite}
@@ -52,6 +54,7 @@ public record MergeReport(int tensors, long bytesRead, long bytesWritten, long n
         }
     }
 
+    /** The merge's wall time, in seconds. */
     public double seconds() {
         return nanos / 1e9;
     }

@@ -10,6 +10,8 @@ import ugm.core.UgmException;
 /**
  * Everything a merge needs: the method, the open inputs and the parameters. Build one with
  * {@link #builder(MergeMethod)}; {@link MergePlan#of(MergeRequest)} checks it against the tensors.
+ *
+ * <p>A request is immutable and may be shared between threads and merges (its inputs must then allow concurrent reads, as every {@code TensorSource} does); its {@link Builder} is not thread-safe.
  */
 public final class MergeRequest {
     final MergeMethod method;
@@ -226,6 +228,7 @@ public final class MergeRequest {
         return normalize;
     }
 
+    /** The merge method. */
     public MergeMethod method() {
         return method;
     }
@@ -291,6 +294,7 @@ public final class MergeRequest {
         };
     }
 
+    /** The worker threads asked for; 0: all processors. */
     public int threads() {
         return threads;
     }
@@ -308,6 +312,7 @@ public final class MergeRequest {
         return base != null ? base : models.get(0);
     }
 
+    /** A builder for a request that merges with {@code method} (one of {@link ugm.core.merge.methods.Method}, or your own). */
     public static Builder builder(MergeMethod method) {
         return new Builder(method);
     }
@@ -346,6 +351,7 @@ public final class MergeRequest {
             this.method = Objects.requireNonNull(method, "method");
         }
 
+        /** The base model (the one fine-tuned); needed by the methods that work on task vectors. */
         public Builder base(TensorSource base) {
             this.base = base;
             return this;
@@ -375,11 +381,13 @@ public final class MergeRequest {
             return this;
         }
 
+        /** The base model's Fisher (gradient matching's {@code H0}; optional). */
         public Builder baseFisher(TensorSource baseFisher) {
             this.baseFisher = baseFisher;
             return this;
         }
 
+        /** One Fisher scale per model, in model order (default 1 each): the factor a stored Fisher is multiplied by, e.g. its training set's size. */
         public Builder fisherScales(float... scales) {
             this.fisherScales = constants(scales);
             return this;
@@ -391,33 +399,40 @@ public final class MergeRequest {
             return this;
         }
 
+        /** The base Fisher's scale (default 1). */
         public Builder baseFisherScale(float s) {
             return baseFisherScale(TensorParameter.of(s));
         }
 
+        /** The base Fisher's scale, possibly depending on the tensor. */
         public Builder baseFisherScale(TensorParameter s) {
             this.baseFisherScale = Objects.requireNonNull(s, "base Fisher scale");
             return this;
         }
 
+        /** The factor of every task weight, {@code λ} (default 1). */
         public Builder lambda(float lambda) {
             return lambda(TensorParameter.of(lambda));
         }
 
+        /** The factor of every task weight, {@code λ}, possibly depending on the tensor. */
         public Builder lambda(TensorParameter lambda) {
             this.lambda = Objects.requireNonNull(lambda, "lambda");
             return this;
         }
 
+        /** Gradient matching's prior precision {@code δ0 ≥ 0} (default 0). */
         public Builder delta0(float delta0) {
             return delta0(TensorParameter.of(delta0));
         }
 
+        /** Gradient matching's prior precision {@code δ0 ≥ 0}, possibly depending on the tensor. */
         public Builder delta0(TensorParameter delta0) {
             this.delta0 = Objects.requireNonNull(delta0, "delta0");
             return this;
         }
 
+        /** Subtract the tasks instead of adding them (task_arithmetic and gradient_matching; default false). */
         public Builder remove(boolean remove) {
             this.remove = remove;
             return this;
@@ -429,6 +444,7 @@ public final class MergeRequest {
             return this;
         }
 
+        /** Fisher averaging: the floor of every scaled Fisher (default 0). */
         public Builder fisherFloor(float floor) {
             this.fisherFloor = floor;
             return this;
@@ -468,6 +484,7 @@ public final class MergeRequest {
             return this;
         }
 
+        /** The fraction of each task vector kept, per model in model order (default 1). */
         public Builder densities(float... densities) {
             this.densities = constants(densities);
             return this;
@@ -479,6 +496,7 @@ public final class MergeRequest {
             return this;
         }
 
+        /** breadcrumbs: the fraction of largest magnitudes dropped, per model (default 0.01). */
         public Builder gammas(float... gammas) {
             this.gammas = constants(gammas);
             return this;
@@ -496,6 +514,7 @@ public final class MergeRequest {
             return this;
         }
 
+        /** della*: half-width of the keep probabilities around each model's density, in model order (default 0.15). */
         public Builder epsilons(float... epsilons) {
             this.epsilons = constants(epsilons);
             return this;
@@ -507,6 +526,7 @@ public final class MergeRequest {
             return this;
         }
 
+        /** slerp, nearswap: the interpolation parameter (default 0.5). */
         public Builder t(float t) {
             return t(TensorParameter.of(t));
         }
@@ -556,6 +576,7 @@ public final class MergeRequest {
             return this;
         }
 
+        /** The request; checks what can be checked without the tensors (counts, ranges of constants). */
         public MergeRequest build() {
             return new MergeRequest(this);
         }

@@ -22,6 +22,8 @@ import ugm.core.merge.MergePlan.TensorPlan;
  * {@link ChunkExecutor}'s workers take chunks in order, decode each input chunk into small
  * per-thread float buffers, run the method's kernel and encode into the sink's segment. The heap
  * holds only those buffers, whatever the model size.
+ *
+ * <p>Static and stateless: any number of merges may run at once, from any threads, each on its own sink.
  */
 public final class Merger {
 

@@ -6,25 +6,41 @@ import java.util.Arrays;
  * The parameters of the merge methods, as a config's {@code parameters} maps and the command line
  * name them, with their defaults. Which method reads which is declared by each {@link MergeMethod}; this
  * and that are the only places either is written down.
+ *
+ * <p>Constants: safe to use from any thread.
  */
 public enum Parameter {
+    /** {@code weight}: a model's weight. */
     WEIGHT("weight", true, Kind.NUMBER, 1),
+    /** {@code fisher_scale}: the factor of a model's stored Fisher. */
     FISHER_SCALE("fisher_scale", true, Kind.NUMBER, 1),
+    /** {@code density}: the fraction of a task vector kept. */
     DENSITY("density", true, Kind.NUMBER, 1),
+    /** {@code gamma}: breadcrumbs' fraction of largest magnitudes dropped. */
     GAMMA("gamma", true, Kind.NUMBER, 0.01),
+    /** {@code epsilon}: della's half-width of the keep probabilities. */
     EPSILON("epsilon", true, Kind.NUMBER, 0.15),
+    /** {@code lambda}: the factor of every task weight. */
     LAMBDA("lambda", false, Kind.NUMBER, 1),
+    /** {@code delta0}: gradient matching's prior precision. */
     DELTA0("delta0", false, Kind.NUMBER, 0),
+    /** {@code base_fisher_scale}: the factor of the base's stored Fisher. */
     BASE_FISHER_SCALE("base_fisher_scale", false, Kind.NUMBER, 1),
+    /** {@code t}: slerp's and nearswap's interpolation parameter. */
     T("t", false, Kind.NUMBER, 0.5),
     /** Default: the method's ({@link MergeMethod#defaultFlag}). */
     NORMALIZE("normalize", false, Kind.FLAG, 0),
     /** Default: the method's ({@link MergeMethod#defaultFlag}). */
     RESCALE("rescale", false, Kind.FLAG, 0),
+    /** {@code random_seed}: the seed of the random sparsifiers. */
     RANDOM_SEED("random_seed", false, Kind.INTEGER, 0),
+    /** {@code filter_wise}: model_stock per row. */
     FILTER_WISE("filter_wise", false, Kind.FLAG, 0),
+    /** {@code remove}: subtract the tasks. */
     REMOVE("remove", false, Kind.FLAG, 0),
+    /** {@code clamp}: the floor of Hbar, relative to P0, when removing. */
     CLAMP("clamp", false, Kind.SCALAR_NUMBER, 0.1),
+    /** {@code fisher_floor}: the floor of every scaled Fisher in Fisher averaging. */
     FISHER_FLOOR("fisher_floor", false, Kind.SCALAR_NUMBER, 0),
     /** multislerp: divide the weights by their sum. */
     NORMALIZE_WEIGHTS("normalize_weights", false, Kind.FLAG, 1),
@@ -77,6 +93,7 @@ public enum Parameter {
         return perModel;
     }
 
+    /** What values the parameter takes. */
     public Kind kind() {
         return kind;
     }

@@ -5,6 +5,8 @@ package ugm.core.merge;
  * tensor's name (mergekit's filters and layer gradients are such functions). It is called once
  * per tensor while the merge is planned, so it may be slow-ish but must not fail; a value that is
  * out of range is reported as a plan problem naming the tensor.
+ *
+ * <p>Implementations must be safe to call from the thread that plans the merge; the ones ugm makes are immutable.
  */
 @FunctionalInterface
 public interface TensorParameter {

@@ -73,7 +73,7 @@ class KernelSelectorTest {
     @Test
     void withoutTheVectorModuleAJvmFallsBackToScalarWithOneLine() throws Exception {
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        String classPath = System.getProperty("java.class.path");
+        String classPath = ugm.core.ProbeJvm.classPath(SelectorProbe.class, Kernels.class);
         Process process = new ProcessBuilder(java, "-cp", classPath, SelectorProbe.class.getName()).start();
         assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the probe JVM finished");
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();

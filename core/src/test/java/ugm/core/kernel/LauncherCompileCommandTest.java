@@ -13,17 +13,20 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The launcher ({@code ugm} at the project's root) lowers the compile threshold of the direct
- * kernels by naming their methods; a rename must not leave it naming nothing.
+ * The launchers ({@code ugm} at the project's root, and {@code bin/ugm-dist-launcher}, the
+ * runtime image's {@code bin/ugm}) lower the compile threshold of the direct kernels by naming
+ * their methods; a rename must not leave them naming nothing.
  */
 class LauncherCompileCommandTest {
 
-    @Test
-    void theLaunchersCompileCommandNamesTheDirectKernels() throws IOException, ClassNotFoundException {
-        Path launcher = Path.of("..", "ugm");
+    @ParameterizedTest
+    @ValueSource(strings = {"ugm", "bin/ugm-dist-launcher"})
+    void theLaunchersCompileCommandNamesTheDirectKernels(String path) throws IOException, ClassNotFoundException {
+        Path launcher = Path.of("..").resolve(path);
         assumeTrue(Files.isRegularFile(launcher), "no launcher beside this module");
         Matcher m = Pattern.compile("CompileThresholdScaling,([\\w.$]+)::([\\w*]+),").matcher(Files.readString(launcher));
         assertTrue(m.find(), "the launcher sets a compile threshold");

@@ -26,7 +26,7 @@ class WarmUpTest {
         int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
         assumeTrue(bits >= 128, "this CPU has no vector kernels to warm up");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
+        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-cp", ugm.core.ProbeJvm.classPath(WarmUpProbe.class, ugm.core.kernel.Kernels.class),
                 WarmUpProbe.class.getName()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the probe JVM finished");
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();

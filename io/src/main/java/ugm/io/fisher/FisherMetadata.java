@@ -5,6 +5,8 @@ import java.util.Map;
 /**
  * The {@code __metadata__} keys of a Fisher checkpoint written by {@code ugm fisher}: where it came
  * from and the number it is meant to be scaled by. Values are strings, as safetensors requires.
+ *
+ * <p>Stateless: safe to call from any thread.
  */
 public final class FisherMetadata {
     /** What the values are: {@code adam_exp_avg_sq}, {@code ivon_hess}, ... (see {@link FisherSource.Kind}). */

@@ -51,17 +51,25 @@ import ugm.io.fisher.ParamOrder.Param;
  * </ul>
  * Every input stays mapped until {@link #close}: the values are computed from the mappings while
  * they are written, never held on the heap.
+ *
+ * <p>Not thread-safe: one thread opens, writes and closes it.
  */
 public final class FisherSource implements AutoCloseable {
 
     /** What the Fisher is made of; {@link #id} is recorded in the metadata. */
     public enum Kind {
+        /** Adam or AdamW: the bias-corrected {@code exp_avg_sq}. */
         ADAM("adam_exp_avg_sq", "Adam/AdamW optimizer state (exp_avg_sq)"),
+        /** IVON: each group's {@code hess}. */
         IVON("ivon_hess", "IVON optimizer state (hess)"),
+        /** A DeepSpeed universal checkpoint's {@code exp_avg_sq}, bias-corrected. */
         DEEPSPEED_UNIVERSAL("deepspeed_universal_exp_avg_sq", "DeepSpeed universal checkpoint (zero/<name>/exp_avg_sq.pt)"),
+        /** Ready {@code exp_avg_sq} tensors keyed by parameter names, bias-corrected with the step and β2 given. */
         EXP_AVG_SQ("exp_avg_sq", "exp_avg_sq tensors keyed by parameter names");
 
+        /** The name recorded in the Fisher's metadata. */
         public final String id;
+        /** How messages describe it. */
         public final String description;
 
         Kind(String id, String description) {
@@ -166,6 +174,7 @@ public final class FisherSource implements AutoCloseable {
         }
     }
 
+    /** What the Fisher is made of. */
     public Kind kind() {
         return kind;
     }

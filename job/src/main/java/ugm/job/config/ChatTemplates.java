@@ -10,25 +10,15 @@ import java.util.List;
  * The values of {@code chat_template}, with mergekit's rules: {@code auto} (the template most of
  * the merged models' tokenizers have), one of the template names mergekit knows, or a Jinja
  * template written out. A value that is not a known name is a template when it is at least 20
- * characters long and holds a {@code {}; anything else is an error.
+ * characters long and holds an opening brace; anything else is an error.
  *
  * <p>Each name's text is ugm's own Jinja for that public chat format (resources
  * {@code chat_templates/<name>.jinja}), with transformers' variables {@code messages},
  * {@code add_generation_prompt}, {@code bos_token} and {@code eos_token}:
- * <ul>
- *   <li>{@code alpaca}: the system text, then {@code ### Instruction:\n<user>\n\n} and
- *       {@code ### Response:\n<assistant><eos>\n\n}; the prompt {@code ### Response:\n};</li>
- *   <li>{@code chatml}: {@code <|im_start|><role>\n<content><|im_end|>\n}; the prompt
- *       {@code <|im_start|>assistant\n};</li>
- *   <li>{@code exaone} (EXAONE 3): {@code [|system|]<content>[|endofturn|]\n},
- *       {@code [|user|]<content>\n}, {@code [|assistant|]<content>[|endofturn|]\n}; the prompt
- *       {@code [|assistant|]};</li>
- *   <li>{@code llama3}: {@code <bos>}, then {@code <|start_header_id|><role><|end_header_id|>\n\n<content,
- *       trimmed><|eot_id|>}; the prompt {@code <|start_header_id|>assistant<|end_header_id|>\n\n};</li>
- *   <li>{@code mistral} (Mistral Instruct v1): {@code <bos>[INST] <user> [/INST]} and
- *       {@code  <assistant><eos>}, a system message put before the first user message, roles
- *       alternating from the user's.</li>
- * </ul>
+ * alpaca (instruction and response sections), chatml ({@code <|im_start|>} and {@code <|im_end|>}
+ * around each message), exaone (EXAONE 3's role markers), llama3 (header ids and end-of-turn
+ * tokens) and mistral (Mistral Instruct v1: {@code [INST]} around the user's messages); each file
+ * says the format it writes.
  */
 public final class ChatTemplates {
     /** The names mergekit knows. */

@@ -47,7 +47,11 @@ import ugm.core.merge.Parameter;
 import ugm.core.merge.methods.Method;
 import ugm.io.HubCache;
 
-/** Reads a mergekit-style YAML config; every mistake is one line naming the file and the key. */
+/**
+ * Reads a mergekit-style YAML config; every mistake is one line naming the file and the key.
+ *
+ * <p>Stateless: safe to call from any thread.
+ */
 public final class ConfigParser {
 
     static final Set<String> TOP_KEYS = Set.of("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype",

@@ -11,6 +11,8 @@ import java.util.regex.Pattern;
  * Every tensor outside the layers (embeddings, final norm, head) takes t = 0, the first value of a
  * gradient, as in mergekit since 0.1.2 (its planner reads the weights before and after the layers
  * at t = 0; 0.1.1 and older read those after the layers at t = 1).
+ *
+ * <p>Immutable.
  */
 public final class LayerPosition {
     /** {@code model.layers.7.}, {@code transformer.h.7.}, {@code encoder.layer.7.}, {@code blocks.7.}. */
@@ -34,6 +36,7 @@ public final class LayerPosition {
         return new LayerPosition(max + 1);
     }
 
+    /** The number of layers. */
     public int layers() {
         return layers;
     }

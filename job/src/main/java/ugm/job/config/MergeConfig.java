@@ -18,6 +18,8 @@ import ugm.core.merge.methods.Method;
  * the mergekit schema for ugm's methods plus the gradient-matching keys ({@code fisher},
  * {@code base_fisher}).
  *
+ * <p>Immutable.
+ *
  * @param dtype           mergekit's compute dtype as written (ugm computes in float32 whatever it says;
  *                        it is the output dtype when {@code outDtype} is absent, as in mergekit)
  * @param tokenizerSource {@code tokenizer_source}, or null

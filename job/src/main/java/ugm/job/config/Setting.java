@@ -16,6 +16,8 @@ import java.util.Set;
  * ({@code [0, 0.5, 1]}: interpolated over the layer position t), or a filter list
  * ({@code [{filter: mlp, value: 0.5}, {value: 0}]}: the first entry whose filter is part of the
  * tensor name, or that has no filter, gives the value).
+ *
+ * <p>Implementations are immutable.
  */
 public sealed interface Setting {
 

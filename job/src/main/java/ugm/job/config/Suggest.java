@@ -2,7 +2,11 @@ package ugm.job.config;
 
 import java.util.Collection;
 
-/** The nearest known word to a misspelt one, by edit distance. */
+/**
+ * The nearest known word to a misspelt one, by edit distance.
+ *
+ * <p>Stateless: safe to call from any thread.
+ */
 public final class Suggest {
     private Suggest() {
     }

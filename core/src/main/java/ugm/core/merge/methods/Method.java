@@ -18,30 +18,55 @@ import ugm.core.merge.TensorMerge;
  * The methods ugm ships, by name: the registry the command line, configs and {@code --help} read.
  * Each constant is its implementation (one class per method or family in this package); adding a
  * method is its class and one line here.
+ *
+ * <p>Constants, immutable: safe to use from any thread.
  */
 public enum Method implements MergeMethod {
+    /** {@code linear}: the weighted average of the models. */
     LINEAR(new Linear()),
+    /** {@code task_arithmetic}: the base plus the weighted task vectors. */
     TASK_ARITHMETIC(new TaskArithmetic()),
+    /** {@code fisher}: Fisher averaging. */
     FISHER(FisherAveraging.FISHER),
+    /** {@code fisher_with_base}: Fisher averaging with the base as one more model. */
     FISHER_WITH_BASE(FisherAveraging.WITH_BASE),
+    /** {@code gradient_matching}: uncertainty-based gradient matching (docs/method.md). */
     GRADIENT_MATCHING(new GradientMatchingMerge()),
+    /** {@code ties}: task vectors trimmed to their largest values, signs elected. */
     TIES(TaskVectorFamily.TIES),
+    /** {@code dare_ties}: task vectors dropped at random and rescaled, signs elected. */
     DARE_TIES(TaskVectorFamily.DARE_TIES),
+    /** {@code dare_linear}: task vectors dropped at random and rescaled, summed. */
     DARE_LINEAR(TaskVectorFamily.DARE_LINEAR),
+    /** {@code breadcrumbs}: task vectors without their largest and smallest values. */
     BREADCRUMBS(TaskVectorFamily.BREADCRUMBS),
+    /** {@code breadcrumbs_ties}: breadcrumbs with sign election. */
     BREADCRUMBS_TIES(TaskVectorFamily.BREADCRUMBS_TIES),
+    /** {@code della}: keep probabilities by magnitude rank in each row, signs elected. */
     DELLA(TaskVectorFamily.DELLA),
+    /** {@code della_linear}: della without sign election. */
     DELLA_LINEAR(TaskVectorFamily.DELLA_LINEAR),
+    /** {@code slerp}: spherical interpolation between the base and one model. */
     SLERP(new Slerp()),
+    /** {@code model_stock}: the base and the models' average, weighted by their angle. */
     MODEL_STOCK(new ModelStock()),
+    /** {@code nearswap}: the other model where it is within t of the base. */
     NEARSWAP(new Nearswap()),
+    /** {@code ties_gradient_matching}: the gradient-matching updates trimmed and sign-elected. */
     TIES_GRADIENT_MATCHING(TaskVectorFamily.TIES_GRADIENT_MATCHING),
+    /** {@code dare_gradient_matching}: the gradient-matching updates dropped at random and rescaled. */
     DARE_GRADIENT_MATCHING(TaskVectorFamily.DARE_GRADIENT_MATCHING),
+    /** {@code multislerp}: the models' mean direction at their mean norm. */
     MULTISLERP(new Multislerp()),
+    /** {@code passthrough}: one model's tensors, each times its scale. */
     PASSTHROUGH(new Passthrough()),
+    /** {@code nuslerp}: spherical interpolation of two models (or their task vectors), by their weights. */
     NUSLERP(new Nuslerp()),
+    /** {@code karcher}: the models' Karcher mean on the sphere, at their mean norm. */
     KARCHER(new Karcher()),
+    /** {@code sce}: the task vectors' most varying elements, weighted by their mean square, signs elected. */
     SCE(new Sce()),
+    /** {@code arcee_fusion}: the model's most important changes to the base. */
     ARCEE_FUSION(new ArceeFusion());
 
     private final MergeMethod impl;
@@ -151,6 +176,7 @@ public enum Method implements MergeMethod {
         return null;
     }
 
+    /** Every method's name, comma-separated, as configs and {@code --method} take them. */
     public static String ids() {
         return Arrays.stream(values()).map(Method::id).collect(Collectors.joining(", "));
     }

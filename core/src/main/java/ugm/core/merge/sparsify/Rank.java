@@ -4,7 +4,7 @@ package ugm.core.merge.sparsify;
  * The set of the {@code m} largest |v| of a tensor, found without sorting it: the elements are
  * ordered by |v| descending, and equal |v| by element index ascending (the lower index counts as
  * larger). This is the documented tie rule: at the threshold the first elements in memory order
- * are kept. {@link #top(float[], long, int, Values, int)} finds the threshold T (the m-th largest
+ * are kept. {@link #top(float[], long, long, Values)} finds the threshold T (the m-th largest
  * |v|, exact) by a radix select on the float bit patterns (|v| as non-negative float bits order
  * like integers): one histogram pass over the high 15 bits, one over the low 16 bits within the
  * chosen bucket, and one pass to find the index of the last element equal to T that is kept.

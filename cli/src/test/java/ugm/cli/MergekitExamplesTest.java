@@ -12,6 +12,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,13 +39,17 @@ import ugm.job.config.ConfigParser;
  * mergekit-examples/ with a note of each change), run by ugm on small Llama-shaped models and
  * compared, tensor by tensor and element by element, with mergekit's formulas (its source:
  * merge_methods/linear.py, generalized_task_arithmetic.py, sparsify.py, slerp.py; config.py's
- * evaluate_setting; plan.py's layer positions) evaluated here in double precision.
+ * evaluate_setting; plan.py's layer positions; and, for the methods added after 0.1.4, the current
+ * merge_methods/passthrough.py, multislerp.py, nuslerp.py, karcher.py, sce.py, arcee_fusion.py)
+ * evaluated here in double precision; and so are the README's config examples of those methods.
  *
- * <p>The inputs are random values on the float16 grid, so mergekit's cast of its inputs to the
- * config's {@code dtype: float16} changes nothing; mergekit then computes in float16, ugm in float32
- * (a documented difference), and both write float16. The tolerance is one float16 unit in the last
- * place of the expected value (the output's rounding, when ugm's float32 result lies on the other
- * side of a rounding boundary) plus 1e-5 for float32 arithmetic on values of order 1.
+ * <p>The inputs are random values on the grid of the config's {@code dtype} (float16, or bfloat16
+ * for arcee_fusion.yml), so mergekit's cast of its inputs to that dtype changes nothing; mergekit
+ * then computes in that dtype, ugm in float32 (a documented difference), and both write it. Where
+ * the config names no dtype (README examples) the inputs are on the float16 grid, stored as float32,
+ * and both compute and write float32. The tolerance is one unit in the last place of the expected value
+ * in the output dtype (the output's rounding, when ugm's float32 result lies on the other side of a
+ * rounding boundary; none for float32) plus 1e-5 for float32 arithmetic on values of order 1.
  */
 class MergekitExamplesTest {
 
@@ -82,7 +87,8 @@ class MergekitExamplesTest {
                 case "ties.yml" -> ties();
                 case "bio-merge.yml" -> bioMerge();
                 case "gradient-slerp.yml" -> gradientSlerp();
-                case "arcee_fusion.yml" -> Assumptions.abort("not compared here yet: ArceeFusionTest checks mergekit's steps");
+                case "arcee_fusion.yml" -> check("arcee_fusion.yml", "model_a", List.of("model_b"),
+                        (tensor, t, base, xs) -> arceeFusion(tensor, base, xs.get(0)));
                 default -> throw new AssertionError("no check for " + name);
             }
         }));
@@ -99,13 +105,7 @@ class MergekitExamplesTest {
             Map.entry("dare_ties", "random masks: ugm's counter-based hash is not torch's generator, by design"),
             Map.entry("dare_linear", "random masks, as dare_ties"),
             Map.entry("della", "random masks, as dare_ties"),
-            Map.entry("della_linear", "random masks, as dare_ties"),
-            Map.entry("multislerp", "not covered here yet (MultislerpTest checks mergekit's cases)"),
-            Map.entry("passthrough", "not covered here yet (PassthroughTest checks mergekit's steps)"),
-            Map.entry("nuslerp", "not covered here yet (NuslerpTest checks mergekit's steps)"),
-            Map.entry("karcher", "not covered here yet (KarcherTest checks mergekit's steps)"),
-            Map.entry("sce", "not covered here yet (SceTest checks mergekit's steps)"),
-            Map.entry("arcee_fusion", "not covered here yet (ArceeFusionTest checks mergekit's steps)"));
+            Map.entry("della_linear", "random masks, as dare_ties"));
 
     /** The README's config examples of the methods ugm shares with mergekit, on the same kind of models. */
     @TestFactory
@@ -126,6 +126,17 @@ class MergekitExamplesTest {
         checks.put("nearswap", () -> readmeNearswap(examples.get("nearswap")));
         checks.put("anchors", () -> readme("anchors", examples.get("anchors"), "llama-base", List.of("llama-math", "llama-code"),
                 (name, t, base, xs) -> ties(base, xs, new double[] {0.5, 0.5}, new double[] {0.5, 0.7}, true)));
+        checks.put("multislerp", () -> readme("multislerp", examples.get("multislerp"), "llama-base",
+                List.of("llama-math", "llama-code"), (name, t, base, xs) -> multislerp(base, xs, new double[] {1, 0.5})));
+        checks.put("passthrough", () -> readmePassthrough(examples.get("passthrough")));
+        checks.put("nuslerp", () -> readme("nuslerp", examples.get("nuslerp"), "llama-base", List.of("llama-math", "llama-code"),
+                (name, t, base, xs) -> nuslerpRows(name, 1 / (3.0 + 1), base, xs.get(0), xs.get(1))));
+        checks.put("karcher", () -> readme("karcher", examples.get("karcher"), null, List.of("llama-math", "llama-code", "llama-chat"),
+                (name, t, base, xs) -> karcher(xs, 20, 1e-6)));
+        checks.put("sce", () -> readme("sce", examples.get("sce"), "llama-base", List.of("llama-math", "llama-code", "llama-chat"),
+                (name, t, base, xs) -> sce(base, xs, 0.3)));
+        checks.put("arcee_fusion", () -> readme("arcee_fusion", examples.get("arcee_fusion"), "llama-base", List.of("llama-chat"),
+                (name, t, base, xs) -> arceeFusion(name, base, xs.get(0))));
         Set<String> listed = new TreeSet<>(checks.keySet());
         listed.addAll(README_NOT_CHECKED.keySet());
         assertEquals(new TreeSet<>(examples.keySet()), listed, "every README example is checked or listed as not checked");
@@ -136,7 +147,7 @@ class MergekitExamplesTest {
 
     private void readme(String label, String yaml, String base, List<String> others, Reference reference) {
         try {
-            check("readme-" + label + ".yml", yaml, base, others, yaml.contains("dtype: float16") ? DType.F16 : DType.F32, reference);
+            check("readme-" + label + ".yml", yaml, base, others, reference);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -151,6 +162,14 @@ class MergekitExamplesTest {
                 out[j] = (w0 * xs.get(0)[j] + 0.5 * xs.get(1)[j]) / (w0 + 0.5);
             }
             return out;
+        });
+    }
+
+    /** passthrough.py: scale·x, the scale a filter list. */
+    private void readmePassthrough(String yaml) {
+        readme("passthrough", yaml, null, List.of("llama-chat"), (name, t, base, xs) -> {
+            double scale = name.contains("down_proj") ? 0.5 : 1;
+            return Arrays.stream(xs.get(0)).map(x -> scale * x).toArray();
         });
     }
 
@@ -262,17 +281,17 @@ class MergekitExamplesTest {
      * @param others the models besides the base, in the config's order
      */
     private void check(String example, String base, List<String> others, Reference reference) throws IOException {
-        check(example, resource(example), base, others, DType.F16, reference);
+        check(example, resource(example), base, others, reference);
     }
 
-    /** As above, for the config {@code yaml} whose output dtype is {@code dtype}. */
-    private void check(String example, String yaml, String base, List<String> others, DType dtype, Reference reference)
-            throws IOException {
+    /** As above, for the config {@code yaml}; the output dtype is the config's {@code dtype} (float16, bfloat16), else float32. */
+    private void check(String example, String yaml, String base, List<String> others, Reference reference) throws IOException {
+        DType dtype = yaml.contains("dtype: float16") ? DType.F16 : yaml.contains("dtype: bfloat16") ? DType.BF16 : DType.F32;
         List<String> all = new ArrayList<>(others);
         if (base != null) {
             all.add(base);
         }
-        all.forEach(this::model);
+        all.forEach(m -> model(m, dtype == DType.BF16));
         Path cfg = tmp.resolve(example);
         Files.writeString(cfg, Configs.absolute(yaml, tmp));
         Path out = tmp.resolve("out-" + example);
@@ -290,10 +309,13 @@ class MergekitExamplesTest {
                         others.stream().map(m -> models.get(m).get(name)).toList());
                 MemorySegment got = merged.data(name);
                 for (int j = 0; j < expected.length; j++) {
-                    double g = dtype == DType.F16 ? Float.float16ToFloat(got.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, j))
-                            : got.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, j);
+                    double g = switch (dtype) {
+                        case F16 -> Float.float16ToFloat(got.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, j));
+                        case BF16 -> Float.intBitsToFloat(got.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, j) << 16);
+                        default -> got.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, j);
+                    };
                     double e = expected[j];
-                    double tolerance = (dtype == DType.F16 ? ulp16(e) : 0) + 1e-5;
+                    double tolerance = ulp(e, dtype) + 1e-5;
                     if (!(Math.abs(g - e) <= tolerance)) {
                         wrong.add(name + "[" + j + "] is " + g + ", mergekit's formula gives " + e + " (t = " + t + ")");
                         break;
@@ -304,14 +326,13 @@ class MergekitExamplesTest {
         }
         assertEquals(List.of(), wrong, example + ": the tensors that differ from mergekit's");
         assertTrue(checked > 6000, "elements checked: " + checked);
-        sideFiles(out, base, dtype);
+        sideFiles(out, dtype);
     }
 
     /** mergekit writes the base's config.json (else a model's) with torch_dtype set to the dtype. */
-    private static void sideFiles(Path out, String base, DType dtype) throws IOException {
+    private static void sideFiles(Path out, DType dtype) throws IOException {
         Path config = out.resolve("config.json");
-        String torchDtype = dtype == DType.F16 ? "float16" : "float32";
-        assertTrue(Pattern.compile("\"torch_dtype\"\\s*:\\s*\"" + torchDtype + "\"").matcher(Files.readString(config)).find(),
+        assertTrue(Pattern.compile("\"torch_dtype\"\\s*:\\s*\"" + dtype.torchName() + "\"").matcher(Files.readString(config)).find(),
                 Files.readString(config));
     }
 
@@ -454,6 +475,255 @@ class MergekitExamplesTest {
         return out;
     }
 
+    /**
+     * multislerp.py on the whole tensor: vi = xi − base, weights divided by their sum, ui = vi/(‖vi‖ + eps),
+     * m the normalised Σ wi·ui, the tangent Σ wi·(ui − (ui·m)·m) mapped back at m by the exponential map,
+     * scaled by Σ wi·‖vi‖, plus the base; eps 1e-8. (The fallback for a mean below eps is not reached here.)
+     */
+    private static double[] multislerp(double[] base, List<double[]> xs, double[] weight) {
+        double eps = 1e-8;
+        int n = base.length;
+        double wsum = Arrays.stream(weight).sum();
+        double[] mean = new double[n];
+        double[][] units = new double[xs.size()][];
+        double avgNorm = 0;
+        for (int i = 0; i < xs.size(); i++) {
+            double[] v = delta(base, xs.get(i));
+            double nv = norm(v);
+            avgNorm += weight[i] / wsum * nv;
+            units[i] = new double[n];
+            for (int j = 0; j < n; j++) {
+                units[i][j] = v[j] / (nv + eps);
+                mean[j] += weight[i] / wsum * units[i][j];
+            }
+        }
+        double meanNorm = norm(mean);
+        assertTrue(meanNorm >= eps, "the models' directions do not cancel out");
+        for (int j = 0; j < n; j++) {
+            mean[j] /= meanNorm;
+        }
+        double[] tangent = new double[n];
+        for (int i = 0; i < xs.size(); i++) {
+            double dot = dot(units[i], mean);
+            for (int j = 0; j < n; j++) {
+                tangent[j] += weight[i] / wsum * (units[i][j] - dot * mean[j]);
+            }
+        }
+        double tangentNorm = norm(tangent) + eps;
+        double[] out = new double[n];
+        for (int j = 0; j < n; j++) {
+            out[j] = base[j] + avgNorm * (mean[j] * Math.cos(tangentNorm) + tangent[j] * Math.sin(tangentNorm) / tangentNorm);
+        }
+        return out;
+    }
+
+    /**
+     * nuslerp.py with nuslerp_flatten false and nuslerp_row_wise false, with a base: per vector along
+     * the last dimension (a 1-D tensor is one), vi = xi − base, cos = v1·v2/(max(‖v1‖, 1e-7)·max(‖v2‖, 1e-7))
+     * clamped to [−1, 1], θ = acos cos, (sin((1 − t)θ)·v1 + sin(tθ)·v2)/sin θ, or the lerp where
+     * |sin θ| < 1e-8; plus the base.
+     */
+    private static double[] nuslerpRows(String tensor, double t, double[] base, double[] x1, double[] x2) {
+        long[] shape = llamaTensors().get(tensor);
+        int cols = (int) shape[shape.length - 1];
+        double[] v1 = delta(base, x1);
+        double[] v2 = delta(base, x2);
+        double[] out = new double[base.length];
+        for (int r = 0; r < base.length; r += cols) {
+            double[] a = Arrays.copyOfRange(v1, r, r + cols);
+            double[] b = Arrays.copyOfRange(v2, r, r + cols);
+            double cos = Math.max(-1, Math.min(1, dot(a, b) / (Math.max(norm(a), 1e-7) * Math.max(norm(b), 1e-7))));
+            double theta = Math.acos(cos);
+            double sin = Math.sin(theta);
+            for (int c = 0; c < cols; c++) {
+                double merged = Math.abs(sin) < 1e-8 ? (1 - t) * a[c] + t * b[c]
+                        : (Math.sin((1 - t) * theta) * a[c] + Math.sin(t * theta) * b[c]) / sin;
+                out[r + c] = base[r + c] + merged;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * karcher.py's karcher_merge_tensors on the whole tensor, every model of weight 1/N: ui = xi/‖xi‖;
+     * u from the normalised mean of the ui (those with ‖xi‖ > tol); at most maxIter steps
+     * u ← cos‖T‖·u + sin‖T‖·T/‖T‖ (then normalised), T = Σ (1/K)·θi/sin θi·(ui − cos θi·u) over the ui at
+     * an angle θi ≥ tol, stopping when ‖T‖ < tol; the result (Σ ‖xi‖/N)·u. mergekit also averages a
+     * base_model in; ugm takes no base (documented), and this example names none.
+     *
+     * <p>The default tolerance holds: ugm runs the same iteration in double (on coefficients over the
+     * models' Gram matrix), so it stops at the same step; where it stopped one step apart the results
+     * would differ by about ‖T‖ < tol = 1e-6 per unit of norm, still within 1e-5.
+     */
+    private static double[] karcher(List<double[]> xs, int maxIter, double tol) {
+        int n = xs.get(0).length;
+        List<double[]> units = new ArrayList<>();
+        double scale = 0;
+        for (double[] x : xs) {
+            double nx = norm(x);
+            scale += nx / xs.size();
+            if (nx > tol) {
+                units.add(Arrays.stream(x).map(v -> v / nx).toArray());
+            }
+        }
+        assertTrue(units.size() == xs.size(), "every model is valid");
+        double a = 1.0 / units.size();
+        double[] u = new double[n];
+        for (double[] ui : units) {
+            for (int j = 0; j < n; j++) {
+                u[j] += a * ui[j];
+            }
+        }
+        double nu = norm(u);
+        for (int j = 0; j < n; j++) {
+            u[j] = nu < tol ? units.get(0)[j] : u[j] / nu;
+        }
+        for (int iter = 0; iter < maxIter; iter++) {
+            double[] tangent = new double[n];
+            for (double[] ui : units) {
+                double cos = Math.max(-1, Math.min(1, dot(u, ui)));
+                double theta = Math.acos(cos);
+                if (theta < tol) {
+                    continue;
+                }
+                for (int j = 0; j < n; j++) {
+                    tangent[j] += a * (theta / Math.sin(theta)) * (ui[j] - cos * u[j]);
+                }
+            }
+            double nt = norm(tangent);
+            if (nt < tol) {
+                break;
+            }
+            for (int j = 0; j < n; j++) {
+                u[j] = Math.cos(nt) * u[j] + Math.sin(nt) * tangent[j] / nt;
+            }
+            double un = norm(u);
+            if (un > tol) {
+                for (int j = 0; j < n; j++) {
+                    u[j] /= un;
+                }
+            }
+        }
+        double s = scale;
+        return Arrays.stream(u).map(v -> s * v).toArray();
+    }
+
+    /**
+     * sce.py (with generalized_task_arithmetic.py's get_mask, method "sum"): Δi = xi − base; select:
+     * the int(topk·Z) elements of largest population variance of the Δi (Z those where it is not 0),
+     * every Δi 0 elsewhere; ci = mean(Δi²) over the tensor, divided by Σ ci (below 1e-6: 1/M each);
+     * erase: per element the sign of Σ Δi (≥ 0: +1), and base + Σ' ci·Δi / max(Σ' ci, 1e-6) over the Δi
+     * of that sign. The variances are ranked rounded to float and at equal values the lower index counts
+     * as larger (ugm's documented rule; torch's topk leaves the order open).
+     */
+    private static double[] sce(double[] base, List<double[]> xs, double topk) {
+        int n = base.length;
+        int models = xs.size();
+        List<double[]> deltas = xs.stream().map(x -> delta(base, x)).toList();
+        double[] variance = new double[n];
+        for (int j = 0; j < n; j++) {
+            double mean = 0;
+            for (double[] d : deltas) {
+                mean += d[j] / models;
+            }
+            double var = 0;
+            for (double[] d : deltas) {
+                var += (d[j] - mean) * (d[j] - mean) / models;
+            }
+            variance[j] = (float) var;
+        }
+        int nonzero = (int) Arrays.stream(variance).filter(v -> v != 0).count();
+        keepRanks(variance, n - (int) (topk * nonzero), n);
+        for (double[] d : deltas) {
+            for (int j = 0; j < n; j++) {
+                d[j] = variance[j] != 0 ? d[j] : 0;
+            }
+        }
+        double[] c = new double[models];
+        double csum = 0;
+        for (int i = 0; i < models; i++) {
+            c[i] = dot(deltas.get(i), deltas.get(i)) / n;
+            csum += c[i];
+        }
+        for (int i = 0; i < models; i++) {
+            c[i] = Math.abs(csum) < 1e-6 ? 1.0 / models : c[i] / csum;
+        }
+        double[] out = new double[n];
+        for (int j = 0; j < n; j++) {
+            double sum = 0;
+            for (double[] d : deltas) {
+                sum += d[j];
+            }
+            double sign = sum >= 0 ? 1 : -1;
+            double mixed = 0;
+            double divisor = 0;
+            for (int i = 0; i < models; i++) {
+                if (Math.signum(deltas.get(i)[j]) == sign) {
+                    mixed += c[i] * deltas.get(i)[j];
+                    divisor += c[i];
+                }
+            }
+            out[j] = base[j] + mixed / Math.max(divisor, 1e-6);
+        }
+        return out;
+    }
+
+    /**
+     * arcee_fusion.py with the base b and one model x: per row (the last dimension; a 1-D tensor is
+     * one), p = softmax(x) + 1e-8, q = softmax(b) + 1e-8, KL = Σ p·log(p/q); importance |x − b|·KL;
+     * Qk the ascending importances' value at index (long) (k·(N − 1)), threshold Q0.5 + 1.5·(Q0.75 − Q0.25);
+     * x where the importance is at least the threshold, else b. mergekit takes the quantiles of a random
+     * sample of a million elements where a tensor has more (ugm exactly over the tensor, documented);
+     * these tensors are far smaller, so mergekit's quantiles are exact here too.
+     */
+    private static double[] arceeFusion(String tensor, double[] b, double[] x) {
+        long[] shape = llamaTensors().get(tensor);
+        int cols = (int) shape[shape.length - 1];
+        int n = b.length;
+        double[] importance = new double[n];
+        for (int r = 0; r < n; r += cols) {
+            double[] p = softmax(x, r, cols);
+            double[] q = softmax(b, r, cols);
+            double kl = 0;
+            for (int c = 0; c < cols; c++) {
+                kl += (p[c] + 1e-8) * Math.log((p[c] + 1e-8) / (q[c] + 1e-8));
+            }
+            for (int c = 0; c < cols; c++) {
+                importance[r + c] = Math.abs(x[r + c] - b[r + c]) * kl;
+            }
+        }
+        double[] sorted = importance.clone();
+        Arrays.sort(sorted);
+        double threshold = sorted[(int) (0.5 * (n - 1))] + 1.5 * (sorted[(int) (0.75 * (n - 1))] - sorted[(int) (0.25 * (n - 1))]);
+        double[] out = new double[n];
+        for (int j = 0; j < n; j++) {
+            out[j] = importance[j] >= threshold ? x[j] : b[j];
+        }
+        return out;
+    }
+
+    private static double[] softmax(double[] v, int from, int length) {
+        double max = Arrays.stream(v, from, from + length).max().orElseThrow();
+        double[] e = new double[length];
+        double sum = 0;
+        for (int c = 0; c < length; c++) {
+            e[c] = Math.exp(v[from + c] - max);
+            sum += e[c];
+        }
+        for (int c = 0; c < length; c++) {
+            e[c] /= sum;
+        }
+        return e;
+    }
+
+    private static double dot(double[] a, double[] b) {
+        double s = 0;
+        for (int j = 0; j < a.length; j++) {
+            s += a[j] * b[j];
+        }
+        return s;
+    }
+
     private static double norm(double[] v) {
         double s = 0;
         for (double x : v) {
@@ -462,9 +732,14 @@ class MergekitExamplesTest {
         return Math.sqrt(s);
     }
 
-    /** The spacing of float16 values at |x| (2^-24 below the normal range). */
-    private static double ulp16(double x) {
-        return Math.scalb(1.0, Math.max(Math.getExponent((float) Math.abs(x)), -14) - 10);
+    /** The spacing of {@code dtype}'s values at |x| (float16: 2^-24 below the normal range; float32: 0, as exact here). */
+    private static double ulp(double x, DType dtype) {
+        int exponent = Math.getExponent((float) Math.abs(x));
+        return switch (dtype) {
+            case F16 -> Math.scalb(1.0, Math.max(exponent, -14) - 10);
+            case BF16 -> Math.scalb(1.0, Math.max(exponent, -126) - 7);
+            default -> 0;
+        };
     }
 
     // ---- the models ----
@@ -491,9 +766,10 @@ class MergekitExamplesTest {
 
     /**
      * Writes the model folder {@code name} (once): a shared pretrained value in [−1, 1] plus the
-     * model's own change in [−0.25, 0.25], rounded to float16, seeded by the name; and a config.json.
+     * model's own change in [−0.25, 0.25], rounded to float16 (to bfloat16 if {@code bfloat16}),
+     * seeded by the name; and a config.json.
      */
-    private void model(String name) {
+    private void model(String name, boolean bfloat16) {
         if (models.containsKey(name)) {
             return;
         }
@@ -506,7 +782,8 @@ class MergekitExamplesTest {
             float[] v = new float[n];
             double[] d = new double[n];
             for (int j = 0; j < n; j++) {
-                v[j] = Float.float16ToFloat(Float.floatToFloat16((float) (2 * shared.nextDouble() - 1 + 0.5 * own.nextDouble() - 0.25)));
+                float x = (float) (2 * shared.nextDouble() - 1 + 0.5 * own.nextDouble() - 0.25);
+                v[j] = bfloat16 ? bfloat16(x) : Float.float16ToFloat(Float.floatToFloat16(x));
                 d[j] = v[j];
             }
             c.put(tensor, shape, v);
@@ -523,6 +800,12 @@ class MergekitExamplesTest {
             throw new UncheckedIOException(e);
         }
         models.put(name, values);
+    }
+
+    /** x rounded to bfloat16 (to nearest, ties to even; the values here are finite). */
+    private static float bfloat16(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        return Float.intBitsToFloat((bits + 0x7FFF + ((bits >>> 16) & 1)) & 0xFFFF0000);
     }
 
     private static String resource(String name) throws IOException {

@@ -271,7 +271,7 @@ final class MergeCommand implements Callable<Integer> {
         if (outDir != null && out != null) {
             throw usage("give the output folder once: OUT_DIR or --out");
         }
-        return ConfigParser.read(config);
+        return ConfigParser.read(config, mergekit.cache());
     }
 
     /** The flags form, as the config it stands for (so both forms run the same code and write the same ugm_config.yml). */
@@ -294,7 +294,7 @@ final class MergeCommand implements Callable<Integer> {
         if (normalize && noNormalize) {
             throw usage("give --normalize or --no-normalize, not both");
         }
-        HubCache cache = HubCache.fromEnvironment();
+        HubCache cache = mergekit.cache();
         List<MergeConfig.Model> entries = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             Map<String, Setting> p = new LinkedHashMap<>();

@@ -1,11 +1,13 @@
 package ugm.cli;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
 import ugm.core.UgmException;
 import ugm.core.merge.Parameter;
 import ugm.core.merge.methods.Method;
+import ugm.io.HubCache;
 import ugm.job.MergeJob;
 import ugm.job.config.MergeConfig;
 import ugm.job.config.Setting;
@@ -80,10 +82,12 @@ final class MergekitFlags {
     @Option(names = "--write-threads", hidden = true)
     Integer writeThreads;
 
-    // Where mergekit downloads models and applies LoRA adapters: ugm does neither.
-
-    @Option(names = "--transformers-cache", hidden = true)
+    /** mergekit's cache folder for hub models: ugm reads models from it (it never downloads). */
+    @Option(names = "--transformers-cache", paramLabel = "DIR",
+            description = "The Hugging Face cache to read model ids from (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub).")
     String transformersCache;
+
+    // Where mergekit applies LoRA adapters: ugm applies them while reading (BASE+ADAPTER).
 
     @Option(names = "--lora-merge-cache", hidden = true)
     String loraMergeCache;
@@ -97,9 +101,14 @@ final class MergekitFlags {
             merges on the CPU, streaming from memory-mapped inputs): --[no-]cuda,
             --device D, --[no-]low-cpu-memory, --[no-]read-to-gpu, --[no-]multi-gpu,
             --gpu-rich, --[no-]lazy-unpickle, --[no-]async-write, --write-threads N.
-            Accepted with no effect (ugm downloads nothing and applies no LoRA):
-            --transformers-cache DIR, --lora-merge-cache DIR, --lora-merge-dtype T.
+            Accepted with no effect (ugm applies LoRA adapters while reading):
+            --lora-merge-cache DIR, --lora-merge-dtype T.
             A shard size below the largest tensor is legal: that tensor gets a shard alone.""";
+
+    /** Where model ids are looked up: {@code --transformers-cache}, else the environment's cache. */
+    HubCache cache() {
+        return transformersCache == null ? HubCache.fromEnvironment() : new HubCache(Path.of(transformersCache).toAbsolutePath());
+    }
 
     /** Refuses what ugm cannot do, one line each (exit 2). */
     void check(boolean quiet) {

@@ -243,7 +243,7 @@ class MergekitFlagsTest {
                 "--random-seed", "-j, --num-threads", "--no-quiet", "--[no-]clone-tensors", "--[no-]safe-serialization",
                 "--[no-]trust-remote-code", "-v, --verbose", "--[no-]cuda", "--device D", "--[no-]low-cpu-memory", "--[no-]read-to-gpu",
                 "--[no-]multi-gpu", "--gpu-rich", "--[no-]lazy-unpickle", "--[no-]async-write", "--write-threads N",
-                "--transformers-cache DIR", "--lora-merge-cache DIR", "--lora-merge-dtype T", "mergekit-yaml's flags"}) {
+                "--transformers-cache=DIR", "--lora-merge-cache DIR", "--lora-merge-dtype T", "mergekit-yaml's flags"}) {
             assertTrue(help.contains(flag), "merge --help lacks " + flag);
         }
     }

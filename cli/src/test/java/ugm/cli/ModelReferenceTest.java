@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import ugm.core.UgmException;
 import ugm.core.exec.ChunkExecutor;
 import ugm.core.merge.MergeProgress;
+import ugm.io.Checkpoint;
 import ugm.io.HubCache;
 import ugm.job.MergeJob;
 import ugm.job.config.ConfigParser;
@@ -150,6 +151,21 @@ class ModelReferenceTest {
         assertTrue(card.startsWith("---\n"), card);
         int end = card.indexOf("\n---\n", 3);
         return new YAMLMapper().readTree(card.substring(4, end + 1));
+    }
+
+    @Test
+    void mergekitsTransformersCacheNamesTheCache() throws IOException {
+        Path out = tmp.resolve("from-transformers-cache");
+        Run r = Run.of("merge", "--method", "linear", "--model", "org/task-1", "--model", "org/task-2",
+                "--transformers-cache", root.toString(), "--quiet", "--out", out.toString());
+        assertEquals(0, r.code(), r::toString);
+        Path local = flags("linear-from-folders", "--method", "linear", "--model", family.resolve("task-1").toString(),
+                "--model", family.resolve("task-2").toString());
+        try (Checkpoint a = Checkpoint.open(out); Checkpoint b = Checkpoint.open(local)) {
+            for (var t : b.tensors()) {
+                assertEquals(-1, a.data(t.name()).mismatch(b.data(t.name())), t.name());
+            }
+        }
     }
 
     @Test

@@ -38,7 +38,14 @@ final class MergeSetup implements AutoCloseable {
     private Checkpoint baseFisher;
     private Checkpoint base;
     private OutputFiles outputFiles;
-    private LayerPosition position;
+    /** Each tensor's layer position, as layer gradients read it. */
+    private java.util.function.ToDoubleFunction<String> position;
+    /** The number of models of the request (besides the base). */
+    private int count;
+    /** The output's layers, for a {@code slices:} merge; null otherwise. */
+    private SliceStack stack;
+    /** For a {@code slices:} merge, each slice's sources as the request's models, in order (the base aside). */
+    private List<List<MergeConfig.Source>> sliceModels;
     /** The tied weights the merge writes ({@link TiedWeights#written}). */
     private java.util.Set<String> tiedWritten = java.util.Set.of();
     private String architectureMismatch;
@@ -61,46 +68,21 @@ final class MergeSetup implements AutoCloseable {
     MergeRequest request(int threads) {
         Method method = config.method();
         checkParameters(method);
-        if (config.base() != null) {
+        if (config.base() != null && (config.slices().isEmpty() || config.models().stream().noneMatch(m -> m.path().equals(config.base())))) {
             base = open(config.base(), "base model");
         }
         // Checked now, not after the merge: an invalid config.json or tokenizer source ends the run here.
         outputFiles = OutputFiles.of(config, warnings);
-        for (MergeConfig.Model m : config.models()) {
-            if (method.needsBase() && m.path().equals(config.base())) {
-                if (method.baseAmongModels()) {
-                    continue; // mergekit lists the base among slerp's and nearswap's two models
-                }
-                warnings.add("base_model " + m.path() + " is also in models; as in mergekit it is the base, not a task");
-                continue;
-            }
-            models.add(m);
+        MergeRequest.Builder b;
+        if (config.slices().isEmpty()) {
+            b = modelsRequest(method, threads);
+        } else {
+            b = slicesRequest(method, threads);
         }
-        if (models.isEmpty()) {
-            throw new ConfigException("no model to merge besides the base");
+        int n = count;
+        if (stack == null) {
+            fishers(b, method);
         }
-        List<Checkpoint> opened = new ArrayList<>();
-        for (MergeConfig.Model m : models) {
-            opened.add(open(m.path(), "model"));
-        }
-        checkArchitectures();
-        List<Checkpoint> inputs = new ArrayList<>(opened);
-        if (base != null) {
-            inputs.add(base);
-        }
-        tiedWritten = TiedWeights.written(inputs);
-        warnTiedConfig();
-        TensorSource reference = base == null ? null : tied(base);
-        MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
-        for (Checkpoint c : opened) {
-            TensorSource model = tied(c);
-            reference = reference == null ? model : reference;
-            b.model(model);
-        }
-        List<String> names = reference.tensors().stream().map(TensorInfo::name).toList();
-        position = LayerPosition.of(names);
-        fishers(b, method);
-        int n = models.size();
         TensorParameter[] weights = new TensorParameter[n];
         TensorParameter[] scales = new TensorParameter[n];
         TensorParameter[] densities = new TensorParameter[n];
@@ -137,6 +119,140 @@ final class MergeSetup implements AutoCloseable {
         return b.build();
     }
 
+    /** A {@code models:} merge: the models and the base as they are. */
+    private MergeRequest.Builder modelsRequest(Method method, int threads) {
+        for (MergeConfig.Model m : config.models()) {
+            if (method.needsBase() && m.path().equals(config.base())) {
+                if (method.baseAmongModels()) {
+                    continue; // mergekit lists the base among slerp's and nearswap's two models
+                }
+                warnings.add("base_model " + m.path() + " is also in models; as in mergekit it is the base, not a task");
+                continue;
+            }
+            models.add(m);
+        }
+        if (models.isEmpty()) {
+            throw new ConfigException("no model to merge besides the base");
+        }
+        List<Checkpoint> opened = new ArrayList<>();
+        for (MergeConfig.Model m : models) {
+            opened.add(open(m.path(), "model"));
+        }
+        checkArchitectures();
+        List<Checkpoint> inputs = new ArrayList<>(opened);
+        if (base != null) {
+            inputs.add(base);
+        }
+        tiedWritten = TiedWeights.written(inputs);
+        warnTiedConfig();
+        TensorSource reference = base == null ? null : tied(base);
+        MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
+        for (Checkpoint c : opened) {
+            TensorSource model = tied(c);
+            reference = reference == null ? model : reference;
+            b.model(model);
+        }
+        LayerPosition position = LayerPosition.of(reference.tensors().stream().map(TensorInfo::name).toList());
+        this.position = position::t;
+        count = models.size();
+        return b;
+    }
+
+    /**
+     * A {@code slices:} merge: model i of the request shows, in each output layer, source i of
+     * its slice (the slice's base aside), renamed into the output's layer numbering
+     * ({@link SliceStack}); the base likewise shows each slice's base source. Every slice must
+     * have as many sources and agree on having a base among them.
+     */
+    private MergeRequest.Builder slicesRequest(Method method, int threads) {
+        if (method.needsFishers()) {
+            throw new ConfigException(method + " with slices is not supported yet; use models:");
+        }
+        stack = new SliceStack(config.slices());
+        Map<Path, Checkpoint> opened = new java.util.LinkedHashMap<>();
+        for (MergeConfig.Model m : config.models()) {
+            opened.put(m.path(), open(m.path(), "model"));
+            models.add(m);
+        }
+        if (base != null) {
+            opened.put(config.base(), base);
+        }
+        checkArchitectures();
+        tiedWritten = TiedWeights.written(opened.values());
+        warnTiedConfig();
+        Map<Path, TensorSource> views = new java.util.LinkedHashMap<>();
+        Map<Path, Integer> layerCounts = new java.util.LinkedHashMap<>();
+        for (Map.Entry<Path, Checkpoint> e : opened.entrySet()) {
+            TensorSource v = tied(e.getValue());
+            int layers = LayerPosition.of(v.tensors().stream().map(TensorInfo::name).toList()).layers();
+            if (layers == 0) {
+                throw new ConfigException(e.getKey() + ": no layer tensors found (named " + LayerPosition.NAMING
+                        + "); ugm cannot slice this model");
+            }
+            views.put(e.getKey(), v);
+            layerCounts.put(e.getKey(), layers);
+        }
+        List<MergeConfig.Slice> slices = config.slices();
+        int k = slices.size();
+        Integer models = null;
+        Boolean hasBase = null;
+        List<List<MergeConfig.Source>> modelSources = new ArrayList<>();
+        MergeConfig.Source[] baseSources = new MergeConfig.Source[k];
+        for (int s = 0; s < k; s++) {
+            MergeConfig.Slice slice = slices.get(s);
+            Path sliceBase = slice.base() != null ? slice.base() : config.base();
+            List<MergeConfig.Source> own = new ArrayList<>();
+            for (int j = 0; j < slice.sources().size(); j++) {
+                MergeConfig.Source src = slice.sources().get(j);
+                int layers = layerCounts.get(src.path());
+                if (src.to() > layers) {
+                    throw new ConfigException("slices[" + s + "].sources[" + j + "].layer_range [" + src.from() + ", " + src.to()
+                            + "] is beyond the " + layers + " layers of " + src.path());
+                }
+                if (method.takesBase() && src.path().equals(sliceBase) && baseSources[s] == null) {
+                    baseSources[s] = src;
+                    if (method.needsBase()) {
+                        continue;
+                    }
+                }
+                own.add(src);
+            }
+            if (method.needsBase() && baseSources[s] == null) {
+                throw new ConfigException("slices[" + s + "]: " + method + " needs a base, and "
+                        + (sliceBase == null ? "none is given" : "base_model " + sliceBase + " is not among its sources")
+                        + " (mergekit takes a slice's base from its sources)");
+            }
+            if (models != null && (models != own.size() || hasBase != (baseSources[s] != null))) {
+                throw new ConfigException("slices[" + s + "] has " + own.size() + " source(s) to merge" + (baseSources[s] != null
+                        ? " and a base" : "") + ", slices[0] " + models + (hasBase ? " and a base" : "")
+                        + "; ugm needs every slice to have as many");
+            }
+            models = own.size();
+            hasBase = baseSources[s] != null;
+            modelSources.add(own);
+        }
+        sliceModels = modelSources;
+        TensorSource baseView = null;
+        if (hasBase) {
+            baseView = stackView(views, layerCounts, java.util.Arrays.asList(baseSources));
+        }
+        MergeRequest.Builder b = MergeRequest.builder(method).base(baseView).threads(threads).outDtype(outDtype());
+        for (int i = 0; i < models; i++) {
+            int at = i;
+            b.model(stackView(views, layerCounts, modelSources.stream().map(l -> l.get(at)).toList()));
+        }
+        position = stack::t;
+        count = models;
+        return b;
+    }
+
+    /** The output's tensors as {@code sources} (one per slice) give them. */
+    private TensorSource stackView(Map<Path, TensorSource> views, Map<Path, Integer> layerCounts, List<MergeConfig.Source> sources) {
+        return stack.view(sources.stream().map(src -> views.get(src.path())).toList(),
+                sources.stream().mapToInt(MergeConfig.Source::from).toArray(),
+                sources.stream().mapToInt(src -> layerCounts.get(src.path())).toArray());
+    }
+
     /** The parameters {@link #request} sets through the builder's own setters. */
     private static final java.util.Set<Parameter> SET_ABOVE = java.util.EnumSet.of(Parameter.WEIGHT, Parameter.FISHER_SCALE,
             Parameter.DENSITY, Parameter.GAMMA, Parameter.EPSILON, Parameter.LAMBDA, Parameter.DELTA0, Parameter.BASE_FISHER_SCALE,
@@ -170,6 +286,18 @@ final class MergeSetup implements AutoCloseable {
         List<Map<String, Setting>> all = new ArrayList<>();
         all.add(config.parameters());
         config.models().forEach(m -> all.add(m.parameters()));
+        for (int i = 0; i < config.slices().size(); i++) {
+            MergeConfig.Slice slice = config.slices().get(i);
+            all.add(slice.parameters());
+            slice.sources().forEach(src -> all.add(src.parameters()));
+            for (String k : slice.parameters().keySet()) {
+                Parameter p = Parameter.byKey(k);
+                if (p != null && method.reads(p) && p.kind() != Parameter.Kind.NUMBER) {
+                    throw new ConfigException("slices[" + i + "].parameters." + k + ": ugm reads " + k
+                            + " from the top-level parameters only");
+                }
+            }
+        }
         java.util.Set<String> warned = new java.util.TreeSet<>();
         for (Map<String, Setting> params : all) {
             for (String k : params.keySet()) {
@@ -337,13 +465,52 @@ final class MergeSetup implements AutoCloseable {
     }
 
     private TensorParameter perModel(Parameter p, int model) {
+        if (stack != null) {
+            return sliced(p, model);
+        }
         Setting own = models.get(model).parameters().get(p.key());
         Setting global = config.parameters().get(p.key());
         return parameter(own, global, p.defaultValue());
     }
 
     private TensorParameter global(Parameter p) {
+        if (stack != null) {
+            return sliced(p, -1);
+        }
         return parameter(null, config.parameters().get(p.key()), p.defaultValue());
+    }
+
+    /**
+     * mergekit's resolution in a {@code slices:} merge: the first of the source's own setting
+     * ({@code model} ≥ 0: the request's model, which is one source of each slice), its slice's,
+     * the global one and the default that gives a value for the tensor, t its position within its slice.
+     */
+    private TensorParameter sliced(Parameter p, int model) {
+        List<List<Setting>> chains = new ArrayList<>();
+        for (int s = 0; s < config.slices().size(); s++) {
+            List<Setting> chain = new ArrayList<>();
+            if (model >= 0) {
+                chain.add(sliceModels.get(s).get(model).parameters().get(p.key()));
+            }
+            chain.add(config.slices().get(s).parameters().get(p.key()));
+            chain.add(config.parameters().get(p.key()));
+            chain.removeIf(java.util.Objects::isNull);
+            chains.add(chain);
+        }
+        if (chains.stream().allMatch(List::isEmpty)) {
+            return TensorParameter.of((float) p.defaultValue());
+        }
+        SliceStack st = stack;
+        return tensor -> {
+            double t = st.t(tensor);
+            for (Setting setting : chains.get(st.sliceOf(tensor))) {
+                Object v = setting.evaluate(tensor, t);
+                if (v != null) {
+                    return (float) (double) (Double) v;
+                }
+            }
+            return (float) p.defaultValue();
+        };
     }
 
     /** mergekit's resolution: the first of own, global, default that gives a value for the tensor. */
@@ -352,9 +519,9 @@ final class MergeSetup implements AutoCloseable {
         if (first == null || first.isConstant()) {
             return TensorParameter.of((float) (first == null ? fallback : (Double) first.evaluate("", 0)));
         }
-        LayerPosition pos = position;
+        java.util.function.ToDoubleFunction<String> pos = position;
         return tensor -> {
-            double t = pos.t(tensor);
+            double t = pos.applyAsDouble(tensor);
             Object v = own == null ? null : own.evaluate(tensor, t);
             if (v == null && global != null) {
                 v = global.evaluate(tensor, t);

@@ -20,6 +20,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -49,12 +50,14 @@ import ugm.core.merge.methods.Method;
 /** Reads a mergekit-style YAML config; every mistake is one line naming the file and the key. */
 public final class ConfigParser {
 
-    static final Set<String> TOP_KEYS = Set.of("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype",
+    static final Set<String> TOP_KEYS = Set.of("merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype",
             "tokenizer_source", "tokenizer", "chat_template", "base_fisher");
+    static final Set<String> SLICE_KEYS = Set.of("sources", "base_model", "parameters", "residual_weight");
+    static final Set<String> SOURCE_KEYS = Set.of("model", "layer_range", "parameters");
     static final Set<String> TOKENIZER_KEYS = Set.of("source", "tokens", "pad_to_multiple_of");
     static final Set<String> MODEL_KEYS = Set.of("model", "parameters", "fisher");
     /** mergekit keys for features ugm does not have yet. */
-    static final Set<String> MERGEKIT_TOP_ONLY = Set.of("slices", "modules");
+    static final Set<String> MERGEKIT_TOP_ONLY = Set.of("modules");
     /** mergekit's merge methods that ugm does not run yet. */
     public static final Set<String> MERGEKIT_METHODS = Set.of("ram", "ramplus_tl");
 
@@ -334,10 +337,17 @@ public final class ConfigParser {
         Method method = method(methodName);
         List<MergeConfig.Model> models = new ArrayList<>();
         JsonNode list = root.get("models");
-        if (list == null || !list.isArray() || list.isEmpty()) {
+        List<MergeConfig.Slice> slices = slices(root.get("slices"));
+        if (!slices.isEmpty()) {
+            if (list != null && !list.isNull()) {
+                throw new ConfigException("give either 'models' or 'slices', not both (as in mergekit)");
+            }
+            new LinkedHashSet<>(slices.stream().flatMap(s -> s.sources().stream()).map(MergeConfig.Source::path).toList())
+                    .forEach(m -> models.add(new MergeConfig.Model(m, null, Map.of())));
+        } else if (list == null || !list.isArray() || list.isEmpty()) {
             throw new ConfigException("'models' must be a list of {model: PATH, parameters: {...}} entries");
         }
-        for (int i = 0; i < list.size(); i++) {
+        for (int i = 0; slices.isEmpty() && i < list.size(); i++) {
             models.add(model(list.get(i), "models[" + i + "]"));
         }
         MergeConfig.TokenizerSource tokenizerSource = tokenizerSource(root, "tokenizer_source");
@@ -355,7 +365,71 @@ public final class ConfigParser {
         dtype(outDtype, "out_dtype");
         Map<String, Setting> parameters = parameters(root.get("parameters"), "parameters", false);
         return new MergeConfig(method, path(root, "base_model"), path(root, "base_fisher"), models, parameters, dtype,
-                outDtype, tokenizerSource, tokenizer, chatTemplate, warnings);
+                outDtype, tokenizerSource, tokenizer, chatTemplate, warnings, slices);
+    }
+
+    /** mergekit's {@code slices:}, each source's layer_range checked; empty when absent. */
+    private List<MergeConfig.Slice> slices(JsonNode node) {
+        List<MergeConfig.Slice> slices = new ArrayList<>();
+        if (node == null || node.isNull()) {
+            return slices;
+        }
+        if (!node.isArray() || node.isEmpty()) {
+            throw new ConfigException("'slices' must be a list of {sources: [{model: PATH, layer_range: [A, B]}, ...]} entries");
+        }
+        for (int i = 0; i < node.size(); i++) {
+            String where = "slices[" + i + "]";
+            JsonNode slice = node.get(i);
+            keys(slice, where, SLICE_KEYS);
+            if (slice.has("residual_weight")) {
+                warnings.add(where + ".residual_weight ignored, as mergekit ignores it");
+            }
+            JsonNode sources = slice.get("sources");
+            if (sources == null || !sources.isArray() || sources.isEmpty()) {
+                throw new ConfigException(where + ".sources must be a list of {model: PATH, layer_range: [A, B]} entries");
+            }
+            List<MergeConfig.Source> list = new ArrayList<>();
+            for (int j = 0; j < sources.size(); j++) {
+                String at = where + ".sources[" + j + "]";
+                JsonNode src = sources.get(j);
+                keys(src, at, SOURCE_KEYS);
+                Path model = path(src, "model");
+                if (model == null) {
+                    throw new ConfigException(at + " has no 'model'");
+                }
+                JsonNode range = src.get("layer_range");
+                if (range == null || !range.isArray() || range.size() != 2 || !range.get(0).canConvertToInt()
+                        || !range.get(0).isIntegralNumber() || !range.get(1).canConvertToInt() || !range.get(1).isIntegralNumber()
+                        || range.get(0).intValue() < 0 || range.get(0).intValue() >= range.get(1).intValue()) {
+                    throw new ConfigException(at + ".layer_range must be [A, B], whole numbers with 0 <= A < B (layers A to B - 1), not "
+                            + (range == null ? "missing" : range.toString()));
+                }
+                MergeConfig.Source s = new MergeConfig.Source(model, range.get(0).intValue(), range.get(1).intValue(),
+                        parameters(src.get("parameters"), at + ".parameters", true));
+                if (!list.isEmpty() && s.to() - s.from() != list.get(0).to() - list.get(0).from()) {
+                    throw new ConfigException(at + ".layer_range " + range + " has " + (s.to() - s.from()) + " layers, "
+                            + where + ".sources[0] " + (list.get(0).to() - list.get(0).from())
+                            + "; the sources of a slice must have as many layers (as in mergekit)");
+                }
+                list.add(s);
+            }
+            slices.add(new MergeConfig.Slice(list, path(slice, "base_model"), parameters(slice.get("parameters"), where + ".parameters", false)));
+        }
+        return slices;
+    }
+
+    /** {@code node} is a mapping whose keys are all in {@code known}. */
+    private static void keys(JsonNode node, String where, Set<String> known) {
+        if (!node.isObject()) {
+            throw new ConfigException(where + " must be a mapping, not " + Setting.describe(node));
+        }
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            if (!known.contains(e.getKey())) {
+                String hint = Param.allKeys().contains(e.getKey()) ? "; it is a parameter: put it under " + where + ".parameters"
+                        : Suggest.hint(e.getKey(), known);
+                throw new ConfigException("unknown key '" + e.getKey() + "' in " + where + hint);
+            }
+        }
     }
 
     /** {@code base}, {@code union}, or a model folder (relative to the config's); null when absent. */

@@ -96,18 +96,19 @@ class SlicesTest {
                         layer_range: [1, 4]
                       - model: b
                         layer_range: [1, 4]
-                        parameters: {weight: 2}
+                        parameters: {weight: [{filter: layers.3., value: 5}, {value: 2}]}
                     parameters: {weight: [1, 3]}
                 parameters: {weight: 7}
                 """);
         assertEquals(0, r.code(), r::toString);
         // name -> {source layer (-1: none), weight of a, weight of b}, from mergekit's resolution by hand:
-        // slice 0: t = 0, 1 over output layers 0, 1; slice 1: t = 0, 0.5, 1 over output layers 2, 3, 4.
+        // slice 0: t = 0, 1 over output layers 0, 1; slice 1: t = 0, 0.5, 1 over output layers 2, 3, 4;
+        // b's filter names its own layer 3 (output layer 4), as mergekit matches a source's parameters.
         Map<String, double[]> expected = new TreeMap<>();
         expected.put("model.embed_tokens.weight", new double[] {-1, 1, 0}); // slice 0 at t = 0
         expected.put("model.norm.weight", new double[] {-1, 1, 2}); // slice 1 at t = 0
         expected.put("lm_head.weight", new double[] {-1, 1, 2});
-        double[][] layers = {{0, 1, 0}, {1, 1, 1}, {1, 1, 2}, {2, 2, 2}, {3, 3, 2}};
+        double[][] layers = {{0, 1, 0}, {1, 1, 1}, {1, 1, 2}, {2, 2, 2}, {3, 3, 5}};
         for (int l = 0; l < layers.length; l++) {
             for (String p : PARTS) {
                 expected.put("model.layers." + l + "." + p, layers[l]);

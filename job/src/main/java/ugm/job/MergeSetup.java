@@ -484,6 +484,8 @@ final class MergeSetup implements AutoCloseable {
      * mergekit's resolution in a {@code slices:} merge: the first of the source's own setting
      * ({@code model} ≥ 0: the request's model, which is one source of each slice), its slice's,
      * the global one and the default that gives a value for the tensor, t its position within its slice.
+     * As in mergekit, a per-model parameter's filters (at every level) are matched against the
+     * tensor's name in the source (its own layer number), a global parameter's against the output's.
      */
     private TensorParameter sliced(Parameter p, int model) {
         List<List<Setting>> chains = new ArrayList<>();
@@ -501,10 +503,13 @@ final class MergeSetup implements AutoCloseable {
             return TensorParameter.of((float) p.defaultValue());
         }
         SliceStack st = stack;
+        List<List<MergeConfig.Source>> sources = sliceModels;
         return tensor -> {
             double t = st.t(tensor);
-            for (Setting setting : chains.get(st.sliceOf(tensor))) {
-                Object v = setting.evaluate(tensor, t);
+            int s = st.sliceOf(tensor);
+            String name = model < 0 ? tensor : st.sourceName(tensor, s, sources.get(s).get(model));
+            for (Setting setting : chains.get(s)) {
+                Object v = setting.evaluate(name, t);
                 if (v != null) {
                     return (float) (double) (Double) v;
                 }

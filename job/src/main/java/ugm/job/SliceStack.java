@@ -75,6 +75,12 @@ final class SliceStack {
         return n > 1 ? (double) (layer.getAsInt() - offsets[k]) / (n - 1) : 1;
     }
 
+    /** The name output tensor {@code tensor} has in {@code source}, a source of its slice (k). */
+    String sourceName(String tensor, int k, MergeConfig.Source source) {
+        OptionalInt layer = LayerPosition.layerIndex(tensor);
+        return layer.isEmpty() ? tensor : LayerPosition.inLayer(tensor, source.from() + layer.getAsInt() - offsets[k]);
+    }
+
     static boolean isEmbedding(String tensor) {
         String n = tensor.toLowerCase(Locale.ROOT);
         return n.contains("embed") || n.matches("(?:.*\\.)?(?:wte|wpe)\\.weight");

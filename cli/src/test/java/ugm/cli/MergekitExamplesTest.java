@@ -104,7 +104,8 @@ class MergekitExamplesTest {
             Map.entry("nuslerp", "not covered here yet (NuslerpTest checks mergekit's steps)"),
             Map.entry("karcher", "not covered here yet (KarcherTest checks mergekit's steps)"),
             Map.entry("sce", "not covered here yet (SceTest checks mergekit's steps)"),
-            Map.entry("arcee_fusion", "not covered here yet (ArceeFusionTest checks mergekit's steps)"));
+            Map.entry("arcee_fusion", "not covered here yet (ArceeFusionTest checks mergekit's steps)"),
+            Map.entry("slices", "layer ranges of 32-layer models: orcamini-platy-44layer.yml checks such a stack here"));
 
     /** The README's config examples of the methods ugm shares with mergekit, on the same kind of models. */
     @TestFactory

@@ -167,5 +167,9 @@ class SlicesTest {
         refused("merge_method: linear\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n"
                         + "      - model: b\n        layer_range: [0, 2]\n  - sources:\n      - model: a\n        layer_range: [2, 4]\n",
                 "slices[1] has 1 source(s) to merge, slices[0] 2; ugm needs every slice to have as many");
+        refused("merge_method: gradient_matching\nbase_model: a\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n"
+                + "      - model: b\n        layer_range: [0, 2]\n", "gradient_matching with slices is not supported yet");
+        refused(passthrough("      - model: a\n        layer_range: [0, 2]\n").replace("merge_method: passthrough", "merge_method: linear")
+                + "    parameters: {normalize: false}\n", "slices[0].parameters.normalize: ugm reads normalize from the top-level");
     }
 }

@@ -25,7 +25,8 @@ import ugm.io.ModelConfig;
 /**
  * Turns a {@link MergeConfig} into a {@link MergeRequest}: opens the checkpoints (closed with
  * this object), finds the Fishers, and turns each parameter setting into a per-tensor function
- * with mergekit's resolution (the model's own setting, else the global one, else the default).
+ * with mergekit's resolution (the model's own setting, else the slice's for {@code slices:}, else
+ * the global one, else the default).
  */
 final class MergeSetup implements AutoCloseable {
     private final MergeConfig config;
@@ -68,7 +69,8 @@ final class MergeSetup implements AutoCloseable {
     MergeRequest request(int threads) {
         Method method = config.method();
         checkParameters(method);
-        if (config.base() != null && (config.slices().isEmpty() || config.models().stream().noneMatch(m -> m.path().equals(config.base())))) {
+        boolean baseSliced = config.models().stream().anyMatch(m -> m.path().equals(config.base())) && !config.slices().isEmpty();
+        if (config.base() != null && !baseSliced) { // (a base the slices read is opened with them, once)
             base = open(config.base(), "base model");
         }
         // Checked now, not after the merge: an invalid config.json or tokenizer source ends the run here.

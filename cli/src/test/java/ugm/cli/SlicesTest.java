@@ -138,6 +138,41 @@ class SlicesTest {
         assertEquals(given.parameters(), recorded.parameters());
     }
 
+    /**
+     * Gradient matching over slices reads each source's Fisher at the source's layers: every
+     * output tensor has the bytes of the models: merge's tensor at its source layer.
+     */
+    @Test
+    void gradientMatchingSlicesReadEachSourcesFisherAtItsLayers() throws IOException {
+        model("c", 50);
+        for (String m : List.of("a", "b", "c")) {
+            Checkpoints h = new Checkpoints();
+            int o = m.charAt(0) * 7;
+            for (String t : names(LAYERS)) {
+                h.put(t, 0.5f + value(o, t, 0) / 1000, 0.5f + value(o, t, 2) / 1000, 0.5f + value(o, t, 1) / 1000);
+            }
+            h.write(tmp.resolve(m).resolve("hessian"));
+        }
+        Path whole = tmp.resolve("whole.yml");
+        Files.writeString(whole, "merge_method: gradient_matching\nbase_model: c\nmodels:\n  - model: a\n  - model: b\n");
+        Run r = Run.of("merge", whole.toString(), tmp.resolve("whole").toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        String sources = "      - model: c\n        layer_range: [%1$d, %2$d]\n      - model: a\n        layer_range: [%1$d, %2$d]\n"
+                + "      - model: b\n        layer_range: [%1$d, %2$d]\n";
+        r = merge("merge_method: gradient_matching\nbase_model: c\nslices:\n  - sources:\n" + sources.formatted(0, 2)
+                + "  - sources:\n" + sources.formatted(1, 4));
+        assertEquals(0, r.code(), r::toString);
+        int[] sourceLayer = {0, 1, 1, 2, 3};
+        try (Checkpoint stacked = Checkpoint.open(tmp.resolve("out")); Checkpoint models = Checkpoint.open(tmp.resolve("whole"))) {
+            assertEquals(names(5).size(), stacked.tensors().size());
+            for (String name : names(5)) {
+                String from = name.matches("model\\.layers\\.\\d+\\..*") ? name.replaceFirst("layers\\.(\\d+)\\.",
+                        "layers." + sourceLayer[Integer.parseInt(name.split("\\.")[2])] + ".") : name;
+                assertEquals(-1, stacked.data(name).mismatch(models.data(from)), name + " is the models: merge's " + from);
+            }
+        }
+    }
+
     private void refused(String yaml, String words) throws IOException {
         Run r = merge(yaml);
         assertEquals(ExitCodes.USAGE, r.code(), r::toString);
@@ -168,7 +203,7 @@ class SlicesTest {
                         + "      - model: b\n        layer_range: [0, 2]\n  - sources:\n      - model: a\n        layer_range: [2, 4]\n",
                 "slices[1] has 1 source(s) to merge, slices[0] 2; ugm needs every slice to have as many");
         refused("merge_method: gradient_matching\nbase_model: a\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n"
-                + "      - model: b\n        layer_range: [0, 2]\n", "gradient_matching with slices is not supported yet");
+                + "      - model: b\n        layer_range: [0, 2]\n", "gradient_matching needs a Fisher for");
         refused(passthrough("      - model: a\n        layer_range: [0, 2]\n").replace("merge_method: passthrough", "merge_method: linear")
                 + "    parameters: {normalize: false}\n", "slices[0].parameters.normalize: ugm reads normalize from the top-level");
     }

@@ -45,6 +45,10 @@ final class MergeSetup implements AutoCloseable {
     private int count;
     /** The output's layers, for a {@code slices:} merge; null otherwise. */
     private SliceStack stack;
+    /** For a {@code slices:} merge, each slice's base source when the merge reads their Fishers, else null. */
+    private List<MergeConfig.Source> sliceBaseFishers;
+    /** For a {@code slices:} merge, the example count each model's Fisher records (where it records one). */
+    private final Map<Path, Double> recordedExamples = new java.util.HashMap<>();
     /** For a {@code slices:} merge, each slice's sources as the request's models, in order (the base aside). */
     private List<List<MergeConfig.Source>> sliceModels;
     /** The tied weights the merge writes ({@link TiedWeights#written}). */
@@ -167,8 +171,8 @@ final class MergeSetup implements AutoCloseable {
      * have as many sources and agree on having a base among them.
      */
     private MergeRequest.Builder slicesRequest(Method method, int threads) {
-        if (method.needsFishers()) {
-            throw new ConfigException(method + " with slices is not supported yet; use models:");
+        if (config.baseFisher() != null) {
+            throw new ConfigException("base_fisher with slices is not supported yet: each slice's base reads <base>/hessian");
         }
         stack = new SliceStack(config.slices());
         Map<Path, Checkpoint> opened = new java.util.LinkedHashMap<>();
@@ -243,9 +247,52 @@ final class MergeSetup implements AutoCloseable {
             int at = i;
             b.model(stackView(views, layerCounts, modelSources.stream().map(l -> l.get(at)).toList()));
         }
+        if (method.needsFishers()) {
+            Map<Path, TensorSource> fishers = new java.util.LinkedHashMap<>();
+            for (List<MergeConfig.Source> sources : modelSources) {
+                for (MergeConfig.Source src : sources) {
+                    fishers.computeIfAbsent(src.path(), p -> sliceFisher(p, method));
+                }
+            }
+            for (int i = 0; i < models; i++) {
+                int at = i;
+                b.fisher(stackView(fishers, layerCounts, modelSources.stream().map(l -> l.get(at)).toList()));
+            }
+            if (hasBase && java.util.Arrays.stream(baseSources).allMatch(src -> Files.isDirectory(src.path().resolve(Checkpoint.FISHER_FOLDER)))) {
+                for (MergeConfig.Source src : baseSources) {
+                    fishers.computeIfAbsent(src.path(), p -> sliceFisher(p, method));
+                }
+                b.baseFisher(stackView(fishers, layerCounts, java.util.Arrays.asList(baseSources)));
+                sliceBaseFishers = java.util.Arrays.asList(baseSources);
+            }
+        }
         position = stack::t;
         count = models;
         return b;
+    }
+
+    /**
+     * The Fisher of a model the slices read: {@code <model>/hessian}, opened once. The example
+     * count it records is the default scale (fisher_scale, or base_fisher_scale for a base) where
+     * no parameter sets one.
+     */
+    private TensorSource sliceFisher(Path model, Method method) {
+        Path f = model.resolve(Checkpoint.FISHER_FOLDER);
+        if (!Files.exists(f)) {
+            throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + model + ": put it in " + f);
+        }
+        Checkpoint fisher = open(f, "Fisher");
+        Double examples = ugm.io.fisher.FisherMetadata.examples(fisher.metadata());
+        String who = "the scale of " + f + " where no parameter sets one: ";
+        if (examples == null) {
+            scaleSources.add(who + "the default (it records no example count)");
+        } else {
+            recordedExamples.put(model, examples);
+            String line = who + ugm.io.fisher.FisherMetadata.format(examples) + ", the example count it records";
+            scaleSources.add(line);
+            recordedScales.add(line);
+        }
+        return tied(fisher);
     }
 
     /** The output's tensors as {@code sources} (one per slice) give them. */
@@ -416,6 +463,9 @@ final class MergeSetup implements AutoCloseable {
      * records ({@code ugm fisher}'s metadata), else the default.
      */
     private TensorParameter fisherScale(int i) {
+        if (stack != null) {
+            return sliced(Parameter.FISHER_SCALE, i);
+        }
         if (i >= modelFishers.size()) {
             return perModel(Parameter.FISHER_SCALE, i); // the method takes no Fishers
         }
@@ -434,6 +484,9 @@ final class MergeSetup implements AutoCloseable {
     }
 
     private TensorParameter baseFisherScale() {
+        if (stack != null) {
+            return sliced(Parameter.BASE_FISHER_SCALE, -1);
+        }
         if (config.parameters().get(Parameter.BASE_FISHER_SCALE.key()) == null && baseFisher != null) {
             TensorParameter recorded = recordedScale(baseFisher, "base_fisher_scale of " + config.base(), Parameter.BASE_FISHER_SCALE);
             if (recorded != null) {
@@ -501,8 +554,14 @@ final class MergeSetup implements AutoCloseable {
             chain.removeIf(java.util.Objects::isNull);
             chains.add(chain);
         }
-        if (chains.stream().allMatch(List::isEmpty)) {
-            return TensorParameter.of((float) p.defaultValue());
+        double[] fallback = new double[config.slices().size()];
+        for (int s = 0; s < fallback.length; s++) {
+            Path fisherOf = p == Parameter.FISHER_SCALE && model >= 0 ? sliceModels.get(s).get(model).path()
+                    : p == Parameter.BASE_FISHER_SCALE && sliceBaseFishers != null ? sliceBaseFishers.get(s).path() : null;
+            fallback[s] = fisherOf == null ? p.defaultValue() : recordedExamples.getOrDefault(fisherOf, p.defaultValue());
+        }
+        if (chains.stream().allMatch(List::isEmpty) && java.util.Arrays.stream(fallback).allMatch(f -> f == fallback[0])) {
+            return TensorParameter.of((float) fallback[0]);
         }
         SliceStack st = stack;
         List<List<MergeConfig.Source>> sources = sliceModels;
@@ -516,7 +575,7 @@ final class MergeSetup implements AutoCloseable {
                     return (float) (double) (Double) v;
                 }
             }
-            return (float) p.defaultValue();
+            return (float) fallback[s];
         };
     }
 

@@ -145,7 +145,7 @@ class ConfigYamlTest {
         }
         MergeConfig c = read(models + "name: my-merge\nlicense: apache-2.0\n");
         assertEquals(List.of("unknown key 'name' ignored, as mergekit ignores it (the nearest known key is 'dtype')",
-                "unknown key 'license' ignored, as mergekit ignores it (the nearest known key is 'models')"), c.warnings());
+                "unknown key 'license' ignored, as mergekit ignores it (the nearest known key is 'slices')"), c.warnings());
     }
 
     @Test

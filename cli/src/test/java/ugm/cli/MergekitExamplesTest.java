@@ -59,9 +59,7 @@ class MergekitExamplesTest {
     static final int VOCAB = 40;
 
     /** mergekit's examples/*.yml at v0.1.4, every one: those ugm cannot run yet with the reason, and the words of its refusal. */
-    static final Map<String, String[]> SKIPPED = Map.of(
-            "orcamini-platy-44layer.yml", new String[] {"slices (layer stacking with passthrough) are not supported",
-                    "'slices' is a mergekit feature ugm does not support yet"});
+    static final Map<String, String[]> SKIPPED = Map.of();
     static final List<String> EXAMPLES = List.of("arcee_fusion.yml", "bio-merge.yml", "gradient-slerp.yml", "linear.yml",
             "orcamini-platy-44layer.yml", "ties.yml");
 
@@ -87,6 +85,7 @@ class MergekitExamplesTest {
                 case "ties.yml" -> ties();
                 case "bio-merge.yml" -> bioMerge();
                 case "gradient-slerp.yml" -> gradientSlerp();
+                case "orcamini-platy-44layer.yml" -> orcaminiPlaty();
                 case "arcee_fusion.yml" -> check("arcee_fusion.yml", "model_a", List.of("model_b"),
                         (tensor, t, base, xs) -> arceeFusion(tensor, base, xs.get(0)));
                 default -> throw new AssertionError("no check for " + name);
@@ -105,7 +104,8 @@ class MergekitExamplesTest {
             Map.entry("dare_ties", "random masks: ugm's counter-based hash is not torch's generator, by design"),
             Map.entry("dare_linear", "random masks, as dare_ties"),
             Map.entry("della", "random masks, as dare_ties"),
-            Map.entry("della_linear", "random masks, as dare_ties"));
+            Map.entry("della_linear", "random masks, as dare_ties"),
+            Map.entry("slices", "layer ranges of 32-layer models: orcamini-platy-44layer.yml checks such a stack here"));
 
     /** The README's config examples of the methods ugm shares with mergekit, on the same kind of models. */
     @TestFactory
@@ -260,13 +260,76 @@ class MergekitExamplesTest {
                 (name, t, base, xs) -> ties(base, xs, new double[] {0.5, 0.5}, new double[] {0.5, 0.5}, false));
     }
 
-    /** slerp from the base to the other model, t a filter list of layer gradients. */
+    /**
+     * slerp from the base to the other model, t a filter list of layer gradients; the example's
+     * one slice of every layer gives the same bytes as the models: form its comment names.
+     */
     private void gradientSlerp() throws IOException {
         check("gradient-slerp.yml", "orca_mini_v3_13b", List.of("Platypus2-13B"), (name, t, base, xs) -> {
             double tt = name.contains("self_attn") ? gradient(t, 0, 0.5, 0.3, 0.7, 1)
                     : name.contains("mlp") ? gradient(t, 1, 0.5, 0.7, 0.3, 0) : 0.5;
             return slerp(tt, base, xs.get(0));
         });
+        String models = resource("gradient-slerp.yml").replaceAll("(?s)\nslices:.*?\n# or[^\n]*\n", "\n")
+                .replace("# models:", "models:").replace("#   - model", "  - model");
+        assertTrue(models.contains("models:\n  - model: orca_mini_v3_13b\n  - model: Platypus2-13B\nmerge_method"), models);
+        Path cfg = tmp.resolve("gradient-slerp-models.yml");
+        Files.writeString(cfg, Configs.absolute(models, tmp));
+        Path out = tmp.resolve("out-gradient-slerp-models");
+        Run r = Run.of("merge", cfg.toString(), out.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        assertEquals(-1, Files.mismatch(out.resolve("model.safetensors"), tmp.resolve("out-gradient-slerp.yml/model.safetensors")),
+                "the slices: and models: forms write the same bytes");
+    }
+
+    /**
+     * Passthrough of two slices (a SOLAR-style stack): layers [0, 3) of one model then [1, 4) of the
+     * other make the output's 6 layers, renumbered from 0; the embeddings come from the first
+     * slice's model, the final norm and head from the last's (mergekit's plan.py); config.json
+     * says 6 layers.
+     */
+    private void orcaminiPlaty() throws IOException {
+        model("orca_mini_v3_13b", false);
+        model("Platypus2-13B", false);
+        Path cfg = tmp.resolve("orcamini-platy-44layer.yml");
+        Files.writeString(cfg, Configs.absolute(resource("orcamini-platy-44layer.yml"), tmp));
+        Path out = tmp.resolve("out-orcamini-platy");
+        Run r = Run.of("merge", cfg.toString(), out.toString(), "--quiet");
+        assertEquals(0, r.code(), r::toString);
+        Map<String, double[]> expected = new java.util.TreeMap<>();
+        Map<String, double[]> orca = models.get("orca_mini_v3_13b");
+        Map<String, double[]> platy = models.get("Platypus2-13B");
+        expected.put("model.embed_tokens.weight", orca.get("model.embed_tokens.weight"));
+        expected.put("model.norm.weight", platy.get("model.norm.weight"));
+        expected.put("lm_head.weight", platy.get("lm_head.weight"));
+        for (String name : orca.keySet()) {
+            Matcher m = Pattern.compile("^model\\.layers\\.(\\d+)\\.(.*)").matcher(name);
+            if (m.matches()) {
+                int l = Integer.parseInt(m.group(1));
+                if (l < 3) {
+                    expected.put("model.layers." + l + "." + m.group(2), orca.get(name));
+                }
+                if (l >= 1) {
+                    expected.put("model.layers." + (l + 2) + "." + m.group(2), platy.get(name));
+                }
+            }
+        }
+        assertEquals(6 * 9 + 3, expected.size());
+        try (Checkpoint merged = Checkpoint.open(out)) {
+            assertEquals(expected.keySet(), new TreeSet<>(merged.tensors().stream().map(TensorInfo::name).toList()),
+                    "the output has every tensor, and only those");
+            for (Map.Entry<String, double[]> e : expected.entrySet()) {
+                assertEquals(DType.F16, merged.info(e.getKey()).dtype(), e.getKey());
+                MemorySegment got = merged.data(e.getKey());
+                for (int j = 0; j < e.getValue().length; j++) {
+                    assertEquals(e.getValue()[j], Float.float16ToFloat(got.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, j)),
+                            e.getKey() + "[" + j + "] is copied");
+                }
+            }
+        }
+        String config = Files.readString(out.resolve("config.json"));
+        assertTrue(Pattern.compile("\"num_hidden_layers\"\\s*:\\s*6[,\\s]").matcher(config).find(), config);
+        sideFiles(out, DType.F16);
     }
 
     /** The expected output tensor from the inputs; t is the tensor's layer position as mergekit's plan gives it. */

@@ -27,7 +27,8 @@ import ugm.io.ModelConfig;
 /**
  * Turns a {@link MergeConfig} into a {@link MergeRequest}: opens the checkpoints (closed with
  * this object), finds the Fishers, and turns each parameter setting into a per-tensor function
- * with mergekit's resolution (the model's own setting, else the global one, else the default).
+ * with mergekit's resolution (the model's own setting, else the slice's for {@code slices:}, else
+ * the global one, else the default).
  */
 final class MergeSetup implements AutoCloseable {
     private final MergeConfig config;
@@ -41,7 +42,18 @@ final class MergeSetup implements AutoCloseable {
     private Checkpoint baseFisher;
     private Checkpoint base;
     private OutputFiles outputFiles;
-    private LayerPosition position;
+    /** Each tensor's layer position, as layer gradients read it. */
+    private java.util.function.ToDoubleFunction<String> position;
+    /** The number of models of the request (besides the base). */
+    private int count;
+    /** The output's layers, for a {@code slices:} merge; null otherwise. */
+    private SliceStack stack;
+    /** For a {@code slices:} merge, each slice's base source when the merge reads their Fishers, else null. */
+    private List<MergeConfig.Source> sliceBaseFishers;
+    /** For a {@code slices:} merge, the example count each model's Fisher records (where it records one). */
+    private final Map<Path, Double> recordedExamples = new java.util.HashMap<>();
+    /** For a {@code slices:} merge, each slice's sources as the request's models, in order (the base aside). */
+    private List<List<MergeConfig.Source>> sliceModels;
     /** The tied weights the merge writes ({@link TiedWeights#written}). */
     private java.util.Set<String> tiedWritten = java.util.Set.of();
     private String architectureMismatch;
@@ -64,46 +76,23 @@ final class MergeSetup implements AutoCloseable {
     MergeRequest request(int threads) {
         Method method = config.method();
         checkParameters(method);
-        if (config.base() != null) {
+        Path basePath = config.base() == null ? null : config.base().path();
+        boolean baseSliced = config.models().stream().anyMatch(m -> m.model().path().equals(basePath)) && !config.slices().isEmpty();
+        if (config.base() != null && !baseSliced) { // (a base the slices read is opened with them, once)
             base = open(config.base(), "base model");
         }
         // Checked now, not after the merge: an invalid config.json or tokenizer source ends the run here.
         outputFiles = OutputFiles.of(config, warnings);
-        for (MergeConfig.Model m : config.models()) {
-            if (method.needsBase() && config.base() != null && m.model().path().equals(config.base().path())) {
-                if (method.baseAmongModels()) {
-                    continue; // mergekit lists the base among slerp's and nearswap's two models
-                }
-                warnings.add("base_model " + m.model() + " is also in models; as in mergekit it is the base, not a task");
-                continue;
-            }
-            models.add(m);
+        MergeRequest.Builder b;
+        if (config.slices().isEmpty()) {
+            b = modelsRequest(method, threads);
+        } else {
+            b = slicesRequest(method, threads);
         }
-        if (models.isEmpty()) {
-            throw new ConfigException("no model to merge besides the base");
+        int n = count;
+        if (stack == null) {
+            fishers(b, method);
         }
-        List<Checkpoint> opened = new ArrayList<>();
-        for (MergeConfig.Model m : models) {
-            opened.add(open(m.model(), "model"));
-        }
-        checkArchitectures();
-        List<Checkpoint> inputs = new ArrayList<>(opened);
-        if (base != null) {
-            inputs.add(base);
-        }
-        tiedWritten = TiedWeights.written(inputs);
-        warnTiedConfig();
-        TensorSource reference = base == null ? null : tied(base);
-        MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
-        for (Checkpoint c : opened) {
-            TensorSource model = tied(c);
-            reference = reference == null ? model : reference;
-            b.model(model);
-        }
-        List<String> names = reference.tensors().stream().map(TensorInfo::name).toList();
-        position = LayerPosition.of(names);
-        fishers(b, method);
-        int n = models.size();
         TensorParameter[] weights = new TensorParameter[n];
         TensorParameter[] scales = new TensorParameter[n];
         TensorParameter[] densities = new TensorParameter[n];
@@ -140,6 +129,183 @@ final class MergeSetup implements AutoCloseable {
         return b.build();
     }
 
+    /** A {@code models:} merge: the models and the base as they are. */
+    private MergeRequest.Builder modelsRequest(Method method, int threads) {
+        for (MergeConfig.Model m : config.models()) {
+            if (method.needsBase() && config.base() != null && m.model().path().equals(config.base().path())) {
+                if (method.baseAmongModels()) {
+                    continue; // mergekit lists the base among slerp's and nearswap's two models
+                }
+                warnings.add("base_model " + m.model() + " is also in models; as in mergekit it is the base, not a task");
+                continue;
+            }
+            models.add(m);
+        }
+        if (models.isEmpty()) {
+            throw new ConfigException("no model to merge besides the base");
+        }
+        List<Checkpoint> opened = new ArrayList<>();
+        for (MergeConfig.Model m : models) {
+            opened.add(open(m.model(), "model"));
+        }
+        checkArchitectures();
+        List<Checkpoint> inputs = new ArrayList<>(opened);
+        if (base != null) {
+            inputs.add(base);
+        }
+        tiedWritten = TiedWeights.written(inputs);
+        warnTiedConfig();
+        TensorSource reference = base == null ? null : tied(base);
+        MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
+        for (Checkpoint c : opened) {
+            TensorSource model = tied(c);
+            reference = reference == null ? model : reference;
+            b.model(model);
+        }
+        LayerPosition position = LayerPosition.of(reference.tensors().stream().map(TensorInfo::name).toList());
+        this.position = position::t;
+        count = models.size();
+        return b;
+    }
+
+    /**
+     * A {@code slices:} merge: model i of the request shows, in each output layer, source i of
+     * its slice (the slice's base aside), renamed into the output's layer numbering
+     * ({@link SliceStack}); the base likewise shows each slice's base source. Every slice must
+     * have as many sources and agree on having a base among them.
+     */
+    private MergeRequest.Builder slicesRequest(Method method, int threads) {
+        if (config.baseFisher() != null) {
+            throw new ConfigException("base_fisher with slices is not supported yet: each slice's base reads <base>/hessian");
+        }
+        stack = new SliceStack(config.slices());
+        Map<Path, Checkpoint> opened = new java.util.LinkedHashMap<>();
+        for (MergeConfig.Model m : config.models()) {
+            opened.put(m.model().path(), open(m.model(), "model"));
+            models.add(m);
+        }
+        if (base != null) {
+            opened.put(config.base().path(), base);
+        }
+        checkArchitectures();
+        tiedWritten = TiedWeights.written(opened.values());
+        warnTiedConfig();
+        Map<Path, TensorSource> views = new java.util.LinkedHashMap<>();
+        Map<Path, Integer> layerCounts = new java.util.LinkedHashMap<>();
+        for (Map.Entry<Path, Checkpoint> e : opened.entrySet()) {
+            TensorSource v = tied(e.getValue());
+            int layers = LayerPosition.of(v.tensors().stream().map(TensorInfo::name).toList()).layers();
+            if (layers == 0) {
+                throw new ConfigException(e.getKey() + ": no layer tensors found (named " + LayerPosition.NAMING
+                        + "); ugm cannot slice this model");
+            }
+            views.put(e.getKey(), v);
+            layerCounts.put(e.getKey(), layers);
+        }
+        List<MergeConfig.Slice> slices = config.slices();
+        int k = slices.size();
+        Integer models = null;
+        Boolean hasBase = null;
+        List<List<MergeConfig.Source>> modelSources = new ArrayList<>();
+        MergeConfig.Source[] baseSources = new MergeConfig.Source[k];
+        for (int s = 0; s < k; s++) {
+            MergeConfig.Slice slice = slices.get(s);
+            Path sliceBase = slice.base() != null ? slice.base() : config.base() == null ? null : config.base().path();
+            List<MergeConfig.Source> own = new ArrayList<>();
+            for (int j = 0; j < slice.sources().size(); j++) {
+                MergeConfig.Source src = slice.sources().get(j);
+                int layers = layerCounts.get(src.path());
+                if (src.to() > layers) {
+                    throw new ConfigException("slices[" + s + "].sources[" + j + "].layer_range [" + src.from() + ", " + src.to()
+                            + "] is beyond the " + layers + " layers of " + src.path());
+                }
+                if (method.takesBase() && src.path().equals(sliceBase) && baseSources[s] == null) {
+                    baseSources[s] = src;
+                    if (method.needsBase()) {
+                        continue;
+                    }
+                }
+                own.add(src);
+            }
+            if (method.needsBase() && baseSources[s] == null) {
+                throw new ConfigException("slices[" + s + "]: " + method + " needs a base, and "
+                        + (sliceBase == null ? "none is given" : "base_model " + sliceBase + " is not among its sources")
+                        + " (mergekit takes a slice's base from its sources)");
+            }
+            if (models != null && (models != own.size() || hasBase != (baseSources[s] != null))) {
+                throw new ConfigException("slices[" + s + "] has " + own.size() + " source(s) to merge" + (baseSources[s] != null
+                        ? " and a base" : "") + ", slices[0] " + models + (hasBase ? " and a base" : "")
+                        + "; ugm needs every slice to have as many");
+            }
+            models = own.size();
+            hasBase = baseSources[s] != null;
+            modelSources.add(own);
+        }
+        sliceModels = modelSources;
+        TensorSource baseView = null;
+        if (hasBase) {
+            baseView = stackView(views, layerCounts, java.util.Arrays.asList(baseSources));
+        }
+        MergeRequest.Builder b = MergeRequest.builder(method).base(baseView).threads(threads).outDtype(outDtype());
+        for (int i = 0; i < models; i++) {
+            int at = i;
+            b.model(stackView(views, layerCounts, modelSources.stream().map(l -> l.get(at)).toList()));
+        }
+        if (method.needsFishers()) {
+            Map<Path, TensorSource> fishers = new java.util.LinkedHashMap<>();
+            for (List<MergeConfig.Source> sources : modelSources) {
+                for (MergeConfig.Source src : sources) {
+                    fishers.computeIfAbsent(src.path(), p -> sliceFisher(p, method));
+                }
+            }
+            for (int i = 0; i < models; i++) {
+                int at = i;
+                b.fisher(stackView(fishers, layerCounts, modelSources.stream().map(l -> l.get(at)).toList()));
+            }
+            if (hasBase && java.util.Arrays.stream(baseSources).allMatch(src -> Files.isDirectory(src.path().resolve(Checkpoint.FISHER_FOLDER)))) {
+                for (MergeConfig.Source src : baseSources) {
+                    fishers.computeIfAbsent(src.path(), p -> sliceFisher(p, method));
+                }
+                b.baseFisher(stackView(fishers, layerCounts, java.util.Arrays.asList(baseSources)));
+                sliceBaseFishers = java.util.Arrays.asList(baseSources);
+            }
+        }
+        position = stack::t;
+        count = models;
+        return b;
+    }
+
+    /**
+     * The Fisher of a model the slices read: {@code <model>/hessian}, opened once. The example
+     * count it records is the default scale (fisher_scale, or base_fisher_scale for a base) where
+     * no parameter sets one.
+     */
+    private TensorSource sliceFisher(Path model, Method method) {
+        Path f = model.resolve(Checkpoint.FISHER_FOLDER);
+        if (!Files.exists(f)) {
+            throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + model + ": put it in " + f);
+        }
+        Checkpoint fisher = open(f, "Fisher");
+        Double examples = ugm.io.fisher.FisherMetadata.examples(fisher.metadata());
+        String who = "the scale of " + f + " where no parameter sets one: ";
+        if (examples == null) {
+            scaleSources.add(who + "the default (it records no example count)");
+        } else {
+            recordedExamples.put(model, examples);
+            String line = who + ugm.io.fisher.FisherMetadata.format(examples) + ", the example count it records";
+            scaleSources.add(line);
+            recordedScales.add(line);
+        }
+        return tied(fisher);
+    }
+
+    /** The output's tensors as {@code sources} (one per slice) give them. */
+    private TensorSource stackView(Map<Path, TensorSource> views, Map<Path, Integer> layerCounts, List<MergeConfig.Source> sources) {
+        return stack.view(sources.stream().map(src -> views.get(src.path())).toList(),
+                sources.stream().mapToInt(MergeConfig.Source::from).toArray(),
+                sources.stream().mapToInt(src -> layerCounts.get(src.path())).toArray());
+    }
+
     /** The parameters {@link #request} sets through the builder's own setters. */
     private static final java.util.Set<Parameter> SET_ABOVE = java.util.EnumSet.of(Parameter.WEIGHT, Parameter.FISHER_SCALE,
             Parameter.DENSITY, Parameter.GAMMA, Parameter.EPSILON, Parameter.LAMBDA, Parameter.DELTA0, Parameter.BASE_FISHER_SCALE,
@@ -172,6 +338,18 @@ final class MergeSetup implements AutoCloseable {
         List<Map<String, Setting>> all = new ArrayList<>();
         all.add(config.parameters());
         config.models().forEach(m -> all.add(m.parameters()));
+        for (int i = 0; i < config.slices().size(); i++) {
+            MergeConfig.Slice slice = config.slices().get(i);
+            all.add(slice.parameters());
+            slice.sources().forEach(src -> all.add(src.parameters()));
+            for (String k : slice.parameters().keySet()) {
+                Parameter p = Parameter.byKey(k);
+                if (p != null && method.reads(p) && p.kind() != Parameter.Kind.NUMBER) {
+                    throw new ConfigException("slices[" + i + "].parameters." + k + ": ugm reads " + k
+                            + " from the top-level parameters only");
+                }
+            }
+        }
         java.util.Set<String> warned = new java.util.TreeSet<>();
         for (Map<String, Setting> params : all) {
             for (String k : params.keySet()) {
@@ -313,6 +491,9 @@ final class MergeSetup implements AutoCloseable {
      * records ({@code ugm fisher}'s metadata), else the default.
      */
     private TensorParameter fisherScale(int i) {
+        if (stack != null) {
+            return sliced(Parameter.FISHER_SCALE, i);
+        }
         if (i >= modelFishers.size()) {
             return perModel(Parameter.FISHER_SCALE, i); // the method takes no Fishers
         }
@@ -331,6 +512,9 @@ final class MergeSetup implements AutoCloseable {
     }
 
     private TensorParameter baseFisherScale() {
+        if (stack != null) {
+            return sliced(Parameter.BASE_FISHER_SCALE, -1);
+        }
         if (config.parameters().get(Parameter.BASE_FISHER_SCALE.key()) == null && baseFisher != null) {
             TensorParameter recorded = recordedScale(baseFisher, "base_fisher_scale of " + config.base(), Parameter.BASE_FISHER_SCALE);
             if (recorded != null) {
@@ -364,13 +548,63 @@ final class MergeSetup implements AutoCloseable {
     }
 
     private TensorParameter perModel(Parameter p, int model) {
+        if (stack != null) {
+            return sliced(p, model);
+        }
         Setting own = models.get(model).parameters().get(p.key());
         Setting global = config.parameters().get(p.key());
         return parameter(own, global, p.defaultValue());
     }
 
     private TensorParameter global(Parameter p) {
+        if (stack != null) {
+            return sliced(p, -1);
+        }
         return parameter(null, config.parameters().get(p.key()), p.defaultValue());
+    }
+
+    /**
+     * mergekit's resolution in a {@code slices:} merge: the first of the source's own setting
+     * ({@code model} ≥ 0: the request's model, which is one source of each slice), its slice's,
+     * the global one and the default that gives a value for the tensor, t its position within its slice.
+     * As in mergekit, a per-model parameter's filters (at every level) are matched against the
+     * tensor's name in the source (its own layer number), a global parameter's against the output's.
+     */
+    private TensorParameter sliced(Parameter p, int model) {
+        List<List<Setting>> chains = new ArrayList<>();
+        for (int s = 0; s < config.slices().size(); s++) {
+            List<Setting> chain = new ArrayList<>();
+            if (model >= 0) {
+                chain.add(sliceModels.get(s).get(model).parameters().get(p.key()));
+            }
+            chain.add(config.slices().get(s).parameters().get(p.key()));
+            chain.add(config.parameters().get(p.key()));
+            chain.removeIf(java.util.Objects::isNull);
+            chains.add(chain);
+        }
+        double[] fallback = new double[config.slices().size()];
+        for (int s = 0; s < fallback.length; s++) {
+            Path fisherOf = p == Parameter.FISHER_SCALE && model >= 0 ? sliceModels.get(s).get(model).path()
+                    : p == Parameter.BASE_FISHER_SCALE && sliceBaseFishers != null ? sliceBaseFishers.get(s).path() : null;
+            fallback[s] = fisherOf == null ? p.defaultValue() : recordedExamples.getOrDefault(fisherOf, p.defaultValue());
+        }
+        if (chains.stream().allMatch(List::isEmpty) && java.util.Arrays.stream(fallback).allMatch(f -> f == fallback[0])) {
+            return TensorParameter.of((float) fallback[0]);
+        }
+        SliceStack st = stack;
+        List<List<MergeConfig.Source>> sources = sliceModels;
+        return tensor -> {
+            double t = st.t(tensor);
+            int s = st.sliceOf(tensor);
+            String name = model < 0 ? tensor : st.sourceName(tensor, s, sources.get(s).get(model));
+            for (Setting setting : chains.get(s)) {
+                Object v = setting.evaluate(name, t);
+                if (v != null) {
+                    return (float) (double) (Double) v;
+                }
+            }
+            return (float) fallback[s];
+        };
     }
 
     /** mergekit's resolution: the first of own, global, default that gives a value for the tensor. */
@@ -379,9 +613,9 @@ final class MergeSetup implements AutoCloseable {
         if (first == null || first.isConstant()) {
             return TensorParameter.of((float) (first == null ? fallback : (Double) first.evaluate("", 0)));
         }
-        LayerPosition pos = position;
+        java.util.function.ToDoubleFunction<String> pos = position;
         return tensor -> {
-            double t = pos.t(tensor);
+            double t = pos.applyAsDouble(tensor);
             Object v = own == null ? null : own.evaluate(tensor, t);
             if (v == null && global != null) {
                 v = global.evaluate(tensor, t);

@@ -60,9 +60,12 @@ final class OutputFiles {
     private final List<Path> inputs;
     /** chat_template as the config gives it (null: none), though {@link #chatTemplate} may be null. */
     private final String requested;
+    /** The output's layers for a {@code slices:} merge (config.json's layer count follows them), else null. */
+    private final SliceStack stack;
 
     private OutputFiles(ModelFiles donor, ModelFiles tokenizer, boolean built, String chatTemplate, List<Path> inputs,
-                        String requested) {
+                        String requested, SliceStack stack) {
+        this.stack = stack;
         this.donor = donor;
         this.tokenizer = tokenizer;
         this.built = built;
@@ -105,7 +108,8 @@ final class OutputFiles {
                     + " has no tokenizer to put it in");
             template = null;
         }
-        return new OutputFiles(donor, tokenizer, source != null, template, List.copyOf(inputs), config.chatTemplate());
+        return new OutputFiles(donor, tokenizer, source != null, template, List.copyOf(inputs), config.chatTemplate(),
+                config.slices().isEmpty() ? null : new SliceStack(config.slices()));
     }
 
     /** The folders read besides the checkpoints (a tokenizer source that is not merged): the output must lie apart. */
@@ -128,6 +132,9 @@ final class OutputFiles {
     void writeTo(OutputFolder folder, DType outDtype, boolean copyTokenizer) {
         if (donor != null) {
             folder.copyModelFiles(donor.only(n -> !ModelFiles.isTokenizerFile(n)), outDtype);
+            if (stack != null && donor.has(CONFIG_JSON)) {
+                restack(folder);
+            }
         }
         if (!(copyTokenizer || built) || !hasTokenizer(tokenizer)) {
             return;
@@ -302,6 +309,45 @@ final class OutputFiles {
             }
         }
         return t != null && t.isTextual() ? t.asText() : null;
+    }
+
+    private static final String CONFIG_JSON = "config.json";
+
+    /** The keys that give a model's layer count in config.json, as the architectures name it. */
+    static final List<String> LAYER_COUNT_KEYS = List.of("num_hidden_layers", "n_layer", "num_layers", "n_layers");
+
+    /**
+     * config.json as written, with the layer count set to the output's (the first of
+     * {@link #LAYER_COUNT_KEYS} it has, else {@code num_hidden_layers}, as mergekit sets its
+     * architecture's key) and every top-level list of one entry per layer (a key naming
+     * {@code layer}, e.g. {@code layer_types}) resliced to follow the output's layers.
+     */
+    private void restack(OutputFolder folder) {
+        Path written = folder.temp().resolve(CONFIG_JSON);
+        ObjectNode cfg;
+        try {
+            cfg = (ObjectNode) JSON.readTree(written.toFile());
+        } catch (IOException e) {
+            throw new UgmException(UgmException.Kind.IO, "cannot read " + written + ": " + e.getMessage(), e);
+        }
+        String key = LAYER_COUNT_KEYS.stream().filter(k -> cfg.path(k).isIntegralNumber()).findFirst().orElse(LAYER_COUNT_KEYS.get(0));
+        int before = cfg.path(key).asInt(-1);
+        cfg.put(key, stack.layers());
+        int[] from = stack.firstSourceLayers();
+        for (String k : cfg.properties().stream().map(Map.Entry::getKey).toList()) {
+            JsonNode list = cfg.get(k);
+            if (k.contains("layer") && list.isArray() && list.size() == before && before > 1) {
+                com.fasterxml.jackson.databind.node.ArrayNode out = cfg.putArray(k);
+                for (int l : from) {
+                    out.add(l < list.size() ? list.get(l) : list.get(list.size() - 1));
+                }
+            }
+        }
+        try {
+            folder.writeFile(CONFIG_JSON, (JSON.writeValueAsString(cfg) + "\n").getBytes(StandardCharsets.UTF_8));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The small JSON file {@code name} of {@code files} (a config), as one object. */

@@ -54,12 +54,14 @@ import ugm.io.HubCache;
  */
 public final class ConfigParser {
 
-    static final Set<String> TOP_KEYS = Set.of("merge_method", "base_model", "models", "parameters", "dtype", "out_dtype",
+    static final Set<String> TOP_KEYS = Set.of("merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype",
             "tokenizer_source", "tokenizer", "chat_template", "base_fisher");
+    static final Set<String> SLICE_KEYS = Set.of("sources", "base_model", "parameters", "residual_weight");
+    static final Set<String> SOURCE_KEYS = Set.of("model", "layer_range", "parameters");
     static final Set<String> TOKENIZER_KEYS = Set.of("source", "tokens", "pad_to_multiple_of");
     static final Set<String> MODEL_KEYS = Set.of("model", "parameters", "fisher");
     /** mergekit keys for features ugm does not have yet. */
-    static final Set<String> MERGEKIT_TOP_ONLY = Set.of("slices", "modules");
+    static final Set<String> MERGEKIT_TOP_ONLY = Set.of("modules");
     /** mergekit's merge methods that ugm does not run yet. */
     public static final Set<String> MERGEKIT_METHODS = Set.of("ram", "ramplus_tl");
 
@@ -71,6 +73,8 @@ public final class ConfigParser {
     private final Path dir;
     private final List<String> warnings = new ArrayList<>();
     private final HubCache cache;
+    /** The models the slices read, by where they resolved, in order of appearance. */
+    private final Map<Path, ModelRef> sliceModels = new LinkedHashMap<>();
 
     private ConfigParser(Path file, HubCache cache) {
         this.dir = file.toAbsolutePath().normalize().getParent();
@@ -347,10 +351,16 @@ public final class ConfigParser {
         Method method = method(methodName);
         List<MergeConfig.Model> models = new ArrayList<>();
         JsonNode list = root.get("models");
-        if (list == null || !list.isArray() || list.isEmpty()) {
+        List<MergeConfig.Slice> slices = slices(root.get("slices"));
+        if (!slices.isEmpty()) {
+            if (list != null && !list.isNull()) {
+                throw new ConfigException("give either 'models' or 'slices', not both (as in mergekit)");
+            }
+            sliceModels.values().forEach(m -> models.add(new MergeConfig.Model(m, null, Map.of())));
+        } else if (list == null || !list.isArray() || list.isEmpty()) {
             throw new ConfigException("'models' must be a list of {model: PATH, parameters: {...}} entries");
         }
-        for (int i = 0; i < list.size(); i++) {
+        for (int i = 0; slices.isEmpty() && i < list.size(); i++) {
             models.add(model(list.get(i), "models[" + i + "]"));
         }
         MergeConfig.TokenizerSource tokenizerSource = tokenizerSource(root, "tokenizer_source");
@@ -368,7 +378,75 @@ public final class ConfigParser {
         dtype(outDtype, "out_dtype");
         Map<String, Setting> parameters = parameters(root.get("parameters"), "parameters", false);
         return new MergeConfig(method, ref(root, "base_model"), ref(root, "base_fisher"), models, parameters, dtype,
-                outDtype, tokenizerSource, tokenizer, chatTemplate, warnings);
+                outDtype, tokenizerSource, tokenizer, chatTemplate, warnings, slices);
+    }
+
+    /** mergekit's {@code slices:}, each source's layer_range checked; empty when absent. */
+    private List<MergeConfig.Slice> slices(JsonNode node) {
+        List<MergeConfig.Slice> slices = new ArrayList<>();
+        if (node == null || node.isNull()) {
+            return slices;
+        }
+        if (!node.isArray() || node.isEmpty()) {
+            throw new ConfigException("'slices' must be a list of {sources: [{model: PATH, layer_range: [A, B]}, ...]} entries");
+        }
+        for (int i = 0; i < node.size(); i++) {
+            String where = "slices[" + i + "]";
+            JsonNode slice = node.get(i);
+            keys(slice, where, SLICE_KEYS);
+            if (slice.has("residual_weight")) {
+                warnings.add(where + ".residual_weight ignored, as mergekit ignores it");
+            }
+            JsonNode sources = slice.get("sources");
+            if (sources == null || !sources.isArray() || sources.isEmpty()) {
+                throw new ConfigException(where + ".sources must be a list of {model: PATH, layer_range: [A, B]} entries");
+            }
+            List<MergeConfig.Source> list = new ArrayList<>();
+            for (int j = 0; j < sources.size(); j++) {
+                String at = where + ".sources[" + j + "]";
+                JsonNode src = sources.get(j);
+                keys(src, at, SOURCE_KEYS);
+                ModelRef ref = ref(src, "model");
+                Path model = ref == null ? null : ref.path();
+                if (ref != null) {
+                    sliceModels.putIfAbsent(model, ref);
+                }
+                if (model == null) {
+                    throw new ConfigException(at + " has no 'model'");
+                }
+                JsonNode range = src.get("layer_range");
+                if (range == null || !range.isArray() || range.size() != 2 || !range.get(0).canConvertToInt()
+                        || !range.get(0).isIntegralNumber() || !range.get(1).canConvertToInt() || !range.get(1).isIntegralNumber()
+                        || range.get(0).intValue() < 0 || range.get(0).intValue() >= range.get(1).intValue()) {
+                    throw new ConfigException(at + ".layer_range must be [A, B], whole numbers with 0 <= A < B (layers A to B - 1), not "
+                            + (range == null ? "missing" : range.toString()));
+                }
+                MergeConfig.Source s = new MergeConfig.Source(model, range.get(0).intValue(), range.get(1).intValue(),
+                        parameters(src.get("parameters"), at + ".parameters", true));
+                if (!list.isEmpty() && s.to() - s.from() != list.get(0).to() - list.get(0).from()) {
+                    throw new ConfigException(at + ".layer_range " + range + " has " + (s.to() - s.from()) + " layers, "
+                            + where + ".sources[0] " + (list.get(0).to() - list.get(0).from())
+                            + "; the sources of a slice must have as many layers (as in mergekit)");
+                }
+                list.add(s);
+            }
+            slices.add(new MergeConfig.Slice(list, refPath(slice, "base_model"), parameters(slice.get("parameters"), where + ".parameters", false)));
+        }
+        return slices;
+    }
+
+    /** {@code node} is a mapping whose keys are all in {@code known}. */
+    private static void keys(JsonNode node, String where, Set<String> known) {
+        if (!node.isObject()) {
+            throw new ConfigException(where + " must be a mapping, not " + Setting.describe(node));
+        }
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            if (!known.contains(e.getKey())) {
+                String hint = Param.allKeys().contains(e.getKey()) ? "; it is a parameter: put it under " + where + ".parameters"
+                        : Suggest.hint(e.getKey(), known);
+                throw new ConfigException("unknown key '" + e.getKey() + "' in " + where + hint);
+            }
+        }
     }
 
     /** {@code base}, {@code union}, or a model (a folder or a hub id, as {@link ModelRef} resolves it); null when absent. */
@@ -518,6 +596,12 @@ public final class ConfigParser {
             throw new ConfigException("'" + key + "' must be text, not " + Setting.describe(v));
         }
         return v.asText();
+    }
+
+    /** Where {@code ref(node, key)} resolved, or null. */
+    private Path refPath(JsonNode node, String key) {
+        ModelRef r = ref(node, key);
+        return r == null ? null : r.path();
     }
 
     private ModelRef ref(JsonNode node, String key) {

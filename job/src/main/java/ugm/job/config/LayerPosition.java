@@ -41,10 +41,23 @@ public final class LayerPosition {
         return layers;
     }
 
-    static OptionalInt layerIndex(String tensor) {
+    /** The layer the tensor belongs to ({@code model.layers.7.mlp.up_proj.weight}: 7), or empty outside the layers. */
+    public static OptionalInt layerIndex(String tensor) {
         Matcher m = LAYER.matcher(tensor);
         return m.find() ? OptionalInt.of(Integer.parseInt(m.group(1))) : OptionalInt.empty();
     }
+
+    /** The name of the same tensor in layer {@code layer} ({@code tensor} must be in a layer). */
+    public static String inLayer(String tensor, int layer) {
+        Matcher m = LAYER.matcher(tensor);
+        if (!m.find()) {
+            throw new IllegalArgumentException(tensor + " is in no layer");
+        }
+        return tensor.substring(0, m.start(1)) + layer + tensor.substring(m.end(1));
+    }
+
+    /** How layer tensors are named, for messages. */
+    public static final String NAMING = "model.layers.N., transformer.h.N., encoder.layer.N., blocks.N.";
 
     /** t in [0, 1] for the tensor. */
     public double t(String tensor) {

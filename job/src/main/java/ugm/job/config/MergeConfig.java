@@ -7,6 +7,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.dataformat.yaml.util.StringQuotingChecker;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,10 +28,12 @@ import ugm.core.merge.methods.Method;
  * @param chatTemplate    {@code chat_template} as written ({@code auto}, a name of {@link ChatTemplates}, or a
  *                        template), or null
  * @param warnings        what reading the config found worth telling (keys ignored, as mergekit ignores them)
+ * @param slices          mergekit's {@code slices:} (empty for a {@code models:} config); then {@code models}
+ *                        lists each model the slices read once, in order of appearance, without parameters
  */
 public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, List<Model> models, Map<String, Setting> parameters,
                           String dtype, String outDtype, TokenizerSource tokenizerSource, Tokenizer tokenizer,
-                          String chatTemplate, List<String> warnings) {
+                          String chatTemplate, List<String> warnings, List<Slice> slices) {
 
     /**
      * Where the output's tokenizer comes from, as mergekit names it: {@code base} (the base model's,
@@ -69,10 +72,43 @@ public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, Lis
         }
     }
 
+    /**
+     * One entry of {@code slices}: the output layers it adds, merged from its sources' layers.
+     *
+     * @param base the slice's own {@code base_model}, or null (then the config's)
+     */
+    public record Slice(List<Source> sources, Path base, Map<String, Setting> parameters) {
+        public Slice {
+            sources = List.copyOf(sources);
+            parameters = Map.copyOf(parameters);
+        }
+
+        /** The number of layers the slice adds (its sources all have as many). */
+        public int layers() {
+            return sources.get(0).to() - sources.get(0).from();
+        }
+    }
+
+    /** One source of a slice: layers [from, to) of the model at {@code path}. */
+    public record Source(Path path, int from, int to, Map<String, Setting> parameters) {
+        public Source {
+            parameters = Map.copyOf(parameters);
+        }
+    }
+
     public MergeConfig {
         models = List.copyOf(models);
         parameters = Map.copyOf(parameters);
         warnings = List.copyOf(warnings);
+        slices = List.copyOf(slices);
+    }
+
+    /** A {@code models:} config. */
+    public MergeConfig(Method method, ModelRef base, ModelRef baseFisher, List<Model> models, Map<String, Setting> parameters,
+                       String dtype, String outDtype, TokenizerSource tokenizerSource, Tokenizer tokenizer, String chatTemplate,
+                       List<String> warnings) {
+        this(method, base, baseFisher, models, parameters, dtype, outDtype, tokenizerSource, tokenizer, chatTemplate, warnings,
+                List.of());
     }
 
     /** A merge with nothing to warn of (one given by options). */
@@ -85,7 +121,8 @@ public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, Lis
     public MergeConfig withParameter(String key, Setting value) {
         Map<String, Setting> p = new java.util.HashMap<>(parameters);
         p.put(key, value);
-        return new MergeConfig(method, base, baseFisher, models, p, dtype, outDtype, tokenizerSource, tokenizer, chatTemplate, warnings);
+        return new MergeConfig(method, base, baseFisher, models, p, dtype, outDtype, tokenizerSource, tokenizer, chatTemplate, warnings,
+                slices);
     }
 
     private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder()
@@ -120,8 +157,29 @@ public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, Lis
         if (baseFisher != null) {
             root.put("base_fisher", baseFisher.toConfig());
         }
-        var list = root.putArray("models");
-        for (Model m : models) {
+        if (!slices.isEmpty()) {
+            var sl = root.putArray("slices");
+            for (Slice slice : slices) {
+                ObjectNode o = sl.addObject();
+                var sources = o.putArray("sources");
+                for (Source src : slice.sources) {
+                    ObjectNode e = sources.addObject();
+                    e.put("model", src.path.toString());
+                    e.putArray("layer_range").add(src.from).add(src.to);
+                    if (!src.parameters.isEmpty()) {
+                        e.set("parameters", node(src.parameters));
+                    }
+                }
+                if (slice.base != null) {
+                    o.put("base_model", slice.base.toString());
+                }
+                if (!slice.parameters.isEmpty()) {
+                    o.set("parameters", node(slice.parameters));
+                }
+            }
+        }
+        var list = slices.isEmpty() ? root.putArray("models") : null;
+        for (Model m : list == null ? List.<Model>of() : models) {
             ObjectNode e = list.addObject();
             e.put("model", m.model.toConfig());
             if (m.fisher != null) {

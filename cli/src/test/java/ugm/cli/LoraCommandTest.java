@@ -98,6 +98,27 @@ class LoraCommandTest {
     }
 
     @Test
+    void eitherSideMayBeAModelIdInTheCache() throws IOException {
+        Path[] p = write();
+        Path root = tmp.resolve("hub");
+        ModelReferenceTest.put(root, "org/base", "main", "a".repeat(40), p[0]);
+        ModelReferenceTest.put(root, "org/lora", "main", "b".repeat(40), p[1]);
+        Run hub = Run.of("merge", "--method", "linear", "--model", "org/base+org/lora", "--model", "org/base",
+                "--transformers-cache", root.toString(), "--out", tmp.resolve("hub-out").toString(), "--quiet");
+        assertEquals(0, hub.code(), hub::toString);
+        Run local = Run.of("merge", "--method", "linear", "--model", p[0] + "+" + p[1], "--model", p[0].toString(),
+                "--out", tmp.resolve("local-out").toString(), "--quiet");
+        assertEquals(0, local.code(), local::toString);
+        try (Checkpoint x = Checkpoint.open(tmp.resolve("hub-out")); Checkpoint y = Checkpoint.open(tmp.resolve("local-out"))) {
+            assertEquals(-1, x.data(Q + ".weight").mismatch(y.data(Q + ".weight")), "the cached adapter is the local one");
+        }
+        Run missing = Run.of("merge", "--method", "linear", "--model", "org/base+org/nolora", "--model", "org/base",
+                "--transformers-cache", root.toString(), "--out", tmp.resolve("missing-out").toString());
+        assertEquals(3, missing.code(), missing::toString);
+        assertTrue(missing.errLine().contains("org/nolora is not in the Hugging Face cache"), missing.err());
+    }
+
+    @Test
     void aBaseModelMayBeBasePlusAdapter() throws IOException {
         Path[] p = write();
         Files.writeString(tmp.resolve("undo.yml"), """

@@ -10,8 +10,8 @@ import ugm.io.HubCache;
  * A model (or Fisher) as a config or the options name it, and where it resolved, as mergekit reads
  * it: a local path, relative to the working directory; else, when no such path exists, a Hugging
  * Face model id {@code org/name} or {@code org/name@revision}, found in the local cache (never
- * downloaded); or {@code BASE+ADAPTER}, two local paths ({@link AdapterRef}: a LoRA adapter applied to
- * a base), whose {@code path} is the two absolute paths joined by {@code +}. A reference that resolves to nothing is kept with the reason, reported when the
+ * downloaded); or {@code BASE+ADAPTER} ({@link AdapterRef}: a LoRA adapter applied to a base), each
+ * side a path or a model id, whose {@code path} is the two resolved paths joined by {@code +}. A reference that resolves to nothing is kept with the reason, reported when the
  * merge opens it.
  *
  * @param written  the text as written
@@ -41,10 +41,11 @@ public record ModelRef(String written, Path path, String hubId, String revision,
             return new ModelRef(written, local, null, null, null);
         }
         AdapterRef lora = AdapterRef.parse(null, written);
-        if (lora != null) { // BASE+ADAPTER, each a local path; opening it names a side that is missing
-            Path base = lora.base().toAbsolutePath().normalize();
-            Path adapter = lora.adapter().toAbsolutePath().normalize();
-            return new ModelRef(written, Path.of(new AdapterRef(base, adapter).toString()), null, null, null);
+        if (lora != null) { // BASE+ADAPTER: each side a reference of its own (no '+' in it unless it exists)
+            ModelRef base = resolve(lora.base().toString(), configDir, cache);
+            ModelRef adapter = resolve(lora.adapter().toString(), configDir, cache);
+            return new ModelRef(written, Path.of(new AdapterRef(base.path(), adapter.path()).toString()), null, null,
+                    base.missing() != null ? base.missing() : adapter.missing());
         }
         int at = written.indexOf('@');
         String id = at < 0 ? written : written.substring(0, at);

@@ -262,7 +262,7 @@ final class MergeSetup implements AutoCloseable {
                 int at = i;
                 b.fisher(stackView(fishers, layerCounts, modelSources.stream().map(l -> l.get(at)).toList()));
             }
-            if (hasBase && java.util.Arrays.stream(baseSources).allMatch(src -> Files.isDirectory(src.path().resolve(Checkpoint.FISHER_FOLDER)))) {
+            if (hasBase && java.util.Arrays.stream(baseSources).allMatch(src -> Files.isDirectory(AdapterRef.fisherFolder(src.path())))) {
                 for (MergeConfig.Source src : baseSources) {
                     fishers.computeIfAbsent(src.path(), p -> sliceFisher(p, method));
                 }
@@ -276,12 +276,13 @@ final class MergeSetup implements AutoCloseable {
     }
 
     /**
-     * The Fisher of a model the slices read: {@code <model>/hessian}, opened once. The example
+     * The Fisher of a model the slices read: {@code <model>/hessian} (found as for {@code models:},
+     * by {@link AdapterRef#fisherFolder}), opened once. The example
      * count it records is the default scale (fisher_scale, or base_fisher_scale for a base) where
      * no parameter sets one.
      */
     private TensorSource sliceFisher(Path model, Method method) {
-        Path f = model.resolve(Checkpoint.FISHER_FOLDER);
+        Path f = AdapterRef.fisherFolder(model);
         if (!Files.exists(f)) {
             throw new UgmException(UgmException.Kind.USAGE, method + " needs a Fisher for " + model + ": put it in " + f);
         }
@@ -424,7 +425,7 @@ final class MergeSetup implements AutoCloseable {
 
     /** The base's config.json ties the head to the embeddings while the merge writes a head: transformers will not read it. */
     private void warnTiedConfig() {
-        ModelConfig c = config.base() == null || tiedWritten.isEmpty() ? null : ModelConfig.read(AdapterRef.modelFolder(config.base().path()));
+        ModelConfig c = config.base() == null || tiedWritten.isEmpty() ? null : ModelConfig.read(config.base().folder());
         if (c != null && Boolean.TRUE.equals(c.tieWordEmbeddings())) {
             warnings.add("the merge writes " + String.join(", ", tiedWritten) + " (an input has its own), but " + c.file()
                     + " has tie_word_embeddings: true, copied as it is (as mergekit does), so transformers will use the merged"
@@ -440,9 +441,9 @@ final class MergeSetup implements AutoCloseable {
     private void checkArchitectures() {
         List<Path> paths = new ArrayList<>();
         if (config.base() != null) {
-            paths.add(AdapterRef.modelFolder(config.base().path()));
+            paths.add(config.base().folder());
         }
-        models.forEach(m -> paths.add(AdapterRef.modelFolder(m.model().path())));
+        models.forEach(m -> paths.add(m.model().folder()));
         Map<Path, ModelConfig> seen = new java.util.LinkedHashMap<>();
         for (Path p : paths) {
             ModelConfig c = ModelConfig.read(p);

@@ -56,7 +56,7 @@ final class ModelCard {
         ObjectNode root = JsonNodeFactory.instance.objectNode();
         ModelRef base = config.base();
         if (base != null) {
-            root.put("base_model", base.fromHub() ? base.hubId() : String.valueOf(ugm.io.AdapterRef.modelFolder(base.path()).getFileName()));
+            root.put("base_model", base.fromHub() ? base.hubId() : String.valueOf(base.folder().getFileName()));
         }
         root.put("library_name", "transformers");
         root.putArray("tags").add("merge").add("ugm");

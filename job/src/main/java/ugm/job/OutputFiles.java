@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.Set;
 import ugm.core.DType;
 import ugm.core.UgmException;
-import ugm.io.AdapterRef;
 import ugm.io.ModelFiles;
 import ugm.io.OutputFolder;
 import ugm.io.Vocabulary;
@@ -81,7 +80,7 @@ final class OutputFiles {
      * @throws UgmException when a file is invalid or the tokenizer source needs what ugm does not do yet
      */
     static OutputFiles of(MergeConfig config, List<String> warnings) {
-        Path donorDir = config.base() != null ? AdapterRef.modelFolder(config.base().path()) : AdapterRef.modelFolder(config.models().get(0).model().path());
+        Path donorDir = donorFolder(config);
         Map<Path, ModelFiles> scans = new LinkedHashMap<>();
         ModelFiles donor = Files.isDirectory(donorDir) ? scan(donorDir, scans) : null;
         if (donor != null) {
@@ -159,6 +158,21 @@ final class OutputFiles {
 
     private static final String TOKENIZER_CONFIG = "tokenizer_config.json";
 
+    /** mergekit's donor of the other files: the base, or with no base the first model. */
+    private static Path donorFolder(MergeConfig config) {
+        return (config.base() != null ? config.base() : config.models().get(0).model()).folder();
+    }
+
+    /** The folders of the base and the models, the base first. */
+    private static Set<Path> modelFolders(MergeConfig config) {
+        Set<Path> folders = new LinkedHashSet<>();
+        if (config.base() != null) {
+            folders.add(config.base().folder());
+        }
+        config.models().forEach(m -> folders.add(m.model().folder()));
+        return folders;
+    }
+
     private static ModelFiles scan(Path dir, Map<Path, ModelFiles> scans) {
         return scans.computeIfAbsent(dir, ModelFiles::scan);
     }
@@ -175,7 +189,7 @@ final class OutputFiles {
      */
     private static void checkVocabularies(MergeConfig config, String key, TokenizerSource source, ModelFiles donor,
                                           ModelFiles tokenizer, Map<Path, ModelFiles> scans) {
-        Path donorDir = config.base() != null ? AdapterRef.modelFolder(config.base().path()) : AdapterRef.modelFolder(config.models().get(0).model().path());
+        Path donorDir = donorFolder(config);
         Map<String, Integer> chosen = tokenizer == null ? null : Vocabulary.read(tokenizer);
         Path chosenDir = tokenizer == null ? donorDir : tokenizer.folder();
         if (chosen == null) {
@@ -184,7 +198,7 @@ final class OutputFiles {
         }
         Integer rows = donor == null ? null : vocabSize(donor);
         if (rows == null) {
-            throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": " + donorDir.resolve("config.json")
+            throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": " + donorDir.resolve(CONFIG_JSON)
                     + " gives no vocab_size, needed to check the tokenizer against the embeddings");
         }
         BitSet ids = new BitSet();
@@ -192,7 +206,7 @@ final class OutputFiles {
         if (chosen.size() != rows || ids.cardinality() != rows || ids.get(rows)) {
             throw new ConfigException(key + ": the tokenizer of " + chosenDir + " has " + chosen.size() + " tokens (ids up to "
                     + chosen.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + ") but the embeddings have "
-                    + rows + " rows (vocab_size in " + donorDir.resolve("config.json")
+                    + rows + " rows (vocab_size in " + donorDir.resolve(CONFIG_JSON)
                     + "); resizing the embeddings to a tokenizer is not supported yet");
         }
         Integer pad = config.tokenizer() == null ? null : config.tokenizer().padToMultipleOf();
@@ -201,11 +215,7 @@ final class OutputFiles {
                     + " embedding rows; resizing the embeddings is not supported yet");
         }
         Map<String, Integer> fallback = donor == tokenizer ? chosen : Vocabulary.read(donor); // rows != null: donor is read
-        Set<Path> models = new LinkedHashSet<>();
-        if (config.base() != null) {
-            models.add(AdapterRef.modelFolder(config.base().path()));
-        }
-        config.models().forEach(m -> models.add(AdapterRef.modelFolder(m.model().path())));
+        Set<Path> models = modelFolders(config);
         for (Path m : models) {
             Map<String, Integer> vocab = m.equals(chosenDir) ? chosen
                     : Files.isDirectory(m) ? Vocabulary.read(scan(m, scans)) : null;
@@ -243,10 +253,10 @@ final class OutputFiles {
 
     /** config.json's vocab_size (or text_config's, as multimodal configs have it); null when absent. */
     private static Integer vocabSize(ModelFiles files) {
-        if (!files.has("config.json")) {
+        if (!files.has(CONFIG_JSON)) {
             return null;
         }
-        JsonNode cfg = object(files, "config.json");
+        JsonNode cfg = object(files, CONFIG_JSON);
         JsonNode v = cfg.get("vocab_size");
         if ((v == null || !v.isIntegralNumber()) && cfg.get("text_config") != null) {
             v = cfg.get("text_config").get("vocab_size");
@@ -259,11 +269,7 @@ final class OutputFiles {
      * them), the base's first and then the models' in order breaking ties; null when none has one.
      */
     private static String mostCommonTemplate(MergeConfig config, Map<Path, ModelFiles> scans) {
-        Set<Path> models = new LinkedHashSet<>();
-        if (config.base() != null) {
-            models.add(AdapterRef.modelFolder(config.base().path()));
-        }
-        config.models().forEach(m -> models.add(AdapterRef.modelFolder(m.model().path())));
+        Set<Path> models = modelFolders(config);
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (Path m : models) {
             if (Files.isDirectory(m)) {

@@ -67,6 +67,11 @@ public record ModelRef(String written, Path path, String hubId, String revision,
                 + ") and " + local + " does not exist; fetch it with: " + HubCache.downloadCommand(id, revision));
     }
 
+    /** The folder of the model's other files (config.json, tokenizer): the base's for {@code BASE+ADAPTER}. */
+    public Path folder() {
+        return AdapterRef.modelFolder(path);
+    }
+
     /** Whether it came from the Hugging Face cache. */
     public boolean fromHub() {
         return hubId != null;

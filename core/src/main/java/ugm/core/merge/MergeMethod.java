@@ -82,6 +82,15 @@ public interface MergeMethod {
     }
 
     /**
+     * Whether the merged tensor is the one model's tensor as it is: the plan then copies its bytes
+     * where the output dtype is the model's (exact for every dtype, NaN payloads included). The
+     * default: never.
+     */
+    default boolean copiesModel(MergeRequest r, String tensor) {
+        return false;
+    }
+
+    /**
      * Whether computing a tensor starts with a pass over its inputs (a threshold, a norm): then
      * {@link #prepare} runs once per tensor on the worker that first reaches it. Else it runs at
      * planning, cheaply.

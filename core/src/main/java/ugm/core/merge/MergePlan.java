@@ -22,7 +22,11 @@ public final class MergePlan {
     public enum Action {
         /** Floating tensor computed by the method. */
         MERGE,
-        /** Integer or bool tensor copied byte for byte from the reference model. */
+        /**
+         * Tensor copied byte for byte from {@code base}: an integer or bool tensor from the
+         * reference model, or the one model's tensor where the method takes it as it is
+         * ({@link MergeMethod#copiesModel}).
+         */
         COPY
     }
 
@@ -222,6 +226,10 @@ public final class MergePlan {
             }
             DType outType = r.outDtype != null ? r.outDtype : dt;
             TensorInfo output = new TensorInfo(name, outType, t.shape());
+            if (models.size() == 1 && models.get(0).dtype == outType && r.method.copiesModel(r, name)) {
+                out.add(new TensorPlan(output, Action.COPY, models.get(0), null, List.of(), List.of(), null));
+                return;
+            }
             boolean usesBase = r.method.takesBase();
             out.add(new TensorPlan(output, Action.MERGE, usesBase ? base : null, baseFisher, models, fishers, coefficients));
         }

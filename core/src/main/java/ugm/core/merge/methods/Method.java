@@ -157,6 +157,11 @@ public enum Method implements MergeMethod {
     }
 
     @Override
+    public boolean copiesModel(MergeRequest r, String tensor) {
+        return impl.copiesModel(r, tensor);
+    }
+
+    @Override
     public boolean firstPass() {
         return impl.firstPass();
     }

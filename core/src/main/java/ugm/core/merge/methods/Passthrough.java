@@ -8,6 +8,7 @@ import ugm.core.merge.TensorMerge;
 /**
  * passthrough: the one model's tensors as they are, each multiplied by its {@code scale} where one
  * is given (mergekit's passthrough; its {@code weight} is not read). Exactly one model; no first pass.
+ * Without a scale the tensors are copied byte for byte.
  */
 final class Passthrough extends AbstractMergeMethod {
     Passthrough() {
@@ -24,6 +25,12 @@ final class Passthrough extends AbstractMergeMethod {
     public String tensorProblem(MergeRequest r, String tensor, long count) {
         float scale = r.perModel(Parameter.SCALE, 0).valueFor(tensor);
         return Float.isFinite(scale) ? null : "passthrough's scale must be a finite number, not " + scale;
+    }
+
+    /** Scale 1: the model's bytes, copied (a product would round F64 to float and quiet NaNs). */
+    @Override
+    public boolean copiesModel(MergeRequest r, String tensor) {
+        return r.perModel(Parameter.SCALE, 0).valueFor(tensor) == 1f;
     }
 
     @Override

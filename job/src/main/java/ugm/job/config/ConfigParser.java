@@ -63,7 +63,7 @@ public final class ConfigParser {
     /** mergekit keys for features ugm does not have yet. */
     static final Set<String> MERGEKIT_TOP_ONLY = Set.of("modules");
     /** mergekit's merge methods that ugm does not run yet. */
-    public static final Set<String> MERGEKIT_METHODS = Set.of("ram", "ramplus_tl");
+    public static final Set<String> MERGEKIT_METHODS = Set.of();
 
     /** Older mergekit's parameter (also written at the top level), ignored since mergekit 0.0.5. */
     static final String EMBED_SLERP = "embed_slerp";

@@ -513,13 +513,16 @@ public final class MergeRequest {
             return this;
         }
 
-        /** della*: half-width of the keep probabilities around each model's density, in model order (default 0.15). */
+        /**
+         * della*: half-width of the keep probabilities around each model's density, in model order
+         * (default 0.15); ram*: the smallest change, the same for every model (default 1e-5).
+         */
         public Builder epsilons(TensorParameter... epsilons) {
             this.epsilons = List.of(epsilons);
             return this;
         }
 
-        /** della*: half-width of the keep probabilities around each model's density, in model order (default 0.15). */
+        /** As {@link #epsilons(TensorParameter...)}. */
         public Builder epsilons(float... epsilons) {
             this.epsilons = constants(epsilons);
             return this;

@@ -99,7 +99,8 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--gamma", paramLabel = "G", description = "breadcrumbs*: fraction of largest magnitudes dropped, in --model order (default 0.01).")
     List<Double> gammas = new ArrayList<>();
 
-    @Option(names = "--epsilon", paramLabel = "E", description = "della*: half-width of the keep probabilities around the density, in --model order (default 0.15).")
+    @Option(names = "--epsilon", paramLabel = "E", description = "della*: half-width of the keep probabilities around the density, in --model order (default 0.15);"
+            + " ram, ramplus_tl: the smallest |task vector| that counts as a change, the same for every model (default 1e-5).")
     List<Double> epsilons = new ArrayList<>();
 
     @Option(names = "--rescale", negatable = true, description = "Rescale the kept elements to the task vector's L1 norm (default: on for dare_* and della*, off otherwise).")

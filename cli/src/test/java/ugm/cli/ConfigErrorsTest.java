@@ -57,10 +57,27 @@ class ConfigErrorsTest {
         assertEquals(ExitCodes.USAGE, magic.code(), magic::toString);
         assertTrue(magic.errLine().contains("merge.yml") && magic.errLine().contains("unknown merge_method 'task_arithmetc'")
                 && magic.errLine().contains("did you mean 'task_arithmetic'"), magic.err());
-        Run ram = merge("merge_method: ram\nbase_model: base\nmodels:\n" + TWO);
-        assertEquals(ExitCodes.USAGE, ram.code(), ram::toString);
-        assertTrue(ram.errLine().contains("'ram' is not supported yet"), ram.err());
         assertFalse(Files.exists(tmp.resolve("out")));
+    }
+
+    /** ram's parameters: a negative epsilon, epsilons that differ per model, a misspelt name, no base: one line, exit 2, no output. */
+    @Test
+    void ramParametersAndBase() throws IOException {
+        String[][] cases = {
+                {"merge_method: ram\nbase_model: base\nmodels:\n" + TWO + "parameters: {epsilon: -1.0e-5}\n",
+                        "ram's epsilon must be a finite number >= 0, not -1.0E-5"},
+                {"merge_method: ramplus_tl\nbase_model: base\nmodels:\n  - {model: m1, parameters: {epsilon: 0.001}}\n  - model: m2\n",
+                        "ramplus_tl's epsilon is one number for all models (mergekit reads it from the top-level parameters), not 0.001 and 1.0E-5"},
+                {"merge_method: ramplus_tl\nbase_model: base\nmodels:\n" + TWO + "parameters: {alpah: 0.5}\n",
+                        "unknown parameter 'alpah' in parameters"},
+                {"merge_method: ram\nmodels:\n" + TWO, "ram needs a base model"}};
+        for (String[] c : cases) {
+            Run r = merge(c[0]);
+            assertEquals(ExitCodes.USAGE, r.code(), r::toString);
+            assertEquals(1, r.err().lines().count(), r::toString);
+            assertTrue(r.errLine().contains(c[1]), r.err());
+            assertFalse(Files.exists(tmp.resolve("out")));
+        }
     }
 
     @Test

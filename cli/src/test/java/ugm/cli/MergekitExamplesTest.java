@@ -40,7 +40,7 @@ import ugm.job.config.ConfigParser;
  * compared, tensor by tensor and element by element, with mergekit's formulas (its source:
  * merge_methods/linear.py, generalized_task_arithmetic.py, sparsify.py, slerp.py; config.py's
  * evaluate_setting; plan.py's layer positions; and, for the methods added after 0.1.4, the current
- * merge_methods/passthrough.py, multislerp.py, nuslerp.py, karcher.py, sce.py, arcee_fusion.py)
+ * merge_methods/passthrough.py, multislerp.py, nuslerp.py, karcher.py, sce.py, arcee_fusion.py, ram.py)
  * evaluated here in double precision; and so are the README's config examples of those methods.
  *
  * <p>The inputs are random values on the grid of the config's {@code dtype} (float16, or bfloat16
@@ -135,6 +135,10 @@ class MergekitExamplesTest {
                 (name, t, base, xs) -> karcher(xs, 20, 1e-6)));
         checks.put("sce", () -> readme("sce", examples.get("sce"), "llama-base", List.of("llama-math", "llama-code", "llama-chat"),
                 (name, t, base, xs) -> sce(base, xs, 0.3)));
+        checks.put("ram", () -> readme("ram", examples.get("ram"), "llama-base", List.of("agent-search", "agent-code"),
+                (name, t, base, xs) -> ram(base, xs, 1e-5f, false, 0, 0)));
+        checks.put("ramplus_tl", () -> readme("ramplus_tl", examples.get("ramplus_tl"), "llama-base",
+                List.of("agent-search", "agent-code", "agent-math"), (name, t, base, xs) -> ram(base, xs, 1e-5f, true, 0.1, 0.5)));
         checks.put("arcee_fusion", () -> readme("arcee_fusion", examples.get("arcee_fusion"), "llama-base", List.of("llama-chat"),
                 (name, t, base, xs) -> arceeFusion(name, base, xs.get(0))));
         Set<String> listed = new TreeSet<>(checks.keySet());
@@ -672,6 +676,43 @@ class MergekitExamplesTest {
     }
 
     /**
+     * ram.py: τi = xi − base (float32), a change where |τi| > eps (eps as float32, as torch compares),
+     * c the changes at an element; base + Σ τi·(c = 1 ? λi : 1/c) over the changes; λi = 1 for ram, for
+     * ramplus_tl 1 + r·clamp(shared_i/max(unique_i, eps), 0, alpha), shared_i (unique_i) the elements
+     * of the tensor model i changes with others (alone).
+     */
+    private static double[] ram(double[] base, List<double[]> xs, float eps, boolean plus, double r, double alpha) {
+        int n = base.length;
+        int models = xs.size();
+        int[] c = new int[n];
+        for (double[] x : xs) {
+            for (int j = 0; j < n; j++) {
+                c[j] += Math.abs((float) (x[j] - base[j])) > eps ? 1 : 0;
+            }
+        }
+        double[] out = base.clone();
+        for (int i = 0; i < models; i++) {
+            double[] x = xs.get(i);
+            int shared = 0;
+            int unique = 0;
+            for (int j = 0; j < n; j++) {
+                if (Math.abs((float) (x[j] - base[j])) > eps) {
+                    shared += c[j] > 1 ? 1 : 0;
+                    unique += c[j] == 1 ? 1 : 0;
+                }
+            }
+            double lambda = plus ? 1 + r * Math.min(Math.max(shared / Math.max(unique, eps), 0), alpha) : 1;
+            for (int j = 0; j < n; j++) {
+                double tau = (float) (x[j] - base[j]);
+                if (Math.abs(tau) > eps) {
+                    out[j] += c[j] == 1 ? lambda * tau : tau / c[j];
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
      * sce.py (with generalized_task_arithmetic.py's get_mask, method "sum"): Δi = xi − base; select:
      * the int(topk·Z) elements of largest population variance of the Δi (Z those where it is not 0),
      * every Δi 0 elsewhere; ci = mean(Δi²) over the tensor, divided by Σ ci (below 1e-6: 1/M each);
@@ -836,6 +877,10 @@ class MergekitExamplesTest {
         if (models.containsKey(name)) {
             return;
         }
+        if (name.startsWith("agent-")) {
+            agent(name, bfloat16);
+            return;
+        }
         Random shared = new Random(2024);
         Random own = new Random(name.hashCode());
         Map<String, double[]> values = new java.util.TreeMap<>();
@@ -859,6 +904,39 @@ class MergekitExamplesTest {
                      "intermediate_size": %d, "num_hidden_layers": %d, "num_attention_heads": 2, "vocab_size": %d,
                      "torch_dtype": "float32"}
                     """.formatted(HIDDEN, INTERMEDIATE, LAYERS, VOCAB));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        models.put(name, values);
+    }
+
+    /**
+     * An RL fine-tune of {@code llama-base} (ram's case): each tensor changes only some elements (a
+     * tenth to three tenths of them, drawn per tensor), by up to 0.25, rounded as the base; the others
+     * are the base's values exactly.
+     */
+    private void agent(String name, boolean bfloat16) {
+        model("llama-base", bfloat16);
+        Map<String, double[]> base = models.get("llama-base");
+        Random own = new Random(name.hashCode());
+        Map<String, double[]> values = new java.util.TreeMap<>();
+        Checkpoints c = new Checkpoints();
+        llamaTensors().forEach((tensor, shape) -> {
+            double[] b = base.get(tensor);
+            double changed = 0.1 + 0.1 * own.nextInt(3);
+            float[] v = new float[b.length];
+            double[] d = new double[b.length];
+            for (int j = 0; j < b.length; j++) {
+                float x = (float) (own.nextDouble() < changed ? b[j] + 0.5 * own.nextDouble() - 0.25 : b[j]);
+                v[j] = bfloat16 ? bfloat16(x) : Float.float16ToFloat(Float.floatToFloat16(x));
+                d[j] = v[j];
+            }
+            c.put(tensor, shape, v);
+            values.put(tensor, d);
+        });
+        Path dir = c.write(tmp.resolve(name));
+        try {
+            Files.copy(tmp.resolve("llama-base/config.json"), dir.resolve("config.json"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -291,6 +291,24 @@ class MethodsYamlTest {
     }
 
     /**
+     * ram: the changes above epsilon (1e-6 is none), averaged where two models make them, kept where
+     * one does. ramplus_tl: model 1 changes one element alone and two with model 2, ρ = 2, clamped to
+     * alpha 0.2 by default (λ = 1.02), or λ = 1 + 0.5·2 with r 0.5 and alpha 5; model 2 changes nothing alone.
+     * With epsilon 0 the 1e-6 is a change too, model 1's second alone: ρ = 1, λ = 1.5.
+     */
+    @Test
+    void ramAveragesSharedChangesAndRamplusScalesUniqueOnes() throws IOException {
+        model("z5", 0, 0, 0, 0, 0);
+        model("r1", 1, 2, 0, 4, 1e-6);
+        model("r2", 3, 0, 0, -2, 0);
+        String models = "base_model: z5\nmodels: [{model: r1, parameters: {weight: 3}}, {model: r2}]\n";
+        close(new double[] {2, 2, 0, 1, 0}, merge("merge_method: ram\n" + models));
+        close(new double[] {2, 2.04, 0, 1, 0}, merge("merge_method: ramplus_tl\n" + models));
+        close(new double[] {2, 4, 0, 1, 0}, merge("merge_method: ramplus_tl\n" + models + "parameters: {r: 0.5, alpha: 5}\n"));
+        close(new double[] {2, 3, 0, 1, 1.5e-6}, merge("merge_method: ramplus_tl\n" + models + "parameters: {r: 0.5, alpha: 5, epsilon: 0}\n"));
+    }
+
+    /**
      * arcee_fusion on rows of one element: each row's KL is 0, so every importance is 0, the
      * threshold is 0 and every element takes the model's value.
      */

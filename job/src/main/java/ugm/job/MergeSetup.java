@@ -554,14 +554,14 @@ final class MergeSetup implements AutoCloseable {
         }
         Setting own = models.get(model).parameters().get(p.key());
         Setting global = config.parameters().get(p.key());
-        return parameter(own, global, p.defaultValue());
+        return parameter(own, global, config.method().defaultValue(p));
     }
 
     private TensorParameter global(Parameter p) {
         if (stack != null) {
             return sliced(p, -1);
         }
-        return parameter(null, config.parameters().get(p.key()), p.defaultValue());
+        return parameter(null, config.parameters().get(p.key()), config.method().defaultValue(p));
     }
 
     /**
@@ -587,7 +587,8 @@ final class MergeSetup implements AutoCloseable {
         for (int s = 0; s < fallback.length; s++) {
             Path fisherOf = p == Parameter.FISHER_SCALE && model >= 0 ? sliceModels.get(s).get(model).path()
                     : p == Parameter.BASE_FISHER_SCALE && sliceBaseFishers != null ? sliceBaseFishers.get(s).path() : null;
-            fallback[s] = fisherOf == null ? p.defaultValue() : recordedExamples.getOrDefault(fisherOf, p.defaultValue());
+            double byDefault = config.method().defaultValue(p);
+            fallback[s] = fisherOf == null ? byDefault : recordedExamples.getOrDefault(fisherOf, byDefault);
         }
         if (chains.stream().allMatch(List::isEmpty) && java.util.Arrays.stream(fallback).allMatch(f -> f == fallback[0])) {
             return TensorParameter.of((float) fallback[0]);
@@ -638,7 +639,7 @@ final class MergeSetup implements AutoCloseable {
 
     private double scalar(Parameter p) {
         Setting s = config.parameters().get(p.key());
-        return s == null ? p.defaultValue() : ((Setting.Number) s).value();
+        return s == null ? config.method().defaultValue(p) : ((Setting.Number) s).value();
     }
 
     @Override

@@ -76,6 +76,19 @@ public interface MergeMethod {
         return new Coefficients(v.weights().clone(), v.weights().clone(), v.scales(), v.baseScale(), v.floor(), null);
     }
 
+    /**
+     * A parameter of {@code r} out of range whatever the tensor (a constant), or null: checked when
+     * the request is built, before any tensor is planned.
+     */
+    default String requestProblem(MergeRequest r) {
+        return null;
+    }
+
+    /** The default of number {@code p} for this method: the parameter's own, unless the method's differs (ram's epsilon). */
+    default double defaultValue(Parameter p) {
+        return p.defaultValue();
+    }
+
     /** A parameter of {@code r} out of range for tensor {@code tensor} of {@code count} elements, or null. */
     default String tensorProblem(MergeRequest r, String tensor, long count) {
         return null;

@@ -76,8 +76,9 @@ public final class MergeRequest {
         check();
     }
 
-    private static List<TensorParameter> filled(int n, Parameter p) {
-        return java.util.Collections.nCopies(n, defaultOf(p));
+    /** n copies of the method's default of {@code p}. */
+    private List<TensorParameter> filled(int n, Parameter p) {
+        return java.util.Collections.nCopies(n, TensorParameter.of((float) method.defaultValue(p)));
     }
 
     private static TensorParameter defaultOf(Parameter p) {
@@ -144,6 +145,10 @@ public final class MergeRequest {
         String count = method.modelCountProblem(models.size(), base != null);
         if (count != null) {
             throw usage(count);
+        }
+        String constants = method.requestProblem(this);
+        if (constants != null) {
+            throw usage(constants);
         }
         if (chunkElements < 64) {
             throw usage("chunk size must be at least 64 elements");
@@ -275,7 +280,7 @@ public final class MergeRequest {
                 if (p.perModel() || p.kind() == Parameter.Kind.FLAG) {
                     throw new IllegalArgumentException(p.key() + " is not a global number");
                 }
-                yield numbers.getOrDefault(p, defaultOf(p));
+                yield numbers.getOrDefault(p, TensorParameter.of((float) method.defaultValue(p)));
             }
         };
     }
@@ -508,13 +513,16 @@ public final class MergeRequest {
             return this;
         }
 
-        /** della*: half-width of the keep probabilities around each model's density, in model order (default 0.15). */
+        /**
+         * della*: half-width of the keep probabilities around each model's density, in model order
+         * (default 0.15); ram*: the smallest change, the same for every model (default 1e-5).
+         */
         public Builder epsilons(TensorParameter... epsilons) {
             this.epsilons = List.of(epsilons);
             return this;
         }
 
-        /** della*: half-width of the keep probabilities around each model's density, in model order (default 0.15). */
+        /** As {@link #epsilons(TensorParameter...)}. */
         public Builder epsilons(float... epsilons) {
             this.epsilons = constants(epsilons);
             return this;

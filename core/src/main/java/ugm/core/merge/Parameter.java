@@ -18,7 +18,7 @@ public enum Parameter {
     DENSITY("density", true, Kind.NUMBER, 1),
     /** {@code gamma}: breadcrumbs' fraction of largest magnitudes dropped. */
     GAMMA("gamma", true, Kind.NUMBER, 0.01),
-    /** {@code epsilon}: della's half-width of the keep probabilities. */
+    /** {@code epsilon}: della's half-width of the keep probabilities; ram's smallest change (its default 1e-5, {@link MergeMethod#defaultValue}). */
     EPSILON("epsilon", true, Kind.NUMBER, 0.15),
     /** {@code lambda}: the factor of every task weight. */
     LAMBDA("lambda", false, Kind.NUMBER, 1),
@@ -57,7 +57,11 @@ public enum Parameter {
     /** karcher: below this a norm, an angle or a step counts as zero. */
     TOL("tol", false, Kind.SCALAR_NUMBER, 1e-5),
     /** sce: the fraction of the elements whose task vectors vary most across the models that are kept. */
-    SELECT_TOPK("select_topk", false, Kind.NUMBER, 1);
+    SELECT_TOPK("select_topk", false, Kind.NUMBER, 1),
+    /** ramplus_tl: the factor of the clamped ratio of shared to unique changes. */
+    R("r", false, Kind.NUMBER, 0.1),
+    /** ramplus_tl: the clamp of the ratio of shared to unique changes. */
+    ALPHA("alpha", false, Kind.NUMBER, 0.2);
 
     /** What values a parameter takes. */
     public enum Kind {
@@ -98,7 +102,7 @@ public enum Parameter {
         return kind;
     }
 
-    /** The default of a number; flags' defaults are the method's (see {@link MergeMethod#defaultFlag}), here 1 for true. */
+    /** The default of a number (a method may have its own: {@link MergeMethod#defaultValue}); flags' defaults are the method's (see {@link MergeMethod#defaultFlag}), here 1 for true. */
     public double defaultValue() {
         return defaultValue;
     }

@@ -62,8 +62,6 @@ public final class ConfigParser {
     static final Set<String> MODEL_KEYS = Set.of("model", "parameters", "fisher");
     /** mergekit keys for features ugm does not have yet. */
     static final Set<String> MERGEKIT_TOP_ONLY = Set.of("modules");
-    /** mergekit's merge methods that ugm does not run yet. */
-    public static final Set<String> MERGEKIT_METHODS = Set.of("ram", "ramplus_tl");
 
     /** Older mergekit's parameter (also written at the top level), ignored since mergekit 0.0.5. */
     static final String EMBED_SLERP = "embed_slerp";
@@ -300,10 +298,7 @@ public final class ConfigParser {
         if (m != null) {
             return m;
         }
-        if (MERGEKIT_METHODS.contains(name)) {
-            throw new ConfigException("merge_method '" + name + "' is not supported yet; ugm runs " + Method.ids());
-        }
-        Set<String> all = new TreeSet<>(MERGEKIT_METHODS);
+        Set<String> all = new TreeSet<>();
         for (Method k : Method.values()) {
             all.add(k.id());
         }

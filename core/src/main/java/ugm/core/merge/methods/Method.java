@@ -67,7 +67,11 @@ public enum Method implements MergeMethod {
     /** {@code sce}: the task vectors' most varying elements, weighted by their mean square, signs elected. */
     SCE(new Sce()),
     /** {@code arcee_fusion}: the model's most important changes to the base. */
-    ARCEE_FUSION(new ArceeFusion());
+    ARCEE_FUSION(new ArceeFusion()),
+    /** {@code ram}: per element, the mean of the models' changes to the base (the one change, where one model makes it). */
+    RAM(Ram.RAM),
+    /** {@code ramplus_tl}: ram with the changes one model alone makes scaled by its share of shared changes in the tensor. */
+    RAMPLUS_TL(Ram.RAMPLUS_TL);
 
     private final MergeMethod impl;
     /** The implementation's parameters in {@link Parameter}'s order, so that messages list them stably. */
@@ -159,6 +163,16 @@ public enum Method implements MergeMethod {
     @Override
     public boolean copiesModel(MergeRequest r, String tensor) {
         return impl.copiesModel(r, tensor);
+    }
+
+    @Override
+    public String requestProblem(MergeRequest r) {
+        return impl.requestProblem(r);
+    }
+
+    @Override
+    public double defaultValue(Parameter p) {
+        return impl.defaultValue(p);
     }
 
     @Override

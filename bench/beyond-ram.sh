@@ -18,7 +18,8 @@
 #   floor   cat of every input file to /dev/null, then dd conv=fsync of the output's size
 #   merge   ugm merge --method gradient_matching (all processors)
 # and prints the medians, merge/floor, the merge's peak RSS and major page faults (/usr/bin/time -v)
-# and its heap (the collector's log).
+# and its heap (most in use when a collection started or at exit; most left after a collection:
+# the collector's log).
 # What the floor measures depends on the size: below memory the family stays in the page cache,
 # so cat reads memory; beyond memory it cannot stay, so cat (and the merge) read the disk. The
 # cache is left as the previous run left it (dropping it needs root). Run beyond-memory sizes on
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --clean) clean=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "beyond-ram.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -78,12 +79,12 @@ for i in "${!names[@]}"; do
   for t in $(seq 1 "$tasks"); do models+=(--model "$fam/task-$t"); done
   out_bytes=$(du -bc "$fam"/base/*.safetensors | tail -1 | cut -f1)
   in_bytes=$(du -bc "${inputs[@]}" | tail -1 | cut -f1)
-  t_floor=() t_merge=() rss=() flt=() heap=()
+  t_floor=() t_merge=() rss=() flt=() heap=() live=()
   for _ in $(seq 1 "$runs"); do
     t_floor+=("$(floor "$out_bytes" "$dir/floor.out" "${inputs[@]}")")
     rm -rf "$dir/out"  # (replacing an output deletes the old one: not part of a merge's cost)
     timed "$dir/merge.txt" merge --method gradient_matching --base "$fam/base" "${models[@]}" --out "$dir/out"
-    t_merge+=("$secs") rss+=("$rss_mb") flt+=("$majflt") heap+=("$heap_mb")
+    t_merge+=("$secs") rss+=("$rss_mb") flt+=("$majflt") heap+=("$heap_mb") live+=("${live_mb/-/}")
   done
   rm -rf "$dir/out"
   [ "$clean" = 1 ] && [ "$written" = 1 ] && rm -rf "$fam"
@@ -91,14 +92,15 @@ for i in "${!names[@]}"; do
   where=$([ "$in_bytes" -lt "$mem" ] && echo "memory (page cache)" || echo "disk (beyond memory)")
   echo "  inputs $(numfmt --to=si "$in_bytes")B, output $(numfmt --to=si "$out_bytes")B; the floor's cat reads $where"
   echo "  runs (s): floor ${t_floor[*]}; merge ${t_merge[*]}"
-  rows+=("$(printf '| %s | %sB | %s | %s s | %s s | **%s×** | %s MB | %s | %s MB |' "$name" "$(numfmt --to=si "$in_bytes")" \
-    "$where" "$(round2 "$mf")" "$(round2 "$mm")" "$(ratio "$mm" "$mf")" "$(median "${rss[@]}")" "$(median "${flt[@]}")" "$(median "${heap[@]}")")")
+  rows+=("$(printf '| %s | %sB | %s | %s s | %s s | **%s×** | %s MB | %s | %s MB | %s |' "$name" "$(numfmt --to=si "$in_bytes")" \
+    "$where" "$(round2 "$mf")" "$(round2 "$mm")" "$(ratio "$mm" "$mf")" "$(median "${rss[@]}")" "$(median "${flt[@]}")" "$(median "${heap[@]}")" \
+    "$(median "${live[@]}" | sed 's/n\/a/- (no GC)/; s/[0-9]$/& MB/')")")
 done
 
 echo
 echo "$(date -u +%F), $(nproc) cores, $(numfmt --to=si "$mem")B memory, load $(cut -d' ' -f1-3 /proc/loadavg); BF16 family of base + base Fisher"
 echo "+ $tasks models + $tasks Fishers, gradient matching, medians of $runs alternated runs:"
 echo
-echo "| family | inputs | floor's cat reads | floor (cat + dd fsync) | ugm merge | merge / floor | peak RSS | major faults | heap |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| family | inputs | floor's cat reads | floor (cat + dd fsync) | ugm merge | merge / floor | peak RSS | major faults | heap in use | heap after GC |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -108,7 +108,7 @@ for _ in $(seq 1 "$runs"); do
 done
 rm -rf "$out"
 
-mf=$(median "${t_floor[@]}") mm=$(median "${t_merge[@]}") m1=$(median "${t_merge1[@]}")
+mf=$(round2 "$(median "${t_floor[@]}")") mm=$(round2 "$(median "${t_merge[@]}")") m1=$(round2 "$(median "${t_merge1[@]}")")
 in_bytes=$(du -bc "${inputs[@]}" | tail -1 | cut -f1)
 echo
 echo "family: $fam ($tasks tasks), inputs $(numfmt --to=si "$in_bytes")B, output $(numfmt --to=si "$out_bytes")B, $runs runs, $(nproc) cores"

@@ -2,7 +2,7 @@
 # Whole-process benchmark of merges against the I/O floor.
 #
 #   bench/e2e.sh [--size 1GB] [--tasks 3] [--runs 5] [--dir DIR]
-#   bench/e2e.sh --models 2,8,32 [--model-size 64MB] [--runs 3] [--dir DIR]
+#   bench/e2e.sh --models 2,8,32 [--model-size 64MB] [--runs 5] [--dir DIR]
 #
 # Generates (once, reused while DIR/family-*/.complete is there) a BF16 family with `ugm family`
 # (base, base Fisher, T models and their Fishers), then alternates, --runs times:
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
     --dir) dir=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     --model-size) model_size=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "e2e.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

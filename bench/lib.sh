@@ -23,7 +23,7 @@ family() {
 bytes() { numfmt --from=si "${1%B}"; }
 
 # median N...: the median of the numbers given (n/a without any).
-median() { printf '%s\n' "$@" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+median() { printf '%s\n' "$@" | grep . | sort -g | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else {m = sprintf("%.3f", (a[NR/2]+a[NR/2+1])/2); sub(/\.?0+$/, "", m); print m}}'; }
 
 # ratio A B: A / B to two places.
 ratio() { echo "scale=2; $1 / $2" | bc; }

@@ -25,19 +25,19 @@ import ugm.core.merge.methods.Method;
 /**
  * One method's kernel as the engine runs it, on one thread, from memory to memory: the executor's
  * real chunk path (decode every input, check the Fishers, compute, encode) over one tensor per
- * input, for 3 task models. {@code copy} moves the same bytes as the merge reads with
- * {@code MemorySegment.copy}: the floor. Every parameter set runs in its own fork, so
- * {@code kernels=scalar} really runs the scalar twin.
+ * input, for {@code models} task models (3 unless asked: {@code -p models=2,8,32} for many).
+ * {@code copy} moves the same bytes as the merge reads with {@code MemorySegment.copy}: the floor.
+ * Every parameter set runs in its own fork, so {@code kernels=scalar} really runs the scalar twin.
  *
- * <p>Bytes read per op: {@code bytesPerInput x inputs} (gradient_matching and fisher_with_base:
- * 8 inputs; fisher: 6; task_arithmetic: 4; linear: 3); divide by the time per op for GB/s.
+ * <p>Bytes read per op: {@code bytesPerInput x inputs}, printed at set-up: with T models,
+ * gradient_matching and fisher_with_base read 2T + 2 inputs; fisher 2T; task_arithmetic T + 1;
+ * linear T. Divide by the time per op for GB/s. {@code -prof gc} shows the heap allocated per op,
+ * which should not grow with the models.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class MergeBenchmark {
-    private static final int MODELS = 3;
-
     @Param({"gradient_matching", "task_arithmetic", "linear", "fisher", "fisher_with_base"})
     public String method;
 
@@ -50,6 +50,10 @@ public class MergeBenchmark {
 
     @Param({"vector", "scalar"})
     public String kernels;
+
+    /** Task models merged. */
+    @Param({"3"})
+    public int models;
 
     private Arena arena;
     private MergePlan plan;
@@ -75,7 +79,11 @@ public class MergeBenchmark {
             b.baseFisher(tensor("base-fisher", type, elements, rnd, 1e-6, true));
             inputs++;
         }
-        for (int t = 0; t < MODELS; t++) {
+        float[] weights = new float[models];
+        float[] scales = new float[models];
+        for (int t = 0; t < models; t++) {
+            weights[t] = 1f / models;
+            scales[t] = 8530f + 25_000f * t;
             b.model(tensor("model-" + t, type, elements, rnd, 0.02, false));
             inputs++;
             if (m.needsFishers()) {
@@ -83,7 +91,7 @@ public class MergeBenchmark {
                 inputs++;
             }
         }
-        b.fisherScales(8530f, 25_000f, 67_000f).baseFisherScale(25_000f).delta0(1e-12f).weights(0.5f, 0.3f, 0.2f);
+        b.fisherScales(scales).baseFisherScale(25_000f).delta0(1e-12f).weights(weights);
         if (!m.needsBase()) {
             inputs--; // linear and fisher read the base only as the tensor list
         }
@@ -93,7 +101,7 @@ public class MergeBenchmark {
         copyDst = arena.allocate(bytesPerInput * inputs, 64);
         copySrc.fill((byte) 1);
         copyDst.fill((byte) 2);
-        System.out.println("# kernels " + Kernels.get().name() + ", bytes read per op " + bytesPerInput * inputs);
+        System.out.println("# kernels " + Kernels.get().name() + ", " + inputs + " inputs, bytes read per op " + bytesPerInput * inputs);
     }
 
     private MemoryTensors tensor(String name, DType type, long elements, SplittableRandom rnd, double sigma, boolean positive) {

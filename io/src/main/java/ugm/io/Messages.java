@@ -20,9 +20,15 @@ final class Messages {
         return sb.append(Printable.of(problem)).toString();
     }
 
-    /** A real input/output failure on {@code file}, as a {@link UgmException.Kind#IO} error. */
+    /**
+     * A real input/output failure on {@code file}, as a {@link UgmException.Kind#IO} error. A
+     * mapping refused by the system ({@code FileChannel.map} fails with an {@link OutOfMemoryError}
+     * as its cause) says which limits to look at: every input file is mapped for the whole merge.
+     */
     static UgmException io(Path file, String doing, IOException e) {
         String why = e instanceof NoSuchFileException ? "no such file or folder"
+                : e.getCause() instanceof OutOfMemoryError ? "cannot map the file: out of address space or of mappings"
+                        + " (ulimit -v; vm.max_map_count, one mapping per input file)"
                 : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return new UgmException(UgmException.Kind.IO, of(file.toString(), null, doing + ": " + why), e);
     }

@@ -18,7 +18,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Workers call {@link #taking} for each chunk they take and {@link #stopped} when they take
  * no more; the worker that finds the advised end less than three quarters of a window ahead
- * moves the window (one at a time; the others go on working).
+ * moves the window (one at a time; the others go on working, unless even their own chunk is not
+ * advised yet: then they wait for their turn, so no chunk is reached before it is advised).
  */
 final class ReadAhead {
     private final List<ChunkExecutor.Job> jobs;

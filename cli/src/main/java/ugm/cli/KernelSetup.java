@@ -4,6 +4,7 @@ import ugm.core.exec.ChunkExecutor;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
 import ugm.core.kernel.WarmUp;
+import ugm.io.MappedPrefetch;
 
 /**
  * The command line's kernel choices, made once per process, here at the edge: the kernels
@@ -36,8 +37,15 @@ public final class KernelSetup {
         return KernelPolicy.of(kernels(), System.getProperty(KernelPolicy.AFTER_PROPERTY), warmUp);
     }
 
-    /** What a merge runs on: platform threads and {@link #policy()}. */
+    /** MB of the inputs and output read ahead of a merge's workers; 0 turns read-ahead off. */
+    static final String READ_AHEAD_PROPERTY = "ugm.readahead.mb";
+    private static final long READ_AHEAD_MB = 256;
+
+    /**
+     * What a merge runs on: platform threads, {@link #policy()}, and read-ahead of the mapped files
+     * ({@value #READ_AHEAD_PROPERTY} MB ahead of the workers, {@value #READ_AHEAD_MB} unless set).
+     */
     public static ChunkExecutor executor() {
-        return ChunkExecutor.of(policy());
+        return ChunkExecutor.of(policy()).withPrefetch(MappedPrefetch.of(), Math.max(0, Long.getLong(READ_AHEAD_PROPERTY, READ_AHEAD_MB)) << 20);
     }
 }

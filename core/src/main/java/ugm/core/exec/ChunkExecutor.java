@@ -25,6 +25,8 @@ import ugm.core.kernel.KernelPolicy;
  * written and every job done, lets the work release a finished job, stops every worker at the
  * first failure and rethrows it on the caller's thread, and turns a mapped page that could not be
  * read into one line naming the file that changed ({@code input changed during merge: FILE}).
+ * With a {@link Prefetch} ({@link #withPrefetch}), it tells the memory what the workers reach
+ * next and what they are done with, a bounded window ahead of them ({@link ReadAhead}).
  *
  * <p>One worker runs on the caller's thread (so does everything when some memory is confined to
  * it); more run on platform threads named {@code ugm-<activity>-<n>}, or on the threads of the
@@ -69,15 +71,20 @@ public final class ChunkExecutor {
     private final KernelPolicy policy;
     /** Null: platform threads named after the activity. */
     private final Executor executor;
+    private final Prefetch prefetch;
+    /** Bytes of the jobs' memory advised ahead of the workers. */
+    private final long window;
 
-    private ChunkExecutor(KernelPolicy policy, Executor executor) {
+    private ChunkExecutor(KernelPolicy policy, Executor executor, Prefetch prefetch, long window) {
         this.policy = Objects.requireNonNull(policy, "policy");
         this.executor = executor;
+        this.prefetch = Objects.requireNonNull(prefetch, "prefetch");
+        this.window = window;
     }
 
-    /** Runs with {@code policy} on platform threads it starts itself. */
+    /** Runs with {@code policy} on platform threads it starts itself, without a prefetch. */
     public static ChunkExecutor of(KernelPolicy policy) {
-        return new ChunkExecutor(policy, null);
+        return new ChunkExecutor(policy, null, Prefetch.NONE, 0);
     }
 
     /** The default: {@link KernelPolicy#defaults()} (read now), platform threads. */
@@ -87,12 +94,24 @@ public final class ChunkExecutor {
 
     /** This executor with another kernel policy. */
     public ChunkExecutor withPolicy(KernelPolicy policy) {
-        return new ChunkExecutor(policy, executor);
+        return new ChunkExecutor(policy, executor, prefetch, window);
     }
 
     /** This executor running its workers (beyond the caller's thread) as tasks of {@code executor}. */
     public ChunkExecutor withExecutor(Executor executor) {
-        return new ChunkExecutor(policy, Objects.requireNonNull(executor, "executor"));
+        return new ChunkExecutor(policy, Objects.requireNonNull(executor, "executor"), prefetch, window);
+    }
+
+    /**
+     * This executor telling {@code prefetch} of the next {@code window} bytes of the jobs' memory
+     * ahead of the workers, and of the ranges they are done with ({@link ReadAhead}); a window of
+     * 0, or {@link Prefetch#NONE}, turns that off.
+     */
+    public ChunkExecutor withPrefetch(Prefetch prefetch, long window) {
+        if (window < 0) {
+            throw new IllegalArgumentException("window " + window);
+        }
+        return new ChunkExecutor(policy, executor, prefetch, window);
     }
 
     /** This executor running its workers (beyond the caller's thread) on threads from {@code threads}. */
@@ -129,6 +148,10 @@ public final class ChunkExecutor {
         Run<S> run = new Run<>(activity, List.copyOf(jobs), work, written, done);
         boolean callerOnly = !sharedAccess(run.jobs);
         int workers = callerOnly ? 1 : (int) Math.max(1, Math.min(threads, run.total()));
+        if (prefetch != Prefetch.NONE && window > 0) {
+            run.readAhead = new ReadAhead(run.jobs, run.firstChunk, workers, prefetch, window);
+            run.readAhead.start();
+        }
         KernelPolicy.Switchover kernels = policy.start(bytesRead, !callerOnly);
         run.execute(workers, kernels, executor);
         return new Result(workers, kernels.kernelsUsed());
@@ -160,6 +183,8 @@ public final class ChunkExecutor {
         final AtomicLongArray remaining;
         final AtomicLong cursor = new AtomicLong();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
+        /** Null: no read-ahead. */
+        ReadAhead readAhead;
 
         Run(String activity, List<Job> jobs, Work<S> work, LongConsumer written, Consumer<TensorInfo> done) {
             this.activity = activity;
@@ -187,7 +212,7 @@ public final class ChunkExecutor {
                 }
             }
             if (workers == 1) {
-                work(kernels.worker(true)); // no thread to start (small runs, servers merging a tensor)
+                work(0, kernels.worker(true)); // no thread to start (small runs, servers merging a tensor)
                 rethrow(failure.get());
                 return;
             }
@@ -195,10 +220,11 @@ public final class ChunkExecutor {
             CountDownLatch stopped = new CountDownLatch(workers);
             for (int i = 0; i < workers; i++) {
                 KernelPolicy.Worker worker = kernels.worker(i == 0);
+                int index = i;
                 try {
                     threads.execute(() -> {
                         try {
-                            work(worker);
+                            work(index, worker);
                         } finally {
                             stopped.countDown();
                         }
@@ -232,14 +258,17 @@ public final class ChunkExecutor {
             return task -> factory.newThread(task).start();
         }
 
-        /** Takes chunks in order until none is left or some worker failed. */
-        void work(KernelPolicy.Worker kernels) {
+        /** Worker {@code index} takes chunks in order until none is left or some worker failed. */
+        void work(int index, KernelPolicy.Worker kernels) {
             long total = total();
             int j = 0;
             try {
                 S scratch = work.scratch();
                 for (long g = cursor.getAndIncrement(); g < total && failure.get() == null; g = cursor.getAndIncrement()) {
                     j = jobOf(g, j);
+                    if (readAhead != null) {
+                        readAhead.taking(index, g, j);
+                    }
                     try {
                         written.accept(work.chunk(j, g - firstChunk[j], scratch, kernels));
                         if (remaining.decrementAndGet(j) == 0) {
@@ -254,6 +283,10 @@ public final class ChunkExecutor {
             } catch (Throwable e) {
                 // The fault can surface a little after the access that caused it.
                 failure.compareAndSet(null, e instanceof InternalError ie && !jobs.isEmpty() ? InputFault.of(activity, jobs.get(j), ie) : e);
+            } finally {
+                if (readAhead != null) {
+                    readAhead.stopped(index);
+                }
             }
         }
 

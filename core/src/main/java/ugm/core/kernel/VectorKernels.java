@@ -469,9 +469,9 @@ abstract sealed class VectorKernels implements KernelSupport
 
     /*
      * The direct kernel reads each input once, straight from the mapping, one float vector of
-     * elements per operand and iteration, each operand by its own dtype (bits(): F32 as it is,
-     * BF16 widened by a shift, F16 by integer operations and one exact multiply), and writes the
-     * output the same way (store()). Every check is one integer operation per input on the float
+     * elements per operand and iteration, each operand by its own dtype (F32 as it is, BF16
+     * widened by a shift, F16 by integer operations and one exact multiply: JDK 25's Vector API
+     * has no half-float conversion), and writes the output the same way. Every check is one integer operation per input on the float
      * bits: (bits & exponent) + big sets the sign bit exactly when the exponent is at least
      * GradientMatching.directValueExponent() or directFisherExponent() (an infinity or a NaN, or
      * a value so large that the rule's float arithmetic could overflow with these parameters: the
@@ -479,12 +479,15 @@ abstract sealed class VectorKernels implements KernelSupport
      * Fisher's own sign bit is or-ed in as it is. The output's check is as cheap: a result the
      * output dtype cannot hold sets the sign bit of its flag.
      *
-     * The helpers are small and static, and each is called with a dtype that stays the same for
-     * an operand through the loop, so C2 inlines them and predicts the switches (measured:
-     * MergeBenchmark, no allocation in the loop).
+     * Everything is written out in the loop, on purpose, the dtype switches too (each one's
+     * branch is the same for an operand all through the loop, so they predict perfectly): C2
+     * stops inlining our own helper methods past a node budget that Vector API code reaches
+     * quickly, and a vector passed to or returned from a method that is not inlined is boxed on
+     * the heap (measured with a loader and a storer method: 40 bytes allocated per element, 20x
+     * slower).
      */
 
-    /** The biased float exponent of the values F16's infinities and NaNs decode to in {@link #bits}: 2^16 to 2^17. */
+    /** The biased float exponent of the values F16's infinities and NaNs decode to in the direct kernel: 2^16 to 2^17. */
     private static final int F16_SPECIAL_EXPONENT = 127 + 16;
 
     @Override
@@ -517,15 +520,31 @@ abstract sealed class VectorKernels implements KernelSupport
         int bigH = ScalarKernels.big(eh);
         int big16 = ScalarKernels.big(Math.min(ex, F16_SPECIAL_EXPONENT));
         int bigH16 = ScalarKernels.big(Math.min(eh, F16_SPECIAL_EXPONENT));
+        int big255 = ScalarKernels.big(255);
         IntVector flags = IntVector.zero(is);
         long i = from;
         for (; i <= end - step; i += step) {
-            IntVector wb = bits(is, hs, base, i);
+            // each operand's float bits: F32 as they are; BF16 widened, shifted up; F16 sign-extended and
+            // shifted so that exponent and mantissa sit in a float's (the sign, extended, stays in bit 31),
+            // the bits between cleared and the bias fixed by 2^112 (exact, subnormals too)
+            MemorySegment sb = base.data();
+            IntVector wb = switch (base.type()) {
+                case F32 -> IntVector.fromMemorySegment(is, sb, 4 * i, LE);
+                case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                default -> ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8FFF_E000).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+            };
             IntVector f = wb.and(0x7F80_0000).add(base.type() == DType.F16 ? big16 : big);
             FloatVector b = wb.reinterpretAsFloats();
             FloatVector p0 = p0Const;
             if (baseFisher != null) {
-                IntVector wh = bits(is, hs, baseFisher, i);
+                MemorySegment sh0 = baseFisher.data();
+                IntVector wh = switch (baseFisher.type()) {
+                    case F32 -> IntVector.fromMemorySegment(is, sh0, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFF_E000).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+                };
                 f = f.or(wh.and(0x7F80_0000).add(baseFisher.type() == DType.F16 ? bigH16 : bigH)).or(wh);
                 p0 = wh.reinterpretAsFloats().mul(s0).add(p0Const);
             }
@@ -533,12 +552,24 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector num = FloatVector.zero(sp.f());
             FloatVector ta = num;
             for (int t = 0; t < models; t++) {
-                Kernels.Operand ft = fisher[t];
-                Kernels.Operand xt = x[t];
-                IntVector wf = bits(is, hs, ft, i);
-                IntVector wx = bits(is, hs, xt, i);
-                f = f.or(wf.and(0x7F80_0000).add(ft.type() == DType.F16 ? bigH16 : bigH).or(wf)
-                        .or(wx.and(0x7F80_0000).add(xt.type() == DType.F16 ? big16 : big)));
+                DType tf = fisher[t].type();
+                DType tx = x[t].type();
+                MemorySegment sf = fisher[t].data();
+                MemorySegment sx = x[t].data();
+                IntVector wf = switch (tf) {
+                    case F32 -> IntVector.fromMemorySegment(is, sf, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFF_E000).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+                };
+                IntVector wx = switch (tx) {
+                    case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFF_E000).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+                };
+                f = f.or(wf.and(0x7F80_0000).add(tf == DType.F16 ? bigH16 : bigH).or(wf)
+                        .or(wx.and(0x7F80_0000).add(tx == DType.F16 ? big16 : big)));
                 float at = alphas[t];
                 FloatVector sh = wf.reinterpretAsFloats().mul(scales[t]);
                 FloatVector d = wx.reinterpretAsFloats().sub(b);
@@ -548,7 +579,33 @@ abstract sealed class VectorKernels implements KernelSupport
             }
             // where Hbar allows no division: task arithmetic (as the general path)
             FloatVector theta = b.add(num.div(hbar)).blend(b.add(ta), hbar.compare(VectorOperators.LE, 0f));
-            flags = flags.or(f).or(store(is, hs, theta, out, i));
+            // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
+            // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
+            // range is then given up (so a NaN need not be made quiet here)
+            IntVector e = theta.reinterpretAsInts();
+            f = f.or(e.and(0x7F80_0000).add(big255));
+            MemorySegment so = out.data();
+            switch (out.type()) {
+                case F32 -> e.intoMemorySegment(so, 4 * i, LE);
+                case BF16 -> {
+                    IntVector r = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
+                    f = f.or(r.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
+                    r.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * i, LE);
+                }
+                default -> { // F16
+                    IntVector abs = e.and(0x7FFF_FFFF);
+                    // from 2^-14 (F16's normals): drop 13 mantissa bits rounding to nearest even, rebias
+                    IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
+                    // below: 0.5 + |theta| rounds |theta| to a multiple of 2^-24, F16's subnormal step, in the low bits
+                    IntVector tiny = theta.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
+                    IntVector h = normal.blend(tiny, abs.compare(VectorOperators.LT, 0x3880_0000));
+                    f = f.or(h.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
+                    h.or(e.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
+                            .intoMemorySegment(so, 2 * i, LE);
+                }
+            }
+            flags = flags.or(f);
         }
         return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
     }
@@ -560,55 +617,6 @@ abstract sealed class VectorKernels implements KernelSupport
             f32 &= x[t].type() == DType.F32 && fisher[t].type() == DType.F32;
         }
         return f32;
-    }
-
-    /**
-     * The float bits of elements [i, i + lanes) of a BF16, F16 or F32 tensor: exact for every
-     * finite value; an F16 infinity or NaN becomes a float from 2^16 to 2^17 (with its sign).
-     */
-    private static IntVector bits(VectorSpecies<Integer> is, VectorSpecies<Short> hs, Kernels.Operand in, long i) {
-        return switch (in.type()) {
-            case F32 -> IntVector.fromMemorySegment(is, in.data(), 4 * i, LE);
-            case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, in.data(), 2 * i, LE).castShape(is, 0))
-                    .lanewise(VectorOperators.LSHL, 16);
-            default -> { // F16, sign-extended: exponent and mantissa moved into a float's, the bias fixed by 2^112 (exact, subnormals too)
-                IntVector h = (IntVector) ShortVector.fromMemorySegment(hs, in.data(), 2 * i, LE).castShape(is, 0);
-                yield h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h.and(0x8000_0000));
-            }
-        };
-    }
-
-    /**
-     * Rounds theta to the output's dtype (to nearest even) and stores it at elements [i, i + lanes);
-     * returns flags whose sign bit is set where the stored value is not finite (theta not finite,
-     * or beyond the dtype's range). A NaN is then not made quiet: the range is given up anyway.
-     */
-    private static IntVector store(VectorSpecies<Integer> is, VectorSpecies<Short> hs, FloatVector theta, Kernels.Operand out,
-                                   long i) {
-        IntVector e = theta.reinterpretAsInts();
-        IntVector flags = e.and(0x7F80_0000).add(ScalarKernels.big(255));
-        switch (out.type()) {
-            case F32 -> e.intoMemorySegment(out.data(), 4 * i, LE);
-            case BF16 -> {
-                IntVector r = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
-                flags = flags.or(r.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
-                r.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(out.data(), 2 * i, LE);
-            }
-            default -> { // F16
-                IntVector abs = e.and(0x7FFF_FFFF);
-                // from 2^-14 (F16's normals): drop 13 mantissa bits rounding to nearest even, rebias
-                IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
-                        .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
-                // below: 0.5 + |theta| rounds |theta| to a multiple of 2^-24, F16's subnormal step, in the low bits
-                IntVector tiny = theta.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
-                IntVector h = normal.blend(tiny, abs.compare(VectorOperators.LT, 0x3880_0000));
-                flags = flags.or(h.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
-                h.or(e.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
-                        .intoMemorySegment(out.data(), 2 * i, LE);
-            }
-        }
-        return flags;
     }
 
     @Override

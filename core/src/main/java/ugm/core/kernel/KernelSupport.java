@@ -40,5 +40,5 @@ interface KernelSupport {
     int countNonFiniteAs(DType type, float[] x, int n);
 
     /** Elements one iteration of the direct kernel covers (1 for plain loops): the warm-up sizes its calls by it. */
-    int directStep();
+    int warmUpStep();
 }

@@ -24,7 +24,7 @@ final class ScalarKernels implements KernelSupport {
     }
 
     @Override
-    public int directStep() {
+    public int warmUpStep() {
         return 1;
     }
 

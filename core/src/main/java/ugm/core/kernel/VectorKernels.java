@@ -103,7 +103,7 @@ abstract sealed class VectorKernels implements KernelSupport
     }
 
     @Override
-    public int directStep() {
+    public int warmUpStep() {
         return species().i().length();
     }
 

@@ -122,7 +122,7 @@ public final class WarmUp {
         // four vector iterations per call: until C2 has compiled the kernel every call is slow,
         // and what the compiler counts is calls and loop turns; with fewer turns the compiled
         // loop would not expect to go round again, and the first real call would throw it away
-        int call = 4 * vector.impl.directStep();
+        int call = 4 * vector.impl.warmUpStep();
         long start = System.nanoTime();
         double scalarNanos = Double.MAX_VALUE;
         long made = 0;

@@ -470,9 +470,10 @@ abstract sealed class VectorKernels implements KernelSupport
     /*
      * The direct kernel reads each input once, straight from the mapping, one float vector of
      * elements per operand and iteration, each operand by its own dtype (F32 as it is, BF16
-     * widened by a shift, F16 by integer operations and one exact multiply: JDK 25's Vector API
-     * has no half-float conversion), and writes the output the same way. Every check is one integer operation per input on the float
-     * bits: (bits & exponent) + big sets the sign bit exactly when the exponent is at least
+     * widened by a shift, F16 by integer operations and, for its subnormals, one exact float
+     * subtraction: JDK 25's Vector API has no half-float conversion), and writes the output the
+     * same way. Every check is one integer operation per input on the float bits:
+     * (bits & exponent) + big sets the sign bit exactly when the exponent is at least
      * GradientMatching.directValueExponent() or directFisherExponent() (an infinity or a NaN, or
      * a value so large that the rule's float arithmetic could overflow with these parameters: the
      * general path computes such a range carefully and reports what the output cannot hold), and a

@@ -45,9 +45,14 @@ final class Codecs {
         return Float.isNaN(f) ? (short) (h | 0x200) : h;
     }
 
-    /** The float bits of element i of a BF16 (widened) or F32 tensor stored from byte 0 of {@code s}. */
-    static int floatBits(boolean bf16, MemorySegment s, long i) {
-        return bf16 ? s.get(SHORT_LE, 2 * i) << 16 : s.get(INT_LE, 4 * i);
+    /** The float bits of element i of a BF16, F16 or F32 tensor stored from byte 0 of {@code s} (exactly: F16 and BF16 widen). */
+    static int floatBits(DType type, MemorySegment s, long i) {
+        return switch (type) {
+            case BF16 -> s.get(SHORT_LE, 2 * i) << 16;
+            case F16 -> Float.floatToRawIntBits(f16ToFloat(s.get(SHORT_LE, 2 * i)));
+            case F32 -> s.get(INT_LE, 4 * i);
+            default -> throw unsupported(type);
+        };
     }
 
     /**

@@ -24,9 +24,9 @@ interface KernelSupport {
 
     long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
 
-    /** Called only for BF16 or F32 and {@code !p.safeguard()}. */
-    boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
-                                   MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n);
+    /** Called only for operands of BF16, F16 or F32 and {@code !p.safeguard()}. */
+    boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                                   Kernels.Operand[] fisher, Kernels.Operand out, long from, int n);
 
     void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n);
 
@@ -39,6 +39,6 @@ interface KernelSupport {
 
     int countNonFiniteAs(DType type, float[] x, int n);
 
-    /** BF16 elements one iteration of the direct kernel covers (1 for plain loops): the warm-up sizes its calls by it. */
-    int bf16Step();
+    /** Elements one iteration of the direct kernel covers (1 for plain loops): the warm-up sizes its calls by it. */
+    int warmUpStep();
 }

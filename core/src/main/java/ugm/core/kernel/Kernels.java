@@ -117,35 +117,56 @@ public final class Kernels {
     }
 
     /**
+     * A tensor the direct kernel reads or writes: its mapping (element 0 at byte 0) and its dtype.
+     * {@link #gradientMatchingDirect} takes BF16, F16 and F32, each operand in its own.
+     */
+    public record Operand(MemorySegment data, DType type) {
+        public Operand {
+            Objects.requireNonNull(data, "data");
+            Objects.requireNonNull(type, "type");
+        }
+
+        /** Whether the direct kernel reads and writes this dtype: BF16, F16 or F32. */
+        boolean direct() {
+            return type == DType.BF16 || type == DType.F16 || type == DType.F32;
+        }
+    }
+
+    /**
      * Gradient matching (no task subtracted) in one pass from the mapped tensors straight into
      * {@code out}, for elements {@code [from, from + n)}: no decode buffers, no separate scans.
-     * Tensors are indexed by element from byte 0 of each segment. It serves the common case where
-     * every input and the output are {@code type}, BF16 or F32; {@code baseFisher} may be null
-     * (then P0 = delta0).
+     * Each input and the output may be BF16, F16 or F32, each its own (BF16 weights with F32
+     * Fishers, say); {@code baseFisher} may be null (then P0 = delta0).
      *
      * <p>Returns false, leaving that range of {@code out} unspecified, where the general path
-     * (decode, checks, {@link #gradientMatching}, encode) must do the range instead: {@code type}
-     * is neither BF16 nor F32, a task is subtracted ({@link GradientMatching#safeguard()}), some
+     * (decode, checks, {@link #gradientMatching}, encode) must do the range instead: some operand
+     * is of another dtype, a task is subtracted ({@link GradientMatching#safeguard()}), some
      * input holds a NaN or an infinity (the general path counts them for the report), some Fisher
-     * value has its sign bit set (the general path rejects negatives), or some input value is so
-     * large ({@link GradientMatching#directValueExponent()}, {@link GradientMatching#directFisherExponent()}) that the float formula could overflow with
-     * these parameters (the general path computes such elements carefully and counts what the
-     * output cannot hold). Where Hbar is not positive it writes the task-arithmetic value, as the
-     * general path does. Where it returns true, {@code out} holds exactly the bits the general path
-     * writes.
+     * value has its sign bit set (the general path rejects negatives), some input value is so
+     * large ({@link GradientMatching#directValueExponent()}, {@link GradientMatching#directFisherExponent()})
+     * that the float formula could overflow with these parameters (the general path computes such
+     * elements carefully and counts what the output cannot hold), or some result is beyond the
+     * output dtype's range (F16: 65504; the general path counts it). Where Hbar is not positive it
+     * writes the task-arithmetic value, as the general path does. Where it returns true,
+     * {@code out} holds exactly the bits the general path writes.
      */
-    public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
-                                          MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
+    public boolean gradientMatchingDirect(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher,
+                                          Operand out, long from, int n) {
         if (x.length != p.alphas().length || fisher.length != x.length) {
             throw new IllegalArgumentException(x.length + " models, " + fisher.length + " Fishers, " + p.alphas().length + " alphas");
         }
         if (from < 0 || n < 0) {
             throw new IllegalArgumentException("range " + from + " + " + n);
         }
-        if (p.safeguard() || (type != DType.BF16 && type != DType.F32)) {
+        if (p.safeguard() || !base.direct() || baseFisher != null && !baseFisher.direct() || !out.direct()) {
             return false;
         }
-        return impl.gradientMatchingDirect(p, type, base, baseFisher, x, fisher, out, from, n);
+        for (int t = 0; t < x.length; t++) {
+            if (!x[t].direct() || !fisher[t].direct()) {
+                return false;
+            }
+        }
+        return impl.gradientMatchingDirect(p, base, baseFisher, x, fisher, out, from, n);
     }
 
     /**

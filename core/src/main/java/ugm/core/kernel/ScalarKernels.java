@@ -24,7 +24,7 @@ final class ScalarKernels implements KernelSupport {
     }
 
     @Override
-    public int bf16Step() {
+    public int warmUpStep() {
         return 1;
     }
 
@@ -129,45 +129,47 @@ final class ScalarKernels implements KernelSupport {
     // ---- gradient matching from the mapped tensors ----------------------------------------------
 
     @Override
-    public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
-                                          MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
-        return gradientMatchingDirectRange(p, type, base, baseFisher, x, fisher, out, from, from + n);
+    public boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                                          Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
+        return gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, from, from + n);
     }
 
     /**
-     * Elements [from, to) of {@link Kernels#gradientMatchingDirect} (type BF16 or F32, no task
-     * subtracted): the scalar twin, and the vector kernels' tail. Reads a block of every input,
-     * refuses the range where a value's exponent is at least {@link GradientMatching#directValueExponent()}
-     * (a Fisher's: {@link GradientMatching#directFisherExponent()}): an infinity or a NaN, or a value
-     * large enough that the float arithmetic could overflow (the
-     * general path counts, computes carefully, reports); or where a Fisher value has its sign bit set,
-     * else computes {@link Formulas#gradientMatching} (which then never needs its careful twin)
-     * and rounds into {@code out}. Without a base Fisher, H0 reads as 0 (P0 = delta0 + 0 * s0), as
-     * in the vector lanes.
+     * Elements [from, to) of {@link Kernels#gradientMatchingDirect} (operands of BF16, F16 or F32,
+     * no task subtracted): the scalar twin, and the vector kernels' tail. Reads a block of every
+     * input, refuses the range where a value's exponent (as a float) is at least
+     * {@link GradientMatching#directValueExponent()} (a Fisher's: {@link GradientMatching#directFisherExponent()}):
+     * an infinity or a NaN, or a value large enough that the float arithmetic could overflow (the
+     * general path counts, computes carefully, reports); or where a Fisher value has its sign bit
+     * set; else computes {@link Formulas#gradientMatching} (which then never needs its careful
+     * twin), and refuses the range where a result is beyond the output dtype's range (the general
+     * path counts it), else rounds into {@code out}. Without a base Fisher, P0 = delta0, as in the
+     * vector lanes.
      */
-    static boolean gradientMatchingDirectRange(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
-                                               MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, long to) {
+    static boolean gradientMatchingDirectRange(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher,
+                                               Kernels.Operand[] x, Kernels.Operand[] fisher, Kernels.Operand out,
+                                               long from, long to) {
         if (from >= to) {
             return true;
         }
-        boolean bf16 = type == DType.BF16;
         int models = x.length;
         int block = (int) Math.min(DIRECT_BLOCK, to - from);
         float[] b = new float[block];
-        float[] h0 = new float[block];
+        float[] h0 = baseFisher == null ? null : new float[block];
         float[][] xs = new float[models][block];
         float[][] hs = new float[models][block];
         float[] theta = new float[block];
         int big = big(p.directValueExponent());
         int bigH = big(p.directFisherExponent());
+        float limit = Codecs.largestEncodable(out.type());
         for (long at = from; at < to; at += block) {
             int n = (int) Math.min(block, to - at);
-            int flags = load(bf16, base, at, n, b, false, big);
+            int flags = load(base, at, n, b, false, big);
             if (baseFisher != null) {
-                flags |= load(bf16, baseFisher, at, n, h0, true, bigH);
+                flags |= load(baseFisher, at, n, h0, true, bigH);
             }
             for (int t = 0; t < models; t++) {
-                flags |= load(bf16, fisher[t], at, n, hs[t], true, bigH) | load(bf16, x[t], at, n, xs[t], false, big);
+                flags |= load(fisher[t], at, n, hs[t], true, bigH) | load(x[t], at, n, xs[t], false, big);
             }
             if (flags < 0) {
                 return false;
@@ -175,7 +177,10 @@ final class ScalarKernels implements KernelSupport {
             for (int j = 0; j < n; j++) {
                 Formulas.gradientMatching(p, b, h0, xs, hs, theta, j);
             }
-            Codecs.encode(theta, 0, n, type, out, at * type.byteWidth());
+            if (countBeyond(theta, 0, n, limit) > 0) {
+                return false;
+            }
+            Codecs.encode(theta, 0, n, out.type(), out.data(), at * out.type().byteWidth());
         }
         return true;
     }
@@ -190,14 +195,14 @@ final class ScalarKernels implements KernelSupport {
     }
 
     /**
-     * Elements [at, at + n) of a BF16 or F32 tensor -> dst[0, n). Returns an int whose sign bit is
-     * set where some value's exponent reaches the one {@code big} stands for ({@link #big}), or (a
-     * Fisher) has its sign bit set.
+     * Elements [at, at + n) of a BF16, F16 or F32 tensor -> dst[0, n). Returns an int whose sign
+     * bit is set where some value's exponent, as a float, reaches the one {@code big} stands for
+     * ({@link #big}), or (a Fisher) has its sign bit set.
      */
-    private static int load(boolean bf16, MemorySegment s, long at, int n, float[] dst, boolean fisher, int big) {
+    private static int load(Kernels.Operand in, long at, int n, float[] dst, boolean fisher, int big) {
         int flags = 0;
         for (int j = 0; j < n; j++) {
-            int bits = Codecs.floatBits(bf16, s, at + j);
+            int bits = Codecs.floatBits(in.type(), in.data(), at + j);
             // (bits & exponent) + big: the sign bit is set exactly when the exponent is that large
             flags |= ((bits & 0x7F80_0000) + big) | (fisher ? bits : 0);
             dst[j] = Float.intBitsToFloat(bits);

@@ -103,8 +103,8 @@ abstract sealed class VectorKernels implements KernelSupport
     }
 
     @Override
-    public int bf16Step() {
-        return 2 * species().i().length();
+    public int warmUpStep() {
+        return species().i().length();
     }
 
     // ---- conversions ------------------------------------------------------------------------
@@ -468,133 +468,127 @@ abstract sealed class VectorKernels implements KernelSupport
     }
 
     /*
-     * The direct kernels read each input once, as int lanes straight from the mapping. A BF16 int
-     * lane holds two elements: the even one in its low half, the odd one in its high half; the
-     * loop computes the even and the odd elements as two float vectors (x << 16 and
-     * x & 0xFFFF0000) and packs the rounded results back the same way, so no lane ever crosses
-     * (no shape conversion). Every check is one integer operation per input on those lanes:
-     * (bits & exponent) + big sets a half's sign bit exactly when the half's exponent is at least
-     * GradientMatching.directValueExponent() or directFisherExponent() (an infinity or a NaN, or a value so large that the rule's
-     * float arithmetic could overflow with these parameters: the general path computes such a
-     * range carefully and reports what the output cannot hold), and a Fisher's own sign bit is
-     * or-ed in as it is. So guarding against overflow costs the hot loop nothing.
+     * The direct kernel reads each input once, straight from the mapping, one float vector of
+     * elements per operand and iteration, each operand by its own dtype (F32 as it is, BF16
+     * widened by a shift, F16 by integer operations and, for its subnormals, one exact float
+     * subtraction: JDK 25's Vector API has no half-float conversion), and writes the output the
+     * same way. Every check is one integer operation per input on the float bits:
+     * (bits & exponent) + big sets the sign bit exactly when the exponent is at least
+     * GradientMatching.directValueExponent() or directFisherExponent() (an infinity or a NaN, or
+     * a value so large that the rule's float arithmetic could overflow with these parameters: the
+     * general path computes such a range carefully and reports what the output cannot hold), and a
+     * Fisher's own sign bit is or-ed in as it is. The output's check is as cheap: a result the
+     * output dtype cannot hold sets the sign bit of its flag.
      *
-     * Everything is written out in the loop, on purpose: C2 stops inlining our own helper methods
-     * past a node budget that Vector API code reaches quickly, and a vector passed to a method
-     * that is not inlined is boxed on the heap (measured: 4x slower, and allocating).
+     * Everything is written out in the loop, on purpose, the dtype switches too (each one's
+     * branch is the same for an operand all through the loop, so they predict perfectly): C2
+     * stops inlining our own helper methods past a node budget that Vector API code reaches
+     * quickly, and a vector passed to or returned from a method that is not inlined is boxed on
+     * the heap (measured with a loader and a storer method: 40 bytes allocated per element, 20x
+     * slower).
      */
 
+    /** The biased float exponent of the values F16's infinities and NaNs decode to in the direct kernel: 2^16 to 2^17. */
+    private static final int F16_SPECIAL_EXPONENT = 127 + 16;
+
     @Override
-    public boolean gradientMatchingDirect(GradientMatching p, DType type, MemorySegment base, MemorySegment baseFisher,
-                                          MemorySegment[] x, MemorySegment[] fisher, MemorySegment out, long from, int n) {
+    public boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                                          Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
         long end = from + n;
-        long done = switch (type) {
-            case BF16 -> directBf16(p, base, baseFisher, x, fisher, out, from, end);
-            case F32 -> directF32(p, base, baseFisher, x, fisher, out, from, end);
-            default -> -1;
-        };
-        return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, type, base, baseFisher, x, fisher, out, done, end);
+        long done = direct(p, base, baseFisher, x, fisher, out, from, end);
+        return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, done, end);
     }
 
-    /** BF16 elements from .. up to the last whole pair of vectors; returns where it stopped, or -1 to give the range up. */
-    private long directBf16(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
-                            MemorySegment[] fisher, MemorySegment out, long from, long end) {
+    /** Elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
+    private long direct(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                        Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
         Species sp = species();
         VectorSpecies<Integer> is = sp.i();
-        VectorSpecies<Float> fs = sp.f();
-        int step = 2 * is.length(); // elements per iteration (bf16Step)
-        float[] alphas = p.alphas();
-        float[] scales = p.scales();
-        float delta0 = p.delta0();
-        float s0 = p.baseScale();
-        int models = x.length;
-        boolean withBaseFisher = baseFisher != null; // without: P0 = 0 * s0 + delta0 = delta0, as the general path
-        // (h & exponent) + big sets a half's sign bit exactly when its exponent is at least the direct exponent
-        int big = bigHalves(p.directValueExponent());
-        int bigH = bigHalves(p.directFisherExponent());
-        IntVector flags = IntVector.zero(is);
-        long i = from;
-        for (; i <= end - step; i += step) {
-            long off = 2 * i;
-            IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
-            IntVector wh = withBaseFisher ? IntVector.fromMemorySegment(is, baseFisher, off, LE) : IntVector.zero(is);
-            IntVector f = wb.and(0x7F80_7F80).add(big).or(wh.and(0x7F80_7F80).add(bigH)).or(wh);
-            FloatVector be = wb.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector bo = wb.and(0xFFFF_0000).reinterpretAsFloats();
-            FloatVector pe = wh.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(s0).add(delta0);
-            FloatVector po = wh.and(0xFFFF_0000).reinterpretAsFloats().mul(s0).add(delta0);
-            FloatVector hbarE = pe;
-            FloatVector hbarO = po;
-            FloatVector numE = FloatVector.zero(fs);
-            FloatVector numO = numE;
-            FloatVector taE = numE;
-            FloatVector taO = numE;
-            for (int t = 0; t < models; t++) {
-                IntVector wf = IntVector.fromMemorySegment(is, fisher[t], off, LE);
-                IntVector wx = IntVector.fromMemorySegment(is, x[t], off, LE);
-                f = f.or(wf.and(0x7F80_7F80).add(bigH).or(wf).or(wx.and(0x7F80_7F80).add(big)));
-                float at = alphas[t];
-                float st = scales[t];
-                FloatVector shE = wf.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(st);
-                FloatVector shO = wf.and(0xFFFF_0000).reinterpretAsFloats().mul(st);
-                FloatVector dE = wx.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().sub(be);
-                FloatVector dO = wx.and(0xFFFF_0000).reinterpretAsFloats().sub(bo);
-                hbarE = hbarE.add(shE.mul(at));
-                hbarO = hbarO.add(shO.mul(at));
-                numE = numE.add(pe.add(shE).mul(at).mul(dE));
-                numO = numO.add(po.add(shO).mul(at).mul(dO));
-                taE = taE.add(dE.mul(at));
-                taO = taO.add(dO.mul(at));
-            }
-            // where Hbar allows no division: task arithmetic (as the general path)
-            FloatVector thetaE = be.add(numE.div(hbarE)).blend(be.add(taE), hbarE.compare(VectorOperators.LE, 0f));
-            FloatVector thetaO = bo.add(numO.div(hbarO)).blend(bo.add(taO), hbarO.compare(VectorOperators.LE, 0f));
-            // round to nearest even into the upper half; NaN stays NaN, quiet (as floatToBf16)
-            IntVector e = thetaE.reinterpretAsInts();
-            IntVector o = thetaO.reinterpretAsInts();
-            e = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF))
-                    .blend(e.or(0x40_0000), e.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000));
-            o = o.add(o.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF))
-                    .blend(o.or(0x40_0000), o.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000));
-            flags = flags.or(f);
-            e.lanewise(VectorOperators.LSHR, 16).or(o.and(0xFFFF_0000)).intoMemorySegment(out, off, LE);
+        VectorSpecies<Short> hs = sp.halfShort();
+        if (hs == null && !allF32(base, baseFisher, x, fisher, out)) {
+            return from; // (64 bits: no 16-bit shape to widen from; the scalar twin does it all)
         }
-        boolean clean = flags.and(0x8000_8000).compare(VectorOperators.EQ, 0).allTrue();
-        return clean ? i : -1;
-    }
-
-    /** F32 elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
-    private long directF32(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
-                           MemorySegment[] fisher, MemorySegment out, long from, long end) {
-        Species sp = species();
-        VectorSpecies<Integer> is = sp.i();
-        VectorSpecies<Float> fs = sp.f();
         int step = is.length();
         float[] alphas = p.alphas();
         float[] scales = p.scales();
-        float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
-        boolean withBaseFisher = baseFisher != null; // without: P0 = 0 * s0 + delta0 = delta0, as the general path
-        // (bits & exponent) + big sets the sign bit exactly when the exponent is at least the direct exponent
-        int big = ScalarKernels.big(p.directValueExponent());
-        int bigH = ScalarKernels.big(p.directFisherExponent());
+        FloatVector p0Const = FloatVector.broadcast(sp.f(), p.delta0());
+        // an F16 infinity or NaN decodes to a float from 2^16 (F16_SPECIAL_EXPONENT), beyond every finite F16 value
+        int ex = p.directValueExponent();
+        int eh = p.directFisherExponent();
+        int big = ScalarKernels.big(ex);
+        int bigH = ScalarKernels.big(eh);
+        int big16 = ScalarKernels.big(Math.min(ex, F16_SPECIAL_EXPONENT));
+        int bigH16 = ScalarKernels.big(Math.min(eh, F16_SPECIAL_EXPONENT));
+        int big255 = ScalarKernels.big(255);
         IntVector flags = IntVector.zero(is);
         long i = from;
         for (; i <= end - step; i += step) {
-            long off = 4 * i;
-            IntVector wb = IntVector.fromMemorySegment(is, base, off, LE);
-            IntVector wh = withBaseFisher ? IntVector.fromMemorySegment(is, baseFisher, off, LE) : IntVector.zero(is);
-            IntVector f = wb.and(0x7F80_0000).add(big).or(wh.and(0x7F80_0000).add(bigH)).or(wh);
+            // each operand's float bits: F32 as they are; BF16 widened, shifted up; F16 sign-extended and
+            // shifted so that exponent and mantissa sit in a float's (the sign, extended, in bit 31), the
+            // bits between cleared, the exponent rebiased by an integer add, and a subnormal m·2^-24
+            // made as 2^-14·(1 + m/1024) − 2^-14 (exact; no operand is ever subnormal: the FPU takes
+            // a slow path on those, measured 2x slower with F16 Fishers near 1e-6)
+            MemorySegment sb = base.data();
+            IntVector wb = switch (base.type()) {
+                case F32 -> IntVector.fromMemorySegment(is, sb, 4 * i, LE);
+                case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                default -> {
+                    IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                    IntVector o = w.and(0x0FFF_E000);
+                    yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                            o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                }
+            };
+            IntVector f = wb.and(0x7F80_0000).add(base.type() == DType.F16 ? big16 : big);
             FloatVector b = wb.reinterpretAsFloats();
-            FloatVector p0 = wh.reinterpretAsFloats().mul(s0).add(delta0);
+            FloatVector p0 = p0Const;
+            if (baseFisher != null) {
+                MemorySegment sh0 = baseFisher.data();
+                IntVector wh = switch (baseFisher.type()) {
+                    case F32 -> IntVector.fromMemorySegment(is, sh0, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = w.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    }
+                };
+                f = f.or(wh.and(0x7F80_0000).add(baseFisher.type() == DType.F16 ? bigH16 : bigH)).or(wh);
+                p0 = wh.reinterpretAsFloats().mul(s0).add(p0Const);
+            }
             FloatVector hbar = p0;
-            FloatVector num = FloatVector.zero(fs);
+            FloatVector num = FloatVector.zero(sp.f());
             FloatVector ta = num;
             for (int t = 0; t < models; t++) {
-                IntVector wf = IntVector.fromMemorySegment(is, fisher[t], off, LE);
-                IntVector wx = IntVector.fromMemorySegment(is, x[t], off, LE);
-                f = f.or(wf.and(0x7F80_0000).add(bigH).or(wf).or(wx.and(0x7F80_0000).add(big)));
+                DType tf = fisher[t].type();
+                DType tx = x[t].type();
+                MemorySegment sf = fisher[t].data();
+                MemorySegment sx = x[t].data();
+                IntVector wf = switch (tf) {
+                    case F32 -> IntVector.fromMemorySegment(is, sf, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = w.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    }
+                };
+                IntVector wx = switch (tx) {
+                    case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = w.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    }
+                };
+                f = f.or(wf.and(0x7F80_0000).add(tf == DType.F16 ? bigH16 : bigH).or(wf)
+                        .or(wx.and(0x7F80_0000).add(tx == DType.F16 ? big16 : big)));
                 float at = alphas[t];
                 FloatVector sh = wf.reinterpretAsFloats().mul(scales[t]);
                 FloatVector d = wx.reinterpretAsFloats().sub(b);
@@ -602,17 +596,46 @@ abstract sealed class VectorKernels implements KernelSupport
                 num = num.add(p0.add(sh).mul(at).mul(d));
                 ta = ta.add(d.mul(at));
             }
+            // where Hbar allows no division: task arithmetic (as the general path)
+            FloatVector theta = b.add(num.div(hbar)).blend(b.add(ta), hbar.compare(VectorOperators.LE, 0f));
+            // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
+            // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
+            // range is then given up (so a NaN need not be made quiet here)
+            IntVector e = theta.reinterpretAsInts();
+            f = f.or(e.and(0x7F80_0000).add(big255));
+            MemorySegment so = out.data();
+            switch (out.type()) {
+                case F32 -> e.intoMemorySegment(so, 4 * i, LE);
+                case BF16 -> {
+                    IntVector r = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
+                    f = f.or(r.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
+                    r.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * i, LE);
+                }
+                default -> { // F16
+                    IntVector abs = e.and(0x7FFF_FFFF);
+                    // from 2^-14 (F16's normals): drop 13 mantissa bits rounding to nearest even, rebias
+                    IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
+                    // below: 0.5 + |theta| rounds |theta| to a multiple of 2^-24, F16's subnormal step, in the low bits
+                    IntVector tiny = theta.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
+                    IntVector h = normal.blend(tiny, abs.compare(VectorOperators.LT, 0x3880_0000));
+                    f = f.or(h.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
+                    h.or(e.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
+                            .intoMemorySegment(so, 2 * i, LE);
+                }
+            }
             flags = flags.or(f);
-            b.add(num.div(hbar)).blend(b.add(ta), hbar.compare(VectorOperators.LE, 0f)).intoMemorySegment(out, off, LE);
         }
-        boolean clean = !flags.compare(VectorOperators.LT, 0).anyTrue();
-        return clean ? i : -1;
+        return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
     }
 
-    /** {@link ScalarKernels#big} for each 16-bit half of an int lane holding two BF16 values. */
-    private static int bigHalves(int exponent) {
-        int half = 0x8000 - (exponent << 7);
-        return half | half << 16;
+    private static boolean allF32(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,
+                                  Kernels.Operand out) {
+        boolean f32 = base.type() == DType.F32 && (baseFisher == null || baseFisher.type() == DType.F32) && out.type() == DType.F32;
+        for (int t = 0; t < x.length; t++) {
+            f32 &= x[t].type() == DType.F32 && fisher[t].type() == DType.F32;
+        }
+        return f32;
     }
 
     @Override

@@ -5,7 +5,7 @@ import java.util.Arrays;
 import ugm.core.DType;
 
 /**
- * Compiles the BF16 direct vector kernel before a merge needs it, on scratch data, in a
+ * Compiles the direct vector kernel before a merge needs it, on scratch data, in a
  * background thread: for a command-line merge, while the main thread is still parsing, opening
  * and planning. The Vector API runs about a hundred times slower than scalar code until C2 has
  * compiled it, so a merge whose {@link KernelPolicy} holds this warm-up uses the vector direct
@@ -26,8 +26,10 @@ public final class WarmUp {
     /** Elements of each scratch tensor. */
     private static final int ELEMENTS = 2048;
     private static final int MODELS = 3;
-    /** Scratch bytes {@link #start} needs: base, base Fisher, 3 models, 3 Fishers and an output, BF16. */
-    public static final long SCRATCH_BYTES = (long) (3 + 2 * MODELS) * ELEMENTS * 2;
+    /** The dtypes the warm-up runs the kernel on, so that the compiled code expects each of them. */
+    private static final DType[] TYPES = {DType.BF16, DType.F16, DType.F32};
+    /** Scratch bytes {@link #start} needs: base, base Fisher, 3 models, 3 Fishers and an output, in each of {@link #TYPES}. */
+    public static final long SCRATCH_BYTES = (long) (3 + 2 * MODELS) * ELEMENTS * (2 + 2 + 4);
     /**
      * Calls made back to back before the warm-up only polls: at the launcher's compile
      * threshold for the kernel (scaled by 0.05) C2 has it queued after a few hundred calls.
@@ -44,7 +46,7 @@ public final class WarmUp {
 
     /** The warm-up thread; null when there is nothing to compile. */
     private volatile Thread thread;
-    private volatile boolean bf16Hot;
+    private volatile boolean hot;
 
     private WarmUp() {
     }
@@ -76,9 +78,9 @@ public final class WarmUp {
         return w;
     }
 
-    /** Whether the direct vector kernel for {@code type} is compiled and faster than the scalar twin. */
+    /** Whether the direct vector kernel, which writes {@code type} (BF16, F16 or F32), is compiled and faster than the scalar twin. */
     public boolean hot(DType type) {
-        return type == DType.BF16 && bf16Hot;
+        return hot && (type == DType.BF16 || type == DType.F16 || type == DType.F32);
     }
 
     /** Waits for the warm-up thread (tests and benchmarks); returns whether the kernel is hot. */
@@ -86,22 +88,33 @@ public final class WarmUp {
         if (thread != null) {
             thread.join();
         }
-        return bf16Hot;
+        return hot;
     }
 
     private void run(Kernels vector, MemorySegment scratch) {
-        long bytes = ELEMENTS * 2L;
-        MemorySegment[] s = new MemorySegment[3 + 2 * MODELS];
+        // each dtype's 9 tensors: base, base Fisher, model and Fisher pairs, output
+        Kernels.Operand[][] s = new Kernels.Operand[TYPES.length][3 + 2 * MODELS];
         float[] values = new float[ELEMENTS];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = scratch.asSlice(i * bytes, bytes);
-            for (int e = 0; e < ELEMENTS; e++) {
-                values[e] = i % 2 == 0 ? 0.01f * ((e * 37 + i) % 101 - 50) : 1e-4f * ((e * 13 + i) % 17); // weights, Fishers
+        long at = 0;
+        for (int d = 0; d < TYPES.length; d++) {
+            long bytes = (long) ELEMENTS * TYPES[d].byteWidth();
+            for (int i = 0; i < s[d].length; i++) {
+                s[d][i] = new Kernels.Operand(scratch.asSlice(at, bytes), TYPES[d]);
+                at += bytes;
+                for (int e = 0; e < ELEMENTS; e++) {
+                    values[e] = i % 2 == 0 ? 0.01f * ((e * 37 + i) % 101 - 50) : 1e-4f * ((e * 13 + i) % 17); // weights, Fishers
+                }
+                Kernels.scalar().encode(values, ELEMENTS, TYPES[d], s[d][i].data(), 0);
             }
-            Kernels.scalar().encode(values, ELEMENTS, DType.BF16, s[i], 0);
         }
-        MemorySegment[] x = {s[2], s[4], s[6]};
-        MemorySegment[] fisher = {s[3], s[5], s[7]};
+        // the calls cycle through BF16, F16, F32, and BF16 weights with F32 Fishers, one in four without a base Fisher
+        Call[] calls = new Call[TYPES.length + 1];
+        for (int d = 0; d <= TYPES.length; d++) {
+            Kernels.Operand[] w = s[d % TYPES.length];
+            Kernels.Operand[] h = s[d == TYPES.length ? 2 : d];
+            calls[d] = new Call(w[0], d == 1 ? null : h[1], new Kernels.Operand[] {w[2], w[4], w[6]},
+                    new Kernels.Operand[] {h[3], h[5], h[7]}, w[8]);
+        }
         float[] ones = new float[MODELS];
         Arrays.fill(ones, 1f);
         GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, ones, 1f, 1e-8f, false, 1f);
@@ -109,13 +122,13 @@ public final class WarmUp {
         // four vector iterations per call: until C2 has compiled the kernel every call is slow,
         // and what the compiler counts is calls and loop turns; with fewer turns the compiled
         // loop would not expect to go round again, and the first real call would throw it away
-        int call = 4 * vector.impl.bf16Step();
+        int call = 4 * vector.impl.warmUpStep();
         long start = System.nanoTime();
         double scalarNanos = Double.MAX_VALUE;
-        long calls = 0;
+        long made = 0;
         for (int round = 0; System.nanoTime() - start < GIVE_UP_NANOS; round++) {
             int batch = ELEMENTS / call;
-            if (calls >= EAGER_CALLS) {
+            if (made >= EAGER_CALLS) {
                 // enough calls for the compiler to have queued the kernel: wait for it without
                 // holding a core the merge needs, timing a few calls now and then (each still
                 // costs a third of a millisecond until the compiled code is in)
@@ -126,29 +139,33 @@ public final class WarmUp {
                     return;
                 }
             }
-            calls += 2L * batch;
+            made += 2L * batch;
             // the scalar twin compiles in milliseconds: its best time is the yardstick
-            scalarNanos = Math.min(scalarNanos, time(scalar, p, s, x, fisher, call, batch));
-            double vectorNanos = time(vector, p, s, x, fisher, call, batch);
+            scalarNanos = Math.min(scalarNanos, time(scalar, p, calls, call, batch));
+            double vectorNanos = time(vector, p, calls, call, batch);
             if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
                 LOG.log(System.Logger.Level.DEBUG, String.format(java.util.Locale.ROOT,
                         "warm-up round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call", round,
                         (System.nanoTime() - start) / 1e9, scalarNanos, vectorNanos));
             }
             if (round >= 8 && vectorNanos < 0.8 * scalarNanos) {
-                bf16Hot = true;
+                hot = true;
                 return;
             }
         }
     }
 
+    /** The operands of one kind of call. */
+    private record Call(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,
+                        Kernels.Operand out) {
+    }
+
     /** Nanoseconds per call, over a round of calls across the scratch tensors. */
-    private static double time(Kernels k, GradientMatching p, MemorySegment[] s, MemorySegment[] x, MemorySegment[] fisher,
-                               int call, int calls) {
+    private static double time(Kernels k, GradientMatching p, Call[] kinds, int call, int calls) {
         long t0 = System.nanoTime();
         for (int c = 0; c < calls; c++) {
-            // one call in four without a base Fisher, so the compiled code expects both
-            k.gradientMatchingDirect(p, DType.BF16, s[0], c % 4 == 3 ? null : s[1], x, fisher, s[8], (long) c * call, call);
+            Call o = kinds[c % kinds.length];
+            k.gradientMatchingDirect(p, o.base, o.baseFisher, o.x, o.fisher, o.out, (long) c * call % ELEMENTS, call);
         }
         return (double) (System.nanoTime() - t0) / calls;
     }

@@ -14,17 +14,56 @@ import ugm.core.DType;
 
 /**
  * {@link Kernels#gradientMatchingDirect}, scalar and every vector width, against the general
- * path it stands in for (scalar decode, {@link Kernels#gradientMatching}, encode): the same bytes
- * where it accepts a range, and a refusal wherever the general path has something to report or
- * fall back on. Sizes and offsets hit every vector tail.
+ * path it stands in for (scalar decode of each input in its dtype, {@link Kernels#gradientMatching},
+ * encode): the same bytes where it accepts a range, and a refusal wherever the general path has
+ * something to report or fall back on. Every operand's dtype is its own ({@link Layout}). Sizes
+ * (up to 3 x 16 lanes and odd) and offsets hit every vector tail.
  */
 class DirectKernelTest {
-    static final int[] SIZES = {0, 1, 2, 7, 15, 16, 17, 33, 64, 207, 300, 513, 4097};
+    static final int[] SIZES = {0, 1, 2, 7, 15, 16, 17, 33, 47, 49, 64, 207, 300, 513, 4097};
     static final int SLACK = 19; // elements before and after the range that must stay untouched
     static final Kernels SCALAR = Kernels.scalar();
+    static final DType BF16 = DType.BF16;
+    static final DType F16 = DType.F16;
+    static final DType F32 = DType.F32;
 
-    /** The inputs of one range, encoded as {@code type} at element offset {@code from}. */
-    private record Encoded(MemorySegment base, MemorySegment baseFisher, MemorySegment[] x, MemorySegment[] fisher) {
+    /**
+     * The dtype of every operand: the base, the base Fisher, model t ({@code x[t % x.length]}),
+     * Fisher t (likewise), the output.
+     */
+    record Layout(DType base, DType baseFisher, DType[] x, DType[] fisher, DType out) {
+        static Layout all(DType type) {
+            return new Layout(type, type, new DType[] {type}, new DType[] {type}, type);
+        }
+
+        DType x(int t) {
+            return x[t % x.length];
+        }
+
+        DType fisher(int t) {
+            return fisher[t % fisher.length];
+        }
+
+        @Override
+        public String toString() {
+            return "base " + base + " H0 " + baseFisher + " x " + java.util.Arrays.toString(x) + " H "
+                    + java.util.Arrays.toString(fisher) + " out " + out;
+        }
+    }
+
+    /** The common cases and some mixtures, every dtype in every position somewhere. */
+    static final Layout[] LAYOUTS = {
+        Layout.all(BF16), Layout.all(F16), Layout.all(F32),
+        new Layout(BF16, F32, new DType[] {BF16}, new DType[] {F32}, BF16), // BF16 weights, F32 Fishers
+        new Layout(BF16, F32, new DType[] {BF16}, new DType[] {BF16}, BF16), // an F32 base Fisher
+        new Layout(F16, F32, new DType[] {F16}, new DType[] {F32}, F16),
+        new Layout(F32, F32, new DType[] {F32}, new DType[] {F32}, BF16),
+        new Layout(F32, BF16, new DType[] {F32}, new DType[] {F32}, F16),
+        new Layout(F16, BF16, new DType[] {BF16, F16, F32}, new DType[] {F32, BF16, F16}, F32),
+    };
+
+    /** The inputs of one range, each encoded in its dtype at element offset {@code from}. */
+    private record Encoded(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher) {
     }
 
     @Test
@@ -32,7 +71,7 @@ class DirectKernelTest {
         int accepted = 0;
         int hbarZero = 0;
         try (Arena arena = Arena.ofConfined()) {
-            for (DType type : new DType[] {DType.BF16, DType.F32}) {
+            for (Layout type : LAYOUTS) {
                 for (int models = 1; models <= 5; models++) {
                     for (int n : SIZES) {
                         for (long from : new long[] {0, 3, 16}) {
@@ -47,14 +86,14 @@ class DirectKernelTest {
                             }
                             Encoded in = encode(arena, type, d, from, n);
                             for (boolean withBaseFisher : new boolean[] {true, false}) {
-                                MemorySegment h0 = withBaseFisher ? in.baseFisher : null;
+                                Kernels.Operand h0 = withBaseFisher ? in.baseFisher : null;
                                 MemorySegment expected = general(arena, type, p, in, h0, d, from, n);
                                 for (Kernels k : Implementations.all()) {
                                     String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from
                                             + " H0=" + withBaseFisher;
-                                    MemorySegment out = sentinel(arena, type, from, n);
-                                    assertTrue(k.gradientMatchingDirect(p, type, in.base, h0, in.x, in.fisher, out, from, n),
-                                            what + ": refused a finite range");
+                                    MemorySegment out = sentinel(arena, type.out, from, n);
+                                    assertTrue(k.gradientMatchingDirect(p, in.base, h0, in.x, in.fisher,
+                                            new Kernels.Operand(out, type.out), from, n), what + ": refused a finite range");
                                     assertSameBytes(expected, out, what);
                                     accepted++;
                                 }
@@ -64,7 +103,7 @@ class DirectKernelTest {
                 }
             }
         }
-        assertTrue(accepted > 1000);
+        assertTrue(accepted > 10_000);
         assertTrue(hbarZero > 100, "the task-arithmetic fallback was exercised " + hbarZero + " times");
     }
 
@@ -83,9 +122,9 @@ class DirectKernelTest {
     @Test
     void refusesRangesTheGeneralPathMustReportOrFallBackOn() {
         String[] faults = {"NaN model", "infinite base", "NaN base Fisher", "infinite Fisher", "negative Fisher",
-            "-0.0 Fisher"};
+            "-0.0 Fisher", "beyond the output"};
         try (Arena arena = Arena.ofConfined()) {
-            for (DType type : new DType[] {DType.BF16, DType.F32}) {
+            for (Layout type : LAYOUTS) {
                 for (int n : new int[] {1, 15, 16, 17, 64, 300}) {
                     for (String fault : faults) {
                         SplittableRandom rnd = new SplittableRandom(n * 7L + fault.length());
@@ -93,15 +132,68 @@ class DirectKernelTest {
                         GradientMatching p = new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, false, 1f);
                         for (int at : new int[] {0, n / 2, n - 1}) { // in the vector body and in the tail
                             MethodData e = copy(d);
-                            inject(e, fault, at);
+                            if (!inject(e, fault, at, type)) {
+                                continue;
+                            }
                             Encoded in = encode(arena, type, e, 0, n);
+                            MemorySegment expected = general(arena, type, p, in, in.baseFisher, e, 0, n);
                             for (Kernels k : Implementations.all()) {
-                                MemorySegment out = sentinel(arena, type, 0, n);
-                                assertFalse(k.gradientMatchingDirect(p, type, in.base, in.baseFisher, in.x, in.fisher, out, 0, n),
+                                MemorySegment out = sentinel(arena, type.out, 0, n);
+                                assertFalse(k.gradientMatchingDirect(p, in.base, in.baseFisher, in.x, in.fisher,
+                                        new Kernels.Operand(out, type.out), 0, n),
                                         k.name() + " " + type + " n=" + n + " accepted a range with a " + fault + " at " + at);
+                            }
+                            if (fault.equals("beyond the output")) { // what the general path then counts
+                                float[] theta = new float[n];
+                                SCALAR.decode(type.out, expected, 0, theta, n);
+                                assertTrue(Float.isInfinite(theta[at]), type + ": " + theta[at]);
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * F16 output: results across F16's subnormals and normals up to its largest value, half of
+     * them exactly halfway between two F16 values (ties go to even), and results that round to
+     * F16's smallest normal or round up into the next binade.
+     */
+    @Test
+    void roundsToF16AsTheGeneralPathDoes() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (int n : new int[] {16, 49, 300, 4097}) {
+                SplittableRandom rnd = new SplittableRandom(n);
+                MethodData d = MethodData.random(rnd, 1, n, false, false);
+                for (int i = 0; i < n; i++) {
+                    // exponents -30 to 15: below F16's smallest subnormal (2^-24) up to its largest binade
+                    int e = 127 - 30 + rnd.nextInt(46);
+                    int mantissa = rnd.nextInt(0x80_0000);
+                    if (rnd.nextBoolean()) {
+                        mantissa = mantissa & ~0x1FFF | 0x1000; // a tie for the normals' 13 dropped bits
+                    }
+                    float v = Float.intBitsToFloat(e << 23 | mantissa);
+                    d.x[0][i] = Math.min(rnd.nextBoolean() ? v : -v, 65504f);
+                    d.base[i] = 0f;
+                }
+                d.x[0][0] = Math.nextDown(0x1p-14f); // rounds up to the smallest normal
+                d.x[0][1] = 65519f; // rounds down to the largest finite value
+                // one model, delta0 = 0, no base Fisher, and a Fisher of 1: theta = (s·1·a·x) / (s·1·a), exactly x
+                java.util.Arrays.fill(d.fisher[0], 1f);
+                GradientMatching p = new GradientMatching(new float[] {1f}, new float[] {1f}, 1f, 0f, false, 1f);
+                Layout type = new Layout(F32, F32, new DType[] {F32}, new DType[] {F32}, F16);
+                Encoded in = encode(arena, type, d, 0, n);
+                MemorySegment expected = general(arena, type, p, in, null, d, 0, n);
+                for (int i = 0; i < n; i++) {
+                    assertEquals(Float.floatToFloat16(d.x[0][i]), expected.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i),
+                            "the general path at " + i + ": " + d.x[0][i]);
+                }
+                for (Kernels k : Implementations.all()) {
+                    MemorySegment out = sentinel(arena, F16, 0, n);
+                    assertTrue(k.gradientMatchingDirect(p, in.base, null, in.x, in.fisher, new Kernels.Operand(out, F16), 0, n),
+                            k.name() + " n=" + n);
+                    assertSameBytes(expected, out, k.name() + " n=" + n);
                 }
             }
         }
@@ -111,20 +203,24 @@ class DirectKernelTest {
     void leavesRemovalAndOtherDtypesToTheGeneralPath() {
         try (Arena arena = Arena.ofConfined()) {
             MethodData d = MethodData.random(new SplittableRandom(5), 2, 64, false, false);
-            Encoded bf16 = encode(arena, DType.BF16, d, 0, 64);
-            Encoded f16 = encode(arena, DType.F16, d, 0, 64);
+            Layout bf16 = Layout.all(BF16);
+            Encoded in = encode(arena, bf16, d, 0, 64);
+            Encoded f64 = encode(arena, Layout.all(DType.F64), d, 0, 64);
             GradientMatching removal = new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, true, 0.1f);
             GradientMatching merge = new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, false, 1f);
             for (Kernels k : Implementations.all()) {
-                assertFalse(k.gradientMatchingDirect(removal, DType.BF16, bf16.base, bf16.baseFisher, bf16.x, bf16.fisher,
-                        sentinel(arena, DType.BF16, 0, 64), 0, 64), k.name() + " removal");
-                assertFalse(k.gradientMatchingDirect(merge, DType.F16, f16.base, f16.baseFisher, f16.x, f16.fisher,
-                        sentinel(arena, DType.F16, 0, 64), 0, 64), k.name() + " F16");
+                Kernels.Operand out = new Kernels.Operand(sentinel(arena, BF16, 0, 64), BF16);
+                assertFalse(k.gradientMatchingDirect(removal, in.base, in.baseFisher, in.x, in.fisher, out, 0, 64), k.name() + " removal");
+                assertFalse(k.gradientMatchingDirect(merge, in.base, f64.baseFisher, in.x, in.fisher, out, 0, 64), k.name() + " F64 H0");
+                assertFalse(k.gradientMatchingDirect(merge, in.base, in.baseFisher, in.x, f64.fisher, out, 0, 64), k.name() + " F64 H");
+                assertFalse(k.gradientMatchingDirect(merge, in.base, in.baseFisher, in.x, in.fisher,
+                        new Kernels.Operand(sentinel(arena, DType.F64, 0, 64), DType.F64), 0, 64), k.name() + " F64 out");
             }
         }
     }
 
-    private static void inject(MethodData d, String fault, int at) {
+    /** Puts the fault at element {@code at}; false where the layout cannot hold it. */
+    private static boolean inject(MethodData d, String fault, int at, Layout type) {
         switch (fault) {
             case "NaN model" -> d.x[1][at] = Float.NaN;
             case "infinite base" -> d.base[at] = Float.NEGATIVE_INFINITY;
@@ -132,8 +228,18 @@ class DirectKernelTest {
             case "infinite Fisher" -> d.fisher[2][at] = Float.POSITIVE_INFINITY;
             case "negative Fisher" -> d.fisher[0][at] = -1e-3f;
             case "-0.0 Fisher" -> d.fisher[1][at] = -0.0f;
+            case "beyond the output" -> { // finite inputs whose result F16 cannot hold (every model equal to the base: theta = the base)
+                if (type.out != F16 || type.base == F16 || type.x(0) == F16 || type.x(1) == F16 || type.x(2) == F16) {
+                    return false;
+                }
+                d.base[at] = 70_000f;
+                for (float[] xt : d.x) {
+                    xt[at] = 70_000f;
+                }
+            }
             default -> throw new IllegalArgumentException(fault);
         }
+        return true;
     }
 
     private static MethodData copy(MethodData d) {
@@ -147,42 +253,49 @@ class DirectKernelTest {
         return c;
     }
 
-    /** The general path over the encoded inputs, written at element offset {@code from} of a sentinel-filled segment. */
-    private static MemorySegment general(Arena arena, DType type, GradientMatching p, Encoded in, MemorySegment h0, MethodData d,
-                                         long from, int n) {
+    /**
+     * The general path over the encoded inputs (each decoded from its dtype), written in the
+     * output dtype at element offset {@code from} of a sentinel-filled segment.
+     */
+    private static MemorySegment general(Arena arena, Layout type, GradientMatching p, Encoded in, Kernels.Operand h0,
+                                         MethodData d, long from, int n) {
         int models = d.x.length;
-        long off = from * type.byteWidth();
-        float[] base = new float[n];
-        float[] baseFisher = new float[n];
-        float[][] x = new float[models][n];
-        float[][] fisher = new float[models][n];
-        SCALAR.decode(type, in.base, off, base, n);
-        if (h0 != null) {
-            SCALAR.decode(type, h0, off, baseFisher, n);
-        }
+        float[] base = decode(in.base, from, n);
+        float[][] x = new float[models][];
+        float[][] fisher = new float[models][];
         for (int t = 0; t < models; t++) {
-            SCALAR.decode(type, in.x[t], off, x[t], n);
-            SCALAR.decode(type, in.fisher[t], off, fisher[t], n);
+            x[t] = decode(in.x[t], from, n);
+            fisher[t] = decode(in.fisher[t], from, n);
         }
         float[] out = new float[n];
-        SCALAR.gradientMatching(p, base, h0 == null ? null : baseFisher, x, fisher, out, n);
-        MemorySegment expected = sentinel(arena, type, from, n);
-        SCALAR.encode(out, n, type, expected, off);
+        SCALAR.gradientMatching(p, base, h0 == null ? null : decode(h0, from, n), x, fisher, out, n);
+        MemorySegment expected = sentinel(arena, type.out, from, n);
+        SCALAR.encode(out, n, type.out, expected, from * type.out.byteWidth());
         return expected;
     }
 
-    private static Encoded encode(Arena arena, DType type, MethodData d, long from, int n) {
-        MemorySegment[] x = new MemorySegment[d.x.length];
-        MemorySegment[] fisher = new MemorySegment[d.x.length];
+    private static float[] decode(Kernels.Operand in, long from, int n) {
+        float[] v = new float[n];
+        SCALAR.decode(in.type(), in.data(), from * in.type().byteWidth(), v, n);
+        return v;
+    }
+
+    private static Encoded encode(Arena arena, Layout type, MethodData d, long from, int n) {
+        Kernels.Operand[] x = new Kernels.Operand[d.x.length];
+        Kernels.Operand[] fisher = new Kernels.Operand[d.x.length];
         for (int t = 0; t < x.length; t++) {
-            x[t] = encode(arena, type, d.x[t], from, n);
-            fisher[t] = encode(arena, type, d.fisher[t], from, n);
+            x[t] = encode(arena, type.x(t), d.x[t], from, n);
+            fisher[t] = encode(arena, type.fisher(t), d.fisher[t], from, n);
         }
-        return new Encoded(encode(arena, type, d.base, from, n), encode(arena, type, d.baseFisher, from, n), x, fisher);
+        return new Encoded(encode(arena, type.base, d.base, from, n), encode(arena, type.baseFisher, d.baseFisher, from, n), x, fisher);
+    }
+
+    private static Kernels.Operand encode(Arena arena, DType type, float[] values, long from, int n) {
+        return new Kernels.Operand(encodeValues(arena, type, values, from, n), type);
     }
 
     /** {@code values[0, n)} encoded at element offset {@code from}; elements around them hold other finite values. */
-    private static MemorySegment encode(Arena arena, DType type, float[] values, long from, int n) {
+    private static MemorySegment encodeValues(Arena arena, DType type, float[] values, long from, int n) {
         long elements = from + n + SLACK;
         MemorySegment s = arena.allocate(elements * type.byteWidth(), 8);
         float[] filler = new float[(int) elements];

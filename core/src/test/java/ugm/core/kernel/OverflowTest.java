@@ -344,9 +344,10 @@ class OverflowTest {
                                     String what = k.name() + " " + type + " scales " + java.util.Arrays.toString(scales) + " alphas "
                                             + java.util.Arrays.toString(alphas) + " s0 " + s0 + " delta0 " + delta0;
                                     MemorySegment out = arena.allocate((long) type.byteWidth() * n, 8);
-                                    boolean accepted = k.gradientMatchingDirect(p, type, encode(arena, type, stored.base, n),
-                                            encode(arena, type, stored.baseFisher, n), encodeAll(arena, type, stored.x, n),
-                                            encodeAll(arena, type, stored.fisher, n), out, 0, n);
+                                    boolean accepted = k.gradientMatchingDirect(p, operand(encode(arena, type, stored.base, n), type),
+                                            operand(encode(arena, type, stored.baseFisher, n), type),
+                                            operands(encodeAll(arena, type, stored.x, n), type),
+                                            operands(encodeAll(arena, type, stored.fisher, n), type), operand(out, type), 0, n);
                                     // an exponent of 0 (no bound fits these parameters) declines every range
                                     boolean possible = p.directValueExponent() > 0 && p.directFisherExponent() > 0;
                                     assertEquals(possible, accepted, what + ": exponents " + p.directValueExponent() + ", "
@@ -408,7 +409,20 @@ class OverflowTest {
             x[t] = encode(arena, type, d.x[t], n);
             h[t] = encode(arena, type, d.fisher[t], n);
         }
-        return k.gradientMatchingDirect(p, type, base, h0, x, h, arena.allocate((long) type.byteWidth() * n, 8), 0, n);
+        return k.gradientMatchingDirect(p, operand(base, type), operand(h0, type), operands(x, type), operands(h, type),
+                operand(arena.allocate((long) type.byteWidth() * n, 8), type), 0, n);
+    }
+
+    private static Kernels.Operand operand(MemorySegment s, DType type) {
+        return new Kernels.Operand(s, type);
+    }
+
+    private static Kernels.Operand[] operands(MemorySegment[] s, DType type) {
+        Kernels.Operand[] o = new Kernels.Operand[s.length];
+        for (int t = 0; t < s.length; t++) {
+            o[t] = operand(s[t], type);
+        }
+        return o;
     }
 
     private static MemorySegment encode(Arena arena, DType type, float[] values, int n) {

@@ -14,7 +14,7 @@ import ugm.core.kernel.Kernels;
 import ugm.core.kernel.WarmUp;
 
 /**
- * {@link WarmUp} compiles the BF16 direct vector kernel and says so only once it beats the
+ * {@link WarmUp} compiles the direct vector kernel and says so only once it beats the
  * scalar twin; a small merge then switches to it and writes the scalar twin's bytes. Checked in
  * a fresh JVM ({@link WarmUpProbe}): this one has run the kernels at every vector width, so its
  * compiled code is not what a real merge runs.

@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import ugm.core.DType;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.Kernels;
+import ugm.core.kernel.Kernels.Operand;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.Input;
@@ -16,8 +17,8 @@ import ugm.core.merge.TensorMerge;
  * gradient_matching, the paper's rule: {@code θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0)},
  * {@code P0 = δ0 + s0 H0}, {@code α_t = λ·w_t}, and the removal rule (docs/method.md), which also
  * applies to the tasks whose α_t is negative (see {@link GradientMatching}). Where every input and
- * the output share one dtype, BF16 or F32, and no task is subtracted, the tensor is merged in one
- * pass from the mappings by the direct kernel; the general path does the ranges it declines.
+ * the output is BF16, F16 or F32 (each its own) and no task is subtracted, the tensor is merged in
+ * one pass from the mappings by the direct kernel; the general path does the ranges it declines.
  */
 final class GradientMatchingMerge extends AbstractMergeMethod {
     GradientMatchingMerge() {
@@ -52,28 +53,32 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
 
     /**
      * The tensor's operands for {@link Kernels#gradientMatchingDirect}: gradient matching (not
-     * removal), every input and the output of one dtype, BF16 or F32; baseFisher may be null.
+     * removal), every input and the output BF16, F16 or F32 (each its own); baseFisher may be null.
      */
-    private record Direct(GradientMatching p, MemorySegment base, MemorySegment baseFisher, MemorySegment[] x,
-                          MemorySegment[] fisher) implements TensorMerge {
+    private record Direct(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher)
+            implements TensorMerge {
 
         static Direct of(TensorPlan t) {
             GradientMatching p = t.coefficients().gradientMatching();
-            if (t.action() != Action.MERGE || p.safeguard()) {
+            if (t.action() != Action.MERGE || p.safeguard() || !direct(t.output().dtype())) {
                 return null; // (a task subtracted: the general path clamps and counts)
             }
-            DType type = t.output().dtype();
-            if (type != DType.BF16 && type != DType.F32 || t.baseFisher() == null && !Float.isFinite(p.baseScale())) {
-                return null; // (without a base Fisher the kernel takes P0 = 0 * s0 + delta0)
-            }
             for (Input in : t.all()) {
-                if (in.dtype() != type) {
+                if (!direct(in.dtype())) {
                     return null;
                 }
             }
-            return new Direct(p, t.base().data(), t.baseFisher() == null ? null : t.baseFisher().data(),
-                    t.models().stream().map(Input::data).toArray(MemorySegment[]::new),
-                    t.fishers().stream().map(Input::data).toArray(MemorySegment[]::new));
+            return new Direct(p, operand(t.base()), t.baseFisher() == null ? null : operand(t.baseFisher()),
+                    t.models().stream().map(Direct::operand).toArray(Operand[]::new),
+                    t.fishers().stream().map(Direct::operand).toArray(Operand[]::new));
+        }
+
+        private static boolean direct(DType type) {
+            return type == DType.BF16 || type == DType.F16 || type == DType.F32;
+        }
+
+        private static Operand operand(Input in) {
+            return new Operand(in.data(), in.dtype());
         }
 
         @Override
@@ -84,7 +89,7 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
 
         @Override
         public boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
-            return k.gradientMatchingDirect(p, type, base, baseFisher, x, fisher, target, from, n);
+            return k.gradientMatchingDirect(p, base, baseFisher, x, fisher, new Operand(target, type), from, n);
         }
 
         @Override

@@ -23,6 +23,8 @@ import ugm.core.merge.methods.Method;
 import ugm.io.AdapterRef;
 import ugm.io.Checkpoint;
 import ugm.io.ModelConfig;
+import ugm.io.PermutedEmbeddings;
+import ugm.io.TokenizerMerge;
 
 /**
  * Turns a {@link MergeConfig} into a {@link MergeRequest}: opens the checkpoints (closed with
@@ -57,6 +59,8 @@ final class MergeSetup implements AutoCloseable {
     /** The tied weights the merge writes ({@link TiedWeights#written}). */
     private java.util.Set<String> tiedWritten = java.util.Set.of();
     private String architectureMismatch;
+    /** The inputs' views with the embeddings in the output vocabulary (a tokenizer source), closed with this object. */
+    private final List<PermutedEmbeddings> permuted = new ArrayList<>();
 
     MergeSetup(MergeConfig config) {
         this.config = config;
@@ -155,10 +159,21 @@ final class MergeSetup implements AutoCloseable {
         }
         tiedWritten = TiedWeights.written(inputs);
         warnTiedConfig();
-        TensorSource reference = base == null ? null : tied(base);
+        List<TensorSource> views = new ArrayList<>();
+        List<Path> paths = new ArrayList<>();
+        for (int i = 0; i < opened.size(); i++) {
+            views.add(tied(opened.get(i)));
+            paths.add(models.get(i).model().path());
+        }
+        if (base != null) {
+            views.add(tied(base));
+            paths.add(config.base().path());
+        }
+        views = inOutputVocabulary(paths, views, false);
+        TensorSource reference = base == null ? null : views.getLast();
         MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
-        for (Checkpoint c : opened) {
-            TensorSource model = tied(c);
+        for (int i = 0; i < opened.size(); i++) {
+            TensorSource model = views.get(i);
             reference = reference == null ? model : reference;
             b.model(model);
         }
@@ -166,6 +181,40 @@ final class MergeSetup implements AutoCloseable {
         this.position = position::t;
         count = models.size();
         return b;
+    }
+
+    /**
+     * With a tokenizer source, {@code views} (of the inputs at {@code paths}; null where an input has
+     * none, as a Fisher may be) with their embeddings' rows in the output vocabulary
+     * ({@link PermutedEmbeddings}); {@code views} as they are otherwise. With {@code fishers}, a default
+     * row that reads an input without a view is the mean of those of the inputs with one that have the token.
+     */
+    private List<TensorSource> inOutputVocabulary(List<Path> paths, List<TensorSource> views, boolean fishers) {
+        OutputFiles.Embeddings e = outputFiles.embeddings();
+        if (e == null) {
+            return views;
+        }
+        List<TensorSource> raw = new ArrayList<>(java.util.Collections.nCopies(e.inputs().size(), (TensorSource) null));
+        boolean[] given = new boolean[raw.size()];
+        for (int i = 0; i < views.size(); i++) {
+            int at = e.index(paths.get(i));
+            if (views.get(i) != null) {
+                raw.set(at, views.get(i));
+                given[at] = true;
+            }
+        }
+        TokenizerMerge.Plan plan = fishers ? e.plan().restrictedTo(given) : e.plan();
+        List<TensorSource> out = new ArrayList<>();
+        for (int i = 0; i < views.size(); i++) {
+            if (views.get(i) == null) {
+                out.add(null);
+                continue;
+            }
+            PermutedEmbeddings p = new PermutedEmbeddings(views.get(i), e.index(paths.get(i)), raw, plan, TiedWeights.embeddings());
+            permuted.add(p);
+            out.add(p.changes() ? p : views.get(i));
+        }
+        return out;
     }
 
     /**
@@ -373,6 +422,8 @@ final class MergeSetup implements AutoCloseable {
             }
             return;
         }
+        List<TensorSource> views = new ArrayList<>();
+        List<Path> paths = new ArrayList<>();
         for (MergeConfig.Model m : models) {
             Path f = AdapterRef.fisherFolder(m.model().path());
             if (m.fisher() == null && !Files.exists(f)) {
@@ -382,15 +433,24 @@ final class MergeSetup implements AutoCloseable {
             Checkpoint fisher = m.fisher() != null ? open(m.fisher(), "Fisher") : open(f, "Fisher");
             fisherSources.add(new FisherSource(m.model().toString(), m.fisher() != null ? m.fisher().toString() : f.toString()));
             modelFishers.add(fisher);
-            b.fisher(tied(fisher));
+            views.add(tied(fisher));
+            paths.add(m.model().path());
         }
         if (config.baseFisher() != null) {
             baseFisher = open(config.baseFisher(), "base Fisher");
         } else if (config.base() != null && Files.isDirectory(AdapterRef.fisherFolder(config.base().path()))) {
             baseFisher = open(AdapterRef.fisherFolder(config.base().path()), "base Fisher");
         }
+        if (config.base() != null) {
+            views.add(baseFisher == null ? null : tied(baseFisher));
+            paths.add(config.base().path());
+        }
+        views = inOutputVocabulary(paths, views, true);
+        for (int i = 0; i < models.size(); i++) {
+            b.fisher(views.get(i));
+        }
         if (baseFisher != null) {
-            b.baseFisher(tied(baseFisher));
+            b.baseFisher(views.getLast());
             fisherSources.add(new FisherSource(config.base() == null ? "the base" : config.base().toString(),
                     config.baseFisher() != null ? config.baseFisher().toString() : baseFisher.path().toString()));
         }
@@ -643,6 +703,7 @@ final class MergeSetup implements AutoCloseable {
 
     @Override
     public void close() {
+        permuted.forEach(PermutedEmbeddings::close);
         open.forEach(Checkpoint::close);
     }
 }

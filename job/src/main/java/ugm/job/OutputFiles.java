@@ -167,7 +167,9 @@ final class OutputFiles {
         }
         Map<String, ObjectNode> rewritten = new LinkedHashMap<>();
         if (chatTemplate != null && tokenizer.has(TOKENIZER_CONFIG)) {
-            rewritten.put(TOKENIZER_CONFIG, object(tokenizer, TOKENIZER_CONFIG)).remove("chat_template");
+            ObjectNode cfg = object(tokenizer, TOKENIZER_CONFIG);
+            cfg.remove("chat_template");
+            rewritten.put(TOKENIZER_CONFIG, cfg);
         }
         if (embeddings != null && !embeddings.output().unchanged()) {
             for (String name : List.of(TOKENIZER_JSON, TOKENIZER_CONFIG, ADDED_TOKENS)) {

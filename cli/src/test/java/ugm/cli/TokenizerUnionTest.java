@@ -561,4 +561,58 @@ class TokenizerUnionTest {
                 UgmException.Kind.INVALID_INPUT);
         assertTrue(msg.endsWith("writes those only into a tokenizer.json (a fast tokenizer); " + base + " has none"), msg);
     }
+
+    static final Vocab SIX = new Vocab(List.of("a", "b", "c", "d"), SPECIAL, 6);
+    static final Vocab TEN = new Vocab(List.of("a", "b", "c", "d", "e", "f", "g", "h"), SPECIAL, 10);
+
+    @Test
+    void withoutATokenizerSourceLinearMergesTheRowsAllModelsHave() throws IOException {
+        model("small", 0, SIX);
+        model("large", 1, TEN);
+        Path out = tmp.resolve("out");
+        MergeJob job = merge("merge_method: linear\nmodels:\n  - model: large\n  - model: small\n", out);
+        for (String t : List.of(EMBED, HEAD)) {
+            float[] got = read(out, t);
+            assertEquals(6 * COLS, got.length, t);
+            for (int r = 0; r < 6; r++) {
+                for (int c = 0; c < COLS; c++) {
+                    assertEquals((float) ((value(0, t, r, c) + (double) value(1, t, r, c)) / 2), got[r * COLS + c], t);
+                }
+            }
+            assertTrue(job.warnings().contains("tensor '" + t + "' has 6 to 10 rows in the inputs: the first 6 rows, which all have,"
+                    + " are merged (as mergekit takes the common submatrix of embeddings of different sizes)"), job.warnings().toString());
+        }
+    }
+
+    @Test
+    void withoutATokenizerSourceTaskArithmeticCutsTheModelsToTheBasesRows() throws IOException {
+        model("small", 0, SIX);
+        model("large", 1, TEN);
+        Path out = tmp.resolve("out");
+        MergeJob job = merge("merge_method: task_arithmetic\nbase_model: small\nmodels:\n  - model: large\n"
+                + "    parameters: {weight: 0.5}\n", out);
+        for (String t : List.of(EMBED, HEAD)) {
+            float[] got = read(out, t);
+            assertEquals(6 * COLS, got.length, t);
+            for (int r = 0; r < 6; r++) {
+                for (int c = 0; c < COLS; c++) {
+                    double b = value(0, t, r, c);
+                    assertEquals((float) (b + 0.5 * (value(1, t, r, c) - b)), got[r * COLS + c], t);
+                }
+            }
+            assertTrue(job.warnings().contains("tensor '" + t + "' has 6 to 10 rows in the inputs: each model's is cut to the base's 6"
+                    + " rows (as mergekit's task_arithmetic does with embeddings of different sizes)"), job.warnings().toString());
+        }
+        String smaller = refused("merge_method: task_arithmetic\nbase_model: large\nmodels:\n  - model: small\n",
+                UgmException.Kind.INVALID_INPUT);
+        assertTrue(smaller.startsWith("tensor 'lm_head.weight' has 6 rows in ") && smaller.contains("fewer than the base's 10")
+                && smaller.endsWith("cannot grow them; give a tokenizer source (tokenizer_source: base) to rebuild them"), smaller);
+        // Another method: the shapes must agree, as before.
+        Path cfg = Files.writeString(tmp.resolve("nearswap.yml"), Configs.absolute(
+                "merge_method: nearswap\nbase_model: large\nmodels:\n  - model: small\n", tmp));
+        Run r = Run.of("merge", cfg.toString(), tmp.resolve("refused").toString());
+        assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
+        assertTrue(r.err().contains("has shape [6, 3] in ") && r.err().contains("[10, 3]"), r::toString);
+        assertFalse(Files.exists(tmp.resolve("refused")));
+    }
 }

@@ -61,6 +61,8 @@ final class MergeSetup implements AutoCloseable {
     private String architectureMismatch;
     /** The inputs' views with the embeddings in the output vocabulary (a tokenizer source), closed with this object. */
     private final List<PermutedEmbeddings> permuted = new ArrayList<>();
+    /** Without a tokenizer source, the rows the embeddings of different sizes are cut to ({@link EmbeddingRows}). */
+    private Map<String, Long> embeddingRows = Map.of();
 
     MergeSetup(MergeConfig config) {
         this.config = config;
@@ -170,6 +172,10 @@ final class MergeSetup implements AutoCloseable {
             paths.add(config.base().path());
         }
         views = inOutputVocabulary(paths, views, false);
+        if (outputFiles.embeddings() == null) {
+            embeddingRows = EmbeddingRows.rows(views, base != null, method, warnings);
+            views = views.stream().map(v -> EmbeddingRows.view(v, embeddingRows)).toList();
+        }
         TensorSource reference = base == null ? null : views.getLast();
         MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
         for (int i = 0; i < opened.size(); i++) {
@@ -433,7 +439,7 @@ final class MergeSetup implements AutoCloseable {
             Checkpoint fisher = m.fisher() != null ? open(m.fisher(), "Fisher") : open(f, "Fisher");
             fisherSources.add(new FisherSource(m.model().toString(), m.fisher() != null ? m.fisher().toString() : f.toString()));
             modelFishers.add(fisher);
-            views.add(tied(fisher));
+            views.add(EmbeddingRows.view(tied(fisher), embeddingRows));
             paths.add(m.model().path());
         }
         if (config.baseFisher() != null) {
@@ -442,7 +448,7 @@ final class MergeSetup implements AutoCloseable {
             baseFisher = open(AdapterRef.fisherFolder(config.base().path()), "base Fisher");
         }
         if (config.base() != null) {
-            views.add(baseFisher == null ? null : tied(baseFisher));
+            views.add(baseFisher == null ? null : EmbeddingRows.view(tied(baseFisher), embeddingRows));
             paths.add(config.base().path());
         }
         views = inOutputVocabulary(paths, views, true);
@@ -450,7 +456,7 @@ final class MergeSetup implements AutoCloseable {
             b.fisher(views.get(i));
         }
         if (baseFisher != null) {
-            b.baseFisher(views.getLast());
+            b.baseFisher(config.base() != null ? views.getLast() : EmbeddingRows.view(tied(baseFisher), embeddingRows));
             fisherSources.add(new FisherSource(config.base() == null ? "the base" : config.base().toString(),
                     config.baseFisher() != null ? config.baseFisher().toString() : baseFisher.path().toString()));
         }

@@ -477,6 +477,12 @@ class TokenizerUnionTest {
         assertEquals(5, added.size());
         assertEquals("<new>", added.get(4).get("content").asText());
         assertEquals(8, added.get(4).get("id").asInt());
+        // ugm_config.yml says the same: merged again, it gives the same rows.
+        Path again = tmp.resolve("again");
+        merge(Files.readString(out.resolve("ugm_config.yml")), again);
+        for (String t : List.of(EMBED, HEAD)) {
+            assertArrayEquals(read(out, t), read(again, t), t);
+        }
     }
 
     /** Model i's own row of {@code token}. */

@@ -70,7 +70,7 @@ class TokenizerUnionTest {
             }
             c.put(t, new long[] {v.rows, COLS}, data);
         }
-        Path dir = c.put("model.norm.weight", m, m + 1).write(tmp.resolve(name));
+        Path dir = c.put("model.norm.weight", m, m + 1).put("model.layers.0.mlp.weight", m, 2 * m).write(tmp.resolve(name));
         ObjectNode config = JSON.createObjectNode().put("vocab_size", v.rows).put("torch_dtype", "float32");
         config.putArray("architectures").add("LlamaForCausalLM");
         Files.writeString(dir.resolve("config.json"), JSON.writeValueAsString(config));
@@ -108,7 +108,7 @@ class TokenizerUnionTest {
             }
             c.put(t, new long[] {rows, COLS}, data);
         }
-        return c.put("model.norm.weight", 1, 2).write(tmp.resolve(name));
+        return c.put("model.norm.weight", 1, 2).put("model.layers.0.mlp.weight", 1, 3).write(tmp.resolve(name));
     }
 
     static float fisherValue(int m, String tensor, int r, int c) {
@@ -620,5 +620,23 @@ class TokenizerUnionTest {
         assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
         assertTrue(r.err().contains("has shape [6, 3] in ") && r.err().contains("[10, 3]"), r::toString);
         assertFalse(Files.exists(tmp.resolve("refused")));
+    }
+
+    @Test
+    void slicesTakeATokenizerSourceOnlyWhereItChangesNoEmbeddings() throws IOException {
+        model("m1", 0, M1);
+        model("m1b", 1, M1);
+        model("m2", 2, M2);
+        String slices = "merge_method: linear\nslices:\n  - sources:\n      - model: m1\n        layer_range: [0, 1]\n"
+                + "      - model: %s\n        layer_range: [0, 1]\ntokenizer_source: union\n";
+        Path out = tmp.resolve("same");
+        merge(slices.formatted("m1b"), out);
+        float[] got = read(out, EMBED);
+        for (int i = 0; i < got.length; i++) {
+            assertEquals((float) ((value(0, EMBED, i / COLS, i % COLS) + (double) value(1, EMBED, i / COLS, i % COLS)) / 2), got[i]);
+        }
+        String m = refused(slices.formatted("m2"), UgmException.Kind.USAGE);
+        assertTrue(m.startsWith("tokenizer_source with slices is supported only when it changes no embeddings; ")
+                && m.endsWith("'s would be rebuilt for the output vocabulary, which ugm does not do for slices yet"), m);
     }
 }

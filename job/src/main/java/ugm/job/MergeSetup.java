@@ -257,6 +257,7 @@ final class MergeSetup implements AutoCloseable {
             views.put(e.getKey(), v);
             layerCounts.put(e.getKey(), layers);
         }
+        requireUnchangedEmbeddings(views);
         List<MergeConfig.Slice> slices = config.slices();
         int k = slices.size();
         Integer models = null;
@@ -328,6 +329,30 @@ final class MergeSetup implements AutoCloseable {
         position = stack::t;
         count = models;
         return b;
+    }
+
+    /**
+     * With a tokenizer source, a {@code slices:} merge is taken only where the output vocabulary
+     * is the chosen tokenizer's and changes no input's embeddings (rebuilding them for slices is not supported yet).
+     */
+    private void requireUnchangedEmbeddings(Map<Path, TensorSource> views) {
+        OutputFiles.Embeddings e = outputFiles.embeddings();
+        if (e == null) {
+            return;
+        }
+        for (Map.Entry<Path, TensorSource> v : views.entrySet()) {
+            int at = e.index(v.getKey());
+            if (at < 0) {
+                continue;
+            }
+            try (PermutedEmbeddings p = new PermutedEmbeddings(v.getValue(), at, List.of(), e.plan(), TiedWeights.embeddings())) {
+                if (p.changes() || !e.output().unchanged()) {
+                    throw new ConfigException((config.tokenizerSource() != null ? "tokenizer_source" : "tokenizer.source")
+                            + " with slices is supported only when it changes no embeddings; " + v.getKey()
+                            + "'s would be rebuilt for the output vocabulary, which ugm does not do for slices yet");
+                }
+            }
+        }
     }
 
     /**

@@ -105,9 +105,6 @@ final class OutputFiles {
         }
         Embeddings embeddings = null;
         if (source != null) {
-            if (!config.slices().isEmpty()) {
-                throw new ConfigException(key + " with slices is not supported yet: ugm rebuilds the embeddings of models: merges only");
-            }
             embeddings = embeddings(config, key, source, tokenizer, scans, warnings);
         }
         String template = config.chatTemplate() == null ? null : config.chatTemplate().equals(ChatTemplates.AUTO)

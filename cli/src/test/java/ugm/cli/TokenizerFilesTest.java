@@ -240,71 +240,80 @@ class TokenizerFilesTest {
     }
 
     @Test
-    void differingVocabulariesAreRefusedWithTheTokenThatDiffers() throws IOException {
+    void differingVocabulariesAreReorderedToTheChosenTokenizer() throws IOException {
         model("a");
         model("bb", List.of("<s>", "</s>", "a", "b", "c", "ab"), 6, null);
-        String union = refused("""
-                merge_method: linear
-                models:
-                  - model: a
-                  - model: bb
-                tokenizer_source: union
-                """, UgmException.Kind.USAGE);
-        assertTrue(union.endsWith("tokenizer_source: union is not supported yet when the vocabularies differ (token 'ab' is id 4 in "
-                + tmp.resolve("a") + ", 5 in " + tmp.resolve("bb") + ")"), union);
-        String base = refused("""
-                merge_method: linear
-                models:
-                  - model: a
-                  - model: bb
-                tokenizer:
-                  source: base
-                """, UgmException.Kind.USAGE);
-        assertTrue(base.contains("tokenizer.source: base: the vocabularies differ (token 'ab' is id 4 in ")
-                && base.endsWith("merging models with different vocabularies (reordering embeddings) is not supported yet"), base);
+        for (String source : List.of("tokenizer_source: union", "tokenizer:\n  source: base")) {
+            Path out = tmp.resolve("reordered");
+            merge("""
+                    merge_method: linear
+                    models:
+                      - model: a
+                      - model: bb
+                    """ + source + "\n", out, MergeJob.Options.defaults());
+            // a's ids: ab is 4 and c is 5, bb's the other way round; rows (model name length + element index)
+            float[] got = embeddings(out);
+            float[] expected = new float[12];
+            int[] bbRow = {0, 1, 2, 3, 5, 4};
+            for (int id = 0; id < 6; id++) {
+                for (int c = 0; c < 2; c++) {
+                    expected[id * 2 + c] = (float) ((1.0 + id * 2 + c) + (2.0 + bbRow[id] * 2 + c)) / 2;
+                }
+            }
+            assertArrayEquals(expected, got, source);
+            for (String f : TOKENIZER) {
+                assertArrayEquals(Files.readAllBytes(tmp.resolve("a").resolve(f)), Files.readAllBytes(out.resolve(f)), f);
+            }
+            Files.walk(out).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
         // without a tokenizer source the first model's tokenizer is copied as it is, as mergekit does
-        Path out = tmp.resolve("plain");
+        Path plain = tmp.resolve("plain");
         merge("""
                 merge_method: linear
                 models:
                   - model: a
                   - model: bb
-                """, out, MergeJob.Options.defaults());
-        assertEquals("a", json(out.resolve("tokenizer_config.json")).get("from").asText());
+                """, plain, MergeJob.Options.defaults());
+        assertEquals("a", json(plain.resolve("tokenizer_config.json")).get("from").asText());
+    }
+
+    static float[] embeddings(Path out) {
+        try (ugm.io.Checkpoint c = ugm.io.Checkpoint.open(out)) {
+            return TorchInputsTest.floats(c.data("model.embed_tokens.weight"));
+        }
     }
 
     @Test
-    void aTokenizerThatDoesNotFitTheEmbeddingsIsRefused() throws IOException {
-        // 6 tokens, 8 rows: mergekit would cut the embeddings to 6 rows
+    void aTokenizerSourceCutsTheEmbeddingsToItsTokensOrPadsThem() throws IOException {
+        // 6 tokens, 8 rows: mergekit cuts the embeddings to 6 rows, or pads them to a multiple
         model("a", VOCAB, 8, null);
         model("bb", VOCAB, 8, null);
-        String m = refused("""
-                merge_method: linear
-                models:
-                  - model: a
-                  - model: bb
-                tokenizer_source: base
-                """, UgmException.Kind.USAGE);
-        assertTrue(m.endsWith("tokenizer_source: the tokenizer of " + tmp.resolve("a") + " has 6 tokens (ids up to 5) but the"
-                + " embeddings have 8 rows (vocab_size in " + tmp.resolve("a/config.json")
-                + "); resizing the embeddings to a tokenizer is not supported yet"), m);
-    }
-
-    @Test
-    void padToMultipleOfIsTakenOnlyWhenItPadsNothing() throws IOException {
-        model("a");
-        model("bb");
-        String m = refused("""
-                merge_method: linear
-                models:
-                  - model: a
-                  - model: bb
-                tokenizer:
-                  source: base
-                  pad_to_multiple_of: 4
-                """, UgmException.Kind.USAGE);
-        assertTrue(m.endsWith("tokenizer.pad_to_multiple_of: 4 would pad the 6 embedding rows; resizing the embeddings"
-                + " is not supported yet"), m);
+        for (Integer pad : java.util.Arrays.asList(null, 4)) {
+            Path out = tmp.resolve("cut" + pad);
+            merge("""
+                    merge_method: linear
+                    models:
+                      - model: a
+                      - model: bb
+                    tokenizer:
+                      source: base
+                    """ + (pad == null ? "" : "  pad_to_multiple_of: " + pad + "\n"), out, MergeJob.Options.defaults());
+            int rows = pad == null ? 6 : 8;
+            float[] got = embeddings(out);
+            assertEquals(rows * 2, got.length);
+            for (int c = 0; c < 2; c++) {
+                double mean = 0;
+                for (int r = 0; r < 6; r++) {
+                    float v = (float) ((1.0 + r * 2 + c) + (2.0 + r * 2 + c)) / 2;
+                    assertEquals(v, got[r * 2 + c]);
+                    mean += v / 6.0;
+                }
+                for (int r = 6; r < rows; r++) {
+                    assertEquals((float) mean, got[r * 2 + c], 1e-6, "padding row " + r);
+                }
+            }
+            assertEquals(rows, json(out.resolve("config.json")).get("vocab_size").asInt());
+        }
     }
 
     @Test
@@ -407,8 +416,8 @@ class TokenizerFilesTest {
         assertTrue(configError(cfg).contains("chat_template '{{ short }}' is not a template name ugm knows nor a Jinja template"));
         cfg = config(models + "tokenizer_source: base\ntokenizer: {source: base}\n");
         assertEquals(cfg + ": give either 'tokenizer_source' or 'tokenizer', not both (as in mergekit)", configError(cfg));
-        cfg = config(models + "tokenizer:\n  source: base\n  tokens:\n    <|im_start|>: {source: a}\n");
-        assertEquals(cfg + ": tokenizer.tokens is not supported yet: ugm cannot set the embeddings of chosen tokens", configError(cfg));
+        cfg = config(models + "tokenizer:\n  source: base\n  tokens:\n    <|im_start|>: {source: a, forse: true}\n");
+        assertEquals(cfg + ": unknown key 'forse' in tokenizer.tokens.<|im_start|>; did you mean 'force'?", configError(cfg));
         cfg = config(models + "tokenizer: {sourse: base}\n");
         assertEquals(cfg + ": unknown key 'sourse' in tokenizer; did you mean 'source'?", configError(cfg));
         cfg = config(models + "tokenizer: {source: base, pad_to_multiple_of: 0}\n");
@@ -420,8 +429,8 @@ class TokenizerFilesTest {
             cfg = config("merge_method: linear\nmodels:\n" + first + "  - model: a\n  - model: bb\ntokenizer_source: " + source + "\n");
             Run r = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());
             assertEquals(ExitCodes.INVALID_INPUT, r.code(), r::toString);
-            assertEquals("ugm: tokenizer_source: " + (source.equals("base") ? "base: " : "") + bare + " has no tokenizer files",
-                    r.errLine());
+            assertEquals("ugm: tokenizer_source: " + (source.equals("base") ? "base: " : "") + bare + " has no tokenizer files"
+                    + " (tokenizer.json, vocab.json or vocab.txt)", r.errLine());
         }
         cfg = config(models + "tokenizer_source: nowhere\n");
         Run r = Run.of("merge", cfg.toString(), tmp.resolve("out").toString());

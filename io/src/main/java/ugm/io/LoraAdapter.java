@@ -1,14 +1,11 @@
 package ugm.io;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -18,7 +15,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import ugm.core.DType;
 import ugm.core.TensorInfo;
-import ugm.core.UgmException;
 import ugm.core.kernel.Kernels;
 
 /**
@@ -302,30 +298,8 @@ final class LoraAdapter implements AutoCloseable {
         return configIdentity == null || !configIdentity.equals(FileIdentity.of(config.file())) ? config.file().toString() : null;
     }
 
-    /** A new mapping of {@code bytes} zero bytes, backed by a temporary file (its blocks reserved) that is unlinked at once. */
     private MemorySegment allocate(long bytes) {
-        if (bytes == 0) {
-            return arena.allocate(0);
-        }
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile("ugm-lora-", ".tmp");
-            try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                DiskSpace.allocate(tmp, c, bytes); // a full disk is an error now, not a SIGBUS while writing
-                return c.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
-            }
-        } catch (IOException e) {
-            throw new UgmException(UgmException.Kind.IO, "cannot create a temporary file for an adapted tensor in "
-                    + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException e) {
-                    // the mapping works without the name; only the name is left behind
-                }
-            }
-        }
+        return DiskSpace.temporaryMapping(bytes, arena, "ugm-lora-", "an adapted tensor");
     }
 
     /** out = W + left·right, row by row, the product summed in double and rounded to W's dtype. */
@@ -400,7 +374,7 @@ final class LoraAdapter implements AutoCloseable {
     }
 
     /** Elements [from, from + n) of {@code type} in src as doubles into dst[0..n), through buf (BF16, F16, F32). */
-    private static void read(DType type, MemorySegment src, long from, int n, double[] dst, float[] buf) {
+    static void read(DType type, MemorySegment src, long from, int n, double[] dst, float[] buf) {
         for (int done = 0; done < n; done += buf.length) {
             int k = Math.min(buf.length, n - done);
             long at = from + done;
@@ -418,7 +392,7 @@ final class LoraAdapter implements AutoCloseable {
     }
 
     /** src[0..n) as {@code type} into elements [from, from + n) of dst, rounded to nearest even (through float but for F64). */
-    private static void write(DType type, double[] src, int n, MemorySegment dst, long from, float[] buf) {
+    static void write(DType type, double[] src, int n, MemorySegment dst, long from, float[] buf) {
         for (int done = 0; done < n; done += buf.length) {
             int k = Math.min(buf.length, n - done);
             long at = from + done;

@@ -19,7 +19,7 @@ import ugm.core.UgmException;
  * absent, or not of its type, is null. A key given twice counts once, the last time (as Python's
  * json module reads it).
  */
-public record ModelConfig(Path file, List<String> architectures, String modelType, Boolean tieWordEmbeddings) {
+public record ModelConfig(Path file, List<String> architectures, String modelType, Boolean tieWordEmbeddings, Integer vocabSize) {
 
     /**
      * The {@code config.json} of the model at {@code model}, or null when there is none (a
@@ -35,6 +35,8 @@ public record ModelConfig(Path file, List<String> architectures, String modelTyp
         List<String> architectures = null;
         String modelType = null;
         Boolean tie = null;
+        Integer vocabSize = null;
+        Integer textVocabSize = null;
         try (JsonParser p = ModelFiles.JSON.createParser(new InputStreamReader(Files.newInputStream(file), SafetensorsHeader.strictUtf8()))) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw invalid(file, "not a JSON object");
@@ -46,6 +48,8 @@ public record ModelConfig(Path file, List<String> architectures, String modelTyp
                     case "architectures" -> architectures = strings(p, value);
                     case "model_type" -> modelType = value == JsonToken.VALUE_STRING ? p.getText() : null;
                     case "tie_word_embeddings" -> tie = value.isBoolean() ? value == JsonToken.VALUE_TRUE : null;
+                    case "vocab_size" -> vocabSize = whole(p, value);
+                    case "text_config" -> textVocabSize = value == JsonToken.START_OBJECT ? nestedVocabSize(p) : skip(p);
                     default -> p.skipChildren();
                 }
             }
@@ -59,7 +63,35 @@ public record ModelConfig(Path file, List<String> architectures, String modelTyp
         } catch (IOException e) {
             throw Messages.io(file, "cannot read", e);
         }
-        return new ModelConfig(file, architectures, modelType, tie);
+        return new ModelConfig(file, architectures, modelType, tie, vocabSize != null ? vocabSize : textVocabSize);
+    }
+
+    /** A whole number that fits an int, else null. */
+    private static Integer whole(JsonParser p, JsonToken value) throws IOException {
+        if (value == JsonToken.VALUE_NUMBER_INT && p.getNumberType() == JsonParser.NumberType.INT) {
+            return p.getIntValue();
+        }
+        return skip(p);
+    }
+
+    private static Integer skip(JsonParser p) throws IOException {
+        p.skipChildren();
+        return null;
+    }
+
+    /** The vocab_size of the object the parser is at the start of (its last), else null. */
+    private static Integer nestedVocabSize(JsonParser p) throws IOException {
+        Integer v = null;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            boolean key = p.currentName().equals("vocab_size");
+            JsonToken value = p.nextToken();
+            if (key) {
+                v = whole(p, value);
+            } else {
+                p.skipChildren();
+            }
+        }
+        return v;
     }
 
     /** A list of strings, else null (after skipping the value). */

@@ -7,7 +7,9 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.CharacterCodingException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import ugm.core.UgmException;
 
@@ -71,6 +73,110 @@ public final class Vocabulary {
             throw Messages.io(files.folder().resolve(reading), "cannot read", e);
         }
         return vocab;
+    }
+
+    /**
+     * A token a tokenizer adds to its model's vocabulary, with the settings transformers' {@code AddedToken} has:
+     * whether it is special, matches only whole words, strips spaces on its left or right, and is matched after
+     * normalization.
+     */
+    public record Added(String content, int id, boolean special, boolean singleWord, boolean lstrip, boolean rstrip,
+                        boolean normalized) {
+
+        /** A token transformers' {@code add_tokens} adds from its text alone: not special, normalized. */
+        public static Added plain(String content, int id) {
+            return new Added(content, id, false, false, false, false, true);
+        }
+
+        /** The same token with another id. */
+        public Added withId(int newId) {
+            return new Added(content, newId, special, singleWord, lstrip, rstrip, normalized);
+        }
+
+        /** Whether both have the same settings, whatever their ids. */
+        public boolean sameSettings(Added o) {
+            return withId(o.id).equals(o);
+        }
+    }
+
+    /**
+     * The added tokens of the tokenizer among {@code files}, in the order of their ids: {@code tokenizer.json}'s
+     * {@code added_tokens}, else {@code tokenizer_config.json}'s {@code added_tokens_decoder}, else none. A setting
+     * not given takes transformers' default (not special, normalized unless special).
+     *
+     * @throws UgmException of kind INVALID_INPUT when the file is not valid
+     */
+    public static List<Added> addedTokens(ModelFiles files) {
+        String name = files.has("tokenizer.json") ? "tokenizer.json" : files.has("tokenizer_config.json")
+                ? "tokenizer_config.json" : null;
+        List<Added> out = new ArrayList<>();
+        if (name == null) {
+            return out;
+        }
+        try (JsonParser p = files.parser(name)) {
+            startObject(p, files, name);
+            String wanted = name.equals("tokenizer.json") ? "added_tokens" : "added_tokens_decoder";
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                boolean here = p.currentName().equals(wanted);
+                JsonToken value = p.nextToken();
+                if (!here || value != (name.equals("tokenizer.json") ? JsonToken.START_ARRAY : JsonToken.START_OBJECT)) {
+                    p.skipChildren();
+                    continue;
+                }
+                for (JsonToken t = p.nextToken(); t != JsonToken.END_ARRAY && t != JsonToken.END_OBJECT; t = p.nextToken()) {
+                    Integer id = null;
+                    if (t == JsonToken.FIELD_NAME) {
+                        id = addedId(files, name, p.currentName());
+                        t = p.nextToken();
+                    }
+                    if (t != JsonToken.START_OBJECT) {
+                        throw invalid(files, name, wanted + " holds " + t + " where a token's object belongs");
+                    }
+                    out.add(added(p, files, name, id));
+                }
+            }
+        } catch (JsonProcessingException e) {
+            throw invalid(files, name, "not valid JSON: " + SafetensorsHeader.jsonProblem(e));
+        } catch (CharacterCodingException e) {
+            throw invalid(files, name, "not valid UTF-8");
+        } catch (IOException e) {
+            throw Messages.io(files.folder().resolve(name), "cannot read", e);
+        }
+        out.sort(java.util.Comparator.comparingInt(Added::id));
+        return out;
+    }
+
+    /** The added token whose object the parser is at the start of; {@code id} when given outside it. */
+    private static Added added(JsonParser p, ModelFiles files, String name, Integer id) throws IOException {
+        String content = null;
+        Map<String, Boolean> flags = new java.util.HashMap<>();
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String f = p.currentName();
+            JsonToken v = p.nextToken();
+            if (f.equals("content") && v == JsonToken.VALUE_STRING) {
+                content = p.getText();
+            } else if (f.equals("id") && v == JsonToken.VALUE_NUMBER_INT) {
+                id = p.getIntValue();
+            } else if (v.isBoolean()) {
+                flags.put(f, v == JsonToken.VALUE_TRUE);
+            } else {
+                p.skipChildren();
+            }
+        }
+        if (content == null || id == null) {
+            throw invalid(files, name, "an added token has no content or id");
+        }
+        boolean special = flags.getOrDefault("special", false);
+        return new Added(content, id, special, flags.getOrDefault("single_word", false), flags.getOrDefault("lstrip", false),
+                flags.getOrDefault("rstrip", false), flags.getOrDefault("normalized", !special));
+    }
+
+    private static int addedId(ModelFiles files, String name, String key) {
+        try {
+            return Integer.parseInt(key);
+        } catch (NumberFormatException e) {
+            throw invalid(files, name, "added_tokens_decoder key '" + key + "' is not an id");
+        }
     }
 
     private static void fast(ModelFiles files, Map<String, Integer> vocab) throws IOException {

@@ -32,6 +32,15 @@ class ModelConfigTest {
         assertEquals("llama", c.modelType());
         assertEquals(Boolean.FALSE, c.tieWordEmbeddings());
         assertEquals("LlamaForCausalLM (model_type llama)", c.architecture());
+        assertNull(c.vocabSize());
+    }
+
+    @Test
+    void vocabSizeIsTheTopLevelOneElseTextConfigs() throws IOException {
+        assertEquals(32000, read("{\"text_config\": {\"vocab_size\": 7}, \"vocab_size\": 32000}").vocabSize());
+        assertEquals(7, read("{\"text_config\": {\"hidden\": {\"vocab_size\": 9}, \"vocab_size\": 7}}").vocabSize());
+        assertNull(read("{\"vocab_size\": 1.5, \"text_config\": [1]}").vocabSize());
+        assertNull(read("{\"vocab_size\": 99999999999}").vocabSize());
     }
 
     @Test
@@ -41,17 +50,17 @@ class ModelConfigTest {
         assertNull(c.architectures());
         assertNull(c.tieWordEmbeddings());
         assertEquals("model_type mistral", c.architecture());
-        assertEquals("A, B", new ModelConfig(tmp, List.of("A", "B"), null, null).architecture());
+        assertEquals("A, B", new ModelConfig(tmp, List.of("A", "B"), null, null, null).architecture());
         assertFalse(read("{\"hidden_size\": 2}").namesArchitecture());
     }
 
     @Test
     void architecturesCompareWhereBothGiveThem() throws IOException {
-        ModelConfig llama = new ModelConfig(tmp, List.of("LlamaForCausalLM"), "llama", null);
-        assertTrue(llama.sameArchitecture(new ModelConfig(tmp, List.of("LlamaForCausalLM"), null, null)));
-        assertTrue(llama.sameArchitecture(new ModelConfig(tmp, null, "llama", true)));
-        assertFalse(llama.sameArchitecture(new ModelConfig(tmp, List.of("MistralForCausalLM"), "llama", null)));
-        assertFalse(llama.sameArchitecture(new ModelConfig(tmp, List.of("LlamaForCausalLM"), "mistral", null)));
+        ModelConfig llama = new ModelConfig(tmp, List.of("LlamaForCausalLM"), "llama", null, null);
+        assertTrue(llama.sameArchitecture(new ModelConfig(tmp, List.of("LlamaForCausalLM"), null, null, null)));
+        assertTrue(llama.sameArchitecture(new ModelConfig(tmp, null, "llama", true, null)));
+        assertFalse(llama.sameArchitecture(new ModelConfig(tmp, List.of("MistralForCausalLM"), "llama", null, null)));
+        assertFalse(llama.sameArchitecture(new ModelConfig(tmp, List.of("LlamaForCausalLM"), "mistral", null, null)));
     }
 
     @Test

@@ -23,6 +23,8 @@ import ugm.core.merge.methods.Method;
 import ugm.io.AdapterRef;
 import ugm.io.Checkpoint;
 import ugm.io.ModelConfig;
+import ugm.io.PermutedEmbeddings;
+import ugm.io.TokenizerMerge;
 
 /**
  * Turns a {@link MergeConfig} into a {@link MergeRequest}: opens the checkpoints (closed with
@@ -57,6 +59,10 @@ final class MergeSetup implements AutoCloseable {
     /** The tied weights the merge writes ({@link TiedWeights#written}). */
     private java.util.Set<String> tiedWritten = java.util.Set.of();
     private String architectureMismatch;
+    /** The inputs' views with the embeddings in the output vocabulary (a tokenizer source), closed with this object. */
+    private final List<PermutedEmbeddings> permuted = new ArrayList<>();
+    /** Without a tokenizer source, the rows the embeddings of different sizes are cut to ({@link EmbeddingRows}). */
+    private Map<String, Long> embeddingRows = Map.of();
 
     MergeSetup(MergeConfig config) {
         this.config = config;
@@ -155,10 +161,25 @@ final class MergeSetup implements AutoCloseable {
         }
         tiedWritten = TiedWeights.written(inputs);
         warnTiedConfig();
-        TensorSource reference = base == null ? null : tied(base);
+        List<TensorSource> views = new ArrayList<>();
+        List<Path> paths = new ArrayList<>();
+        for (int i = 0; i < opened.size(); i++) {
+            views.add(tied(opened.get(i)));
+            paths.add(models.get(i).model().path());
+        }
+        if (base != null) {
+            views.add(tied(base));
+            paths.add(config.base().path());
+        }
+        views = inOutputVocabulary(paths, views, false);
+        if (outputFiles.embeddings() == null) {
+            embeddingRows = EmbeddingRows.rows(views, base != null, method, warnings);
+            views = views.stream().map(v -> EmbeddingRows.view(v, embeddingRows)).toList();
+        }
+        TensorSource reference = base == null ? null : views.getLast();
         MergeRequest.Builder b = MergeRequest.builder(method).base(reference).threads(threads).outDtype(outDtype());
-        for (Checkpoint c : opened) {
-            TensorSource model = tied(c);
+        for (int i = 0; i < opened.size(); i++) {
+            TensorSource model = views.get(i);
             reference = reference == null ? model : reference;
             b.model(model);
         }
@@ -166,6 +187,40 @@ final class MergeSetup implements AutoCloseable {
         this.position = position::t;
         count = models.size();
         return b;
+    }
+
+    /**
+     * With a tokenizer source, {@code views} (of the inputs at {@code paths}; null where an input has
+     * none, as a Fisher may be) with their embeddings' rows in the output vocabulary
+     * ({@link PermutedEmbeddings}); {@code views} as they are otherwise. With {@code fishers}, a default
+     * row that reads an input without a view is the mean of those of the inputs with one that have the token.
+     */
+    private List<TensorSource> inOutputVocabulary(List<Path> paths, List<TensorSource> views, boolean fishers) {
+        OutputFiles.Embeddings e = outputFiles.embeddings();
+        if (e == null) {
+            return views;
+        }
+        List<TensorSource> raw = new ArrayList<>(java.util.Collections.nCopies(e.inputs().size(), (TensorSource) null));
+        boolean[] given = new boolean[raw.size()];
+        for (int i = 0; i < views.size(); i++) {
+            int at = e.index(paths.get(i));
+            if (views.get(i) != null) {
+                raw.set(at, views.get(i));
+                given[at] = true;
+            }
+        }
+        TokenizerMerge.Plan plan = fishers ? e.plan().restrictedTo(given) : e.plan();
+        List<TensorSource> out = new ArrayList<>();
+        for (int i = 0; i < views.size(); i++) {
+            if (views.get(i) == null) {
+                out.add(null);
+                continue;
+            }
+            PermutedEmbeddings p = new PermutedEmbeddings(views.get(i), e.index(paths.get(i)), raw, plan, TiedWeights.embeddings());
+            permuted.add(p);
+            out.add(p.changes() ? p : views.get(i));
+        }
+        return out;
     }
 
     /**
@@ -202,6 +257,7 @@ final class MergeSetup implements AutoCloseable {
             views.put(e.getKey(), v);
             layerCounts.put(e.getKey(), layers);
         }
+        requireUnchangedEmbeddings(views);
         List<MergeConfig.Slice> slices = config.slices();
         int k = slices.size();
         Integer models = null;
@@ -273,6 +329,30 @@ final class MergeSetup implements AutoCloseable {
         position = stack::t;
         count = models;
         return b;
+    }
+
+    /**
+     * With a tokenizer source, a {@code slices:} merge is taken only where the output vocabulary
+     * is the chosen tokenizer's and changes no input's embeddings (rebuilding them for slices is not supported yet).
+     */
+    private void requireUnchangedEmbeddings(Map<Path, TensorSource> views) {
+        OutputFiles.Embeddings e = outputFiles.embeddings();
+        if (e == null) {
+            return;
+        }
+        for (Map.Entry<Path, TensorSource> v : views.entrySet()) {
+            int at = e.index(v.getKey());
+            if (at < 0) {
+                continue;
+            }
+            try (PermutedEmbeddings p = new PermutedEmbeddings(v.getValue(), at, List.of(), e.plan(), TiedWeights.embeddings())) {
+                if (p.changes() || !e.output().unchanged()) {
+                    throw new ConfigException((config.tokenizerSource() != null ? "tokenizer_source" : "tokenizer.source")
+                            + " with slices is supported only when it changes no embeddings; " + v.getKey()
+                            + "'s would be rebuilt for the output vocabulary, which ugm does not do for slices yet");
+                }
+            }
+        }
     }
 
     /**
@@ -373,6 +453,8 @@ final class MergeSetup implements AutoCloseable {
             }
             return;
         }
+        List<TensorSource> views = new ArrayList<>();
+        List<Path> paths = new ArrayList<>();
         for (MergeConfig.Model m : models) {
             Path f = AdapterRef.fisherFolder(m.model().path());
             if (m.fisher() == null && !Files.exists(f)) {
@@ -382,15 +464,24 @@ final class MergeSetup implements AutoCloseable {
             Checkpoint fisher = m.fisher() != null ? open(m.fisher(), "Fisher") : open(f, "Fisher");
             fisherSources.add(new FisherSource(m.model().toString(), m.fisher() != null ? m.fisher().toString() : f.toString()));
             modelFishers.add(fisher);
-            b.fisher(tied(fisher));
+            views.add(EmbeddingRows.view(tied(fisher), embeddingRows));
+            paths.add(m.model().path());
         }
         if (config.baseFisher() != null) {
             baseFisher = open(config.baseFisher(), "base Fisher");
         } else if (config.base() != null && Files.isDirectory(AdapterRef.fisherFolder(config.base().path()))) {
             baseFisher = open(AdapterRef.fisherFolder(config.base().path()), "base Fisher");
         }
+        if (config.base() != null) {
+            views.add(baseFisher == null ? null : EmbeddingRows.view(tied(baseFisher), embeddingRows));
+            paths.add(config.base().path());
+        }
+        views = inOutputVocabulary(paths, views, true);
+        for (int i = 0; i < models.size(); i++) {
+            b.fisher(views.get(i));
+        }
         if (baseFisher != null) {
-            b.baseFisher(tied(baseFisher));
+            b.baseFisher(config.base() != null ? views.getLast() : EmbeddingRows.view(tied(baseFisher), embeddingRows));
             fisherSources.add(new FisherSource(config.base() == null ? "the base" : config.base().toString(),
                     config.baseFisher() != null ? config.baseFisher().toString() : baseFisher.path().toString()));
         }
@@ -644,6 +735,7 @@ final class MergeSetup implements AutoCloseable {
 
     @Override
     public void close() {
+        permuted.forEach(PermutedEmbeddings::close);
         open.forEach(Checkpoint::close);
     }
 }

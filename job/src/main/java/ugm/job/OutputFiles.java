@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -22,9 +21,12 @@ import java.util.Map;
 import java.util.Set;
 import ugm.core.DType;
 import ugm.core.UgmException;
+import ugm.io.ModelConfig;
 import ugm.io.ModelFiles;
 import ugm.io.OutputFolder;
+import ugm.io.TokenizerMerge;
 import ugm.io.Vocabulary;
+import ugm.job.config.ModelRef;
 import ugm.job.config.ChatTemplates;
 import ugm.job.config.ConfigException;
 import ugm.job.config.MergeConfig;
@@ -39,9 +41,10 @@ import ugm.job.config.MergeConfig.TokenizerSource;
  *       {@code torch_dtype} set to the output dtype;</li>
  *   <li>the tokenizer files ({@link ModelFiles#isTokenizerFile}) from the tokenizer source: the
  *       donor's, unless {@code tokenizer_source} (or {@code tokenizer.source}) names another
- *       model. With a tokenizer source, mergekit rebuilds the embeddings for the chosen tokenizer;
- *       ugm copies them only when that changes nothing: every model's vocabulary is the chosen
- *       tokenizer's, and it has exactly as many tokens as the embeddings have rows;</li>
+ *       model. With a tokenizer source the output vocabulary is built as mergekit builds it
+ *       ({@link TokenizerMerge}), its tokenizer written with the tokens it adds, config.json's
+ *       {@code vocab_size} set to its rows, and {@link #embeddings} tells the merge how to
+ *       rebuild each input's embeddings for it;</li>
  *   <li>{@code chat_template} replaces the tokenizer's template: written to
  *       {@code chat_template.jinja} and dropped from {@code tokenizer_config.json}, as
  *       transformers saves a tokenizer.</li>
@@ -61,9 +64,12 @@ final class OutputFiles {
     private final String requested;
     /** The output's layers for a {@code slices:} merge (config.json's layer count follows them), else null. */
     private final SliceStack stack;
+    /** The embeddings and vocabulary a tokenizer source gives, else null. */
+    private final Embeddings embeddings;
 
     private OutputFiles(ModelFiles donor, ModelFiles tokenizer, boolean built, String chatTemplate, List<Path> inputs,
-                        String requested, SliceStack stack) {
+                        String requested, SliceStack stack, Embeddings embeddings) {
+        this.embeddings = embeddings;
         this.stack = stack;
         this.donor = donor;
         this.tokenizer = tokenizer;
@@ -97,8 +103,9 @@ final class OutputFiles {
             tokenizer = scan(source.model().path(), scans);
             inputs.add(source.model().path());
         }
+        Embeddings embeddings = null;
         if (source != null) {
-            checkVocabularies(config, key, source, donor, tokenizer, scans);
+            embeddings = embeddings(config, key, source, tokenizer, scans, warnings);
         }
         String template = config.chatTemplate() == null ? null : config.chatTemplate().equals(ChatTemplates.AUTO)
                 ? mostCommonTemplate(config, scans) : ChatTemplates.text(config.chatTemplate());
@@ -108,7 +115,23 @@ final class OutputFiles {
             template = null;
         }
         return new OutputFiles(donor, tokenizer, source != null, template, List.copyOf(inputs), config.chatTemplate(),
-                config.slices().isEmpty() ? null : new SliceStack(config.slices()));
+                config.slices().isEmpty() ? null : new SliceStack(config.slices()), embeddings);
+    }
+
+    /**
+     * What a tokenizer source does to the embeddings: the inputs' model paths (the models, then the
+     * base) in the order of {@code plan}'s inputs, and the output vocabulary.
+     */
+    record Embeddings(List<Path> inputs, TokenizerMerge.Plan plan, TokenizerMerge.Output output) {
+        /** The index of the input at {@code path} in the plan. */
+        int index(Path path) {
+            return inputs.indexOf(path);
+        }
+    }
+
+    /** The embeddings and vocabulary a tokenizer source gives, else null. */
+    Embeddings embeddings() {
+        return embeddings;
     }
 
     /** The folders read besides the checkpoints (a tokenizer source that is not merged): the output must lie apart. */
@@ -131,32 +154,83 @@ final class OutputFiles {
     void writeTo(OutputFolder folder, DType outDtype, boolean copyTokenizer) {
         if (donor != null) {
             folder.copyModelFiles(donor.only(n -> !ModelFiles.isTokenizerFile(n)), outDtype);
-            if (stack != null && donor.has(CONFIG_JSON)) {
-                restack(folder);
+            if ((stack != null || embeddings != null) && donor.has(CONFIG_JSON)) {
+                adjustConfig(folder);
             }
         }
         if (!(copyTokenizer || built) || !hasTokenizer(tokenizer)) {
             return;
         }
-        if (chatTemplate == null) {
-            folder.copyModelFiles(tokenizer.only(ModelFiles::isTokenizerFile), null);
-            return;
-        }
-        folder.copyModelFiles(tokenizer.only(n -> ModelFiles.isTokenizerFile(n) && !n.equals(TOKENIZER_CONFIG)
-                && !n.startsWith("chat_template.")), null);
-        if (tokenizer.has(TOKENIZER_CONFIG)) {
+        Map<String, ObjectNode> rewritten = new LinkedHashMap<>();
+        if (chatTemplate != null && tokenizer.has(TOKENIZER_CONFIG)) {
             ObjectNode cfg = object(tokenizer, TOKENIZER_CONFIG);
             cfg.remove("chat_template");
+            rewritten.put(TOKENIZER_CONFIG, cfg);
+        }
+        if (embeddings != null && !embeddings.output().unchanged()) {
+            for (String name : List.of(TOKENIZER_JSON, TOKENIZER_CONFIG, ADDED_TOKENS)) {
+                if (tokenizer.has(name)) {
+                    rewritten.computeIfAbsent(name, n -> object(tokenizer, n));
+                    retoken(name, rewritten.get(name), embeddings.output());
+                }
+            }
+        }
+        folder.copyModelFiles(tokenizer.only(n -> ModelFiles.isTokenizerFile(n) && !rewritten.containsKey(n)
+                && !(chatTemplate != null && n.startsWith("chat_template."))), null);
+        rewritten.forEach((name, json) -> {
             try {
-                folder.writeFile(TOKENIZER_CONFIG, (JSON.writeValueAsString(cfg) + "\n").getBytes(StandardCharsets.UTF_8));
+                folder.writeFile(name, (JSON.writeValueAsString(json) + "\n").getBytes(StandardCharsets.UTF_8));
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
+        });
+        if (chatTemplate != null) {
+            folder.writeFile("chat_template.jinja", chatTemplate.getBytes(StandardCharsets.UTF_8));
         }
-        folder.writeFile("chat_template.jinja", chatTemplate.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The tokenizer file {@code name} with the added tokens of {@code output} in it and the dropped ones out, as
+     * transformers saves them: tokenizer.json's {@code added_tokens}, tokenizer_config.json's
+     * {@code added_tokens_decoder}, added_tokens.json's token-to-id map.
+     */
+    private static void retoken(String name, ObjectNode json, TokenizerMerge.Output output) {
+        Set<Integer> dropped = new java.util.HashSet<>();
+        output.dropped().forEach(a -> dropped.add(a.id()));
+        switch (name) {
+            case TOKENIZER_JSON -> {
+                com.fasterxml.jackson.databind.node.ArrayNode list = JSON.createArrayNode();
+                json.path("added_tokens").forEach(t -> {
+                    if (!dropped.contains(t.path("id").asInt(-1))) {
+                        list.add(t);
+                    }
+                });
+                for (Vocabulary.Added a : output.addedTokens()) {
+                    list.addObject().put("id", a.id()).put("content", a.content()).put("single_word", a.singleWord())
+                            .put("lstrip", a.lstrip()).put("rstrip", a.rstrip()).put("normalized", a.normalized())
+                            .put("special", a.special());
+                }
+                json.set("added_tokens", list);
+            }
+            case TOKENIZER_CONFIG -> {
+                ObjectNode decoder = json.path("added_tokens_decoder") instanceof ObjectNode o ? o : json.putObject("added_tokens_decoder");
+                dropped.forEach(id -> decoder.remove(Integer.toString(id)));
+                for (Vocabulary.Added a : output.addedTokens()) {
+                    decoder.putObject(Integer.toString(a.id())).put("content", a.content()).put("lstrip", a.lstrip())
+                            .put("normalized", a.normalized()).put("rstrip", a.rstrip()).put("single_word", a.singleWord())
+                            .put("special", a.special());
+                }
+            }
+            default -> {
+                output.dropped().forEach(a -> json.remove(a.content()));
+                output.addedTokens().forEach(a -> json.put(a.content(), a.id()));
+            }
+        }
     }
 
     private static final String TOKENIZER_CONFIG = "tokenizer_config.json";
+    private static final String TOKENIZER_JSON = "tokenizer.json";
+    private static final String ADDED_TOKENS = "added_tokens.json";
 
     /** mergekit's donor of the other files: the base, or with no base the first model. */
     private static Path donorFolder(MergeConfig config) {
@@ -182,86 +256,89 @@ final class OutputFiles {
     }
 
     /**
-     * The merge is mergekit's only when its embedding rebuild changes nothing: the chosen tokenizer
-     * has one token per row of the embeddings (ids 0 to vocab_size - 1: none stripped, none padded)
-     * and every model's vocabulary (its tokenizer's, or the donor's when it has none, as mergekit
-     * assumes) maps those tokens to the same ids. Then union is the base's tokenizer too.
+     * mergekit's tokenizer merge for {@code config}: each input's vocabulary (its own tokenizer's,
+     * or the base's, or with no base the first model's, when it has none, as mergekit assumes),
+     * bounded by its config.json's vocab_size; the output vocabulary the source gives; each input's rows.
      */
-    private static void checkVocabularies(MergeConfig config, String key, TokenizerSource source, ModelFiles donor,
-                                          ModelFiles tokenizer, Map<Path, ModelFiles> scans) {
-        Path donorDir = donorFolder(config);
-        Map<String, Integer> chosen = tokenizer == null ? null : Vocabulary.read(tokenizer);
-        Path chosenDir = tokenizer == null ? donorDir : tokenizer.folder();
-        if (chosen == null) {
-            throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": " + (source.kind() == TokenizerSource.Kind.MODEL
-                    ? "" : source + ": ") + chosenDir + " has no tokenizer files");
+    private static Embeddings embeddings(MergeConfig config, String key, TokenizerSource source, ModelFiles chosen,
+                                         Map<Path, ModelFiles> scans, List<String> warnings) {
+        Map<Path, ModelRef> distinct = new LinkedHashMap<>();
+        config.models().forEach(m -> distinct.putIfAbsent(m.model().path(), m.model()));
+        if (config.base() != null) {
+            distinct.putIfAbsent(config.base().path(), config.base());
         }
-        Integer rows = donor == null ? null : vocabSize(donor);
-        if (rows == null) {
-            throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": " + donorDir.resolve(CONFIG_JSON)
-                    + " gives no vocab_size, needed to check the tokenizer against the embeddings");
+        ModelRef baseRef = config.base() != null ? config.base() : config.models().get(0).model();
+        TokenizerMerge.Tokens base = tokens(baseRef, null, scans);
+        if (base == null) {
+            throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": " + source + ": " + baseRef.folder()
+                    + " has no tokenizer files (tokenizer.json, vocab.json or vocab.txt)");
         }
-        BitSet ids = new BitSet();
-        chosen.values().forEach(id -> ids.set(Math.max(0, Math.min(id, rows))));
-        if (chosen.size() != rows || ids.cardinality() != rows || ids.get(rows)) {
-            throw new ConfigException(key + ": the tokenizer of " + chosenDir + " has " + chosen.size() + " tokens (ids up to "
-                    + chosen.values().stream().mapToInt(Integer::intValue).max().orElse(-1) + ") but the embeddings have "
-                    + rows + " rows (vocab_size in " + donorDir.resolve(CONFIG_JSON)
-                    + "); resizing the embeddings to a tokenizer is not supported yet");
-        }
-        Integer pad = config.tokenizer() == null ? null : config.tokenizer().padToMultipleOf();
-        if (pad != null && rows % pad != 0) {
-            throw new ConfigException("tokenizer.pad_to_multiple_of: " + pad + " would pad the " + rows
-                    + " embedding rows; resizing the embeddings is not supported yet");
-        }
-        Map<String, Integer> fallback = donor == tokenizer ? chosen : Vocabulary.read(donor); // rows != null: donor is read
-        Set<Path> models = modelFolders(config);
-        for (Path m : models) {
-            Map<String, Integer> vocab = m.equals(chosenDir) ? chosen
-                    : Files.isDirectory(m) ? Vocabulary.read(scan(m, scans)) : null;
-            if (vocab == null) {
-                vocab = fallback != null ? fallback : chosen;
+        List<Path> paths = new ArrayList<>(distinct.keySet());
+        List<TokenizerMerge.Tokens> inputs = new ArrayList<>();
+        List<TokenizerMerge.Tokens> others = new ArrayList<>();
+        for (ModelRef r : distinct.values()) {
+            TokenizerMerge.Tokens own = r.path().equals(baseRef.path()) ? base : tokens(r, null, scans);
+            if (own != null && own != base) {
+                others.add(own);
             }
-            String difference = difference(chosen, chosenDir, vocab, m, rows);
-            if (difference != null) {
-                throw new ConfigException(key + ": " + source + (source.kind() == TokenizerSource.Kind.UNION
-                        ? " is not supported yet when the vocabularies differ (" + difference + ")"
-                        : ": the vocabularies differ (" + difference + "); merging models with different vocabularies"
-                        + " (reordering embeddings) is not supported yet"));
+            inputs.add(own != null ? own : tokens(r, base, scans));
+        }
+        TokenizerMerge.Tokens chosenTokens = null;
+        if (source.kind() == TokenizerSource.Kind.MODEL) {
+            chosenTokens = tokens(source.model(), null, scans);
+            if (chosenTokens == null) {
+                throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": " + chosen.folder()
+                        + " has no tokenizer files (tokenizer.json, vocab.json or vocab.txt)");
             }
         }
+        MergeConfig.Tokenizer block = config.tokenizer();
+        Map<String, MergeConfig.TokenEmbedding> entries = block == null ? Map.of() : block.tokens();
+        TokenizerMerge.Output output = TokenizerMerge.build(TokenizerMerge.Source.valueOf(source.kind().name()), base, others,
+                chosenTokens, List.copyOf(entries.keySet()), warnings::add);
+        Map<String, TokenizerMerge.Rule> rules = new LinkedHashMap<>();
+        entries.forEach((token, e) -> rules.put(token, rule(token, e, paths)));
+        int baseIndex = config.base() == null ? -1 : paths.indexOf(config.base().path());
+        TokenizerMerge.Plan plan = TokenizerMerge.plan(output.vocab(), inputs, baseIndex, rules,
+                block == null ? null : block.padToMultipleOf(), warnings::add);
+        ModelFiles out = source.kind() == TokenizerSource.Kind.MODEL ? chosen : scan(baseRef.folder(), scans);
+        if (!output.unchanged() && !out.has(TOKENIZER_JSON)) {
+            throw new UgmException(UgmException.Kind.INVALID_INPUT, key + ": the output tokenizer adds or drops tokens, and ugm"
+                    + " writes those only into a tokenizer.json (a fast tokenizer); " + out.folder() + " has none");
+        }
+        return new Embeddings(List.copyOf(paths), plan, output);
     }
 
-    /** One token that {@code a} and {@code b} (ids below {@code rows}) map differently, described; null when none. */
-    private static String difference(Map<String, Integer> a, Path aDir, Map<String, Integer> b, Path bDir, int rows) {
-        for (Map.Entry<String, Integer> e : a.entrySet()) {
-            Integer other = b.get(e.getKey());
-            if (other == null || other >= rows) {
-                return "token '" + e.getKey() + "' of " + aDir + " is not in " + bDir + "'s vocabulary";
-            }
-            if (!other.equals(e.getValue())) {
-                return "token '" + e.getKey() + "' is id " + e.getValue() + " in " + aDir + ", " + other + " in " + bDir;
-            }
+    /** The entry {@code tokenizer.tokens.<token>} as a rule on the inputs {@code paths}. */
+    private static TokenizerMerge.Rule rule(String token, MergeConfig.TokenEmbedding e, List<Path> paths) {
+        if (e.kind() == MergeConfig.TokenEmbedding.Kind.ZERO) {
+            return new TokenizerMerge.Rule.Zero(e.force());
         }
-        for (Map.Entry<String, Integer> e : b.entrySet()) {
-            if (e.getValue() < rows && !a.containsKey(e.getKey())) {
-                return "token '" + e.getKey() + "' of " + bDir + " is not in " + aDir + "'s vocabulary";
-            }
+        int input = paths.indexOf(e.model().path());
+        if (input < 0) {
+            throw new ConfigException("tokenizer.tokens." + token + ".source" + (e.kind() == MergeConfig.TokenEmbedding.Kind.MODEL
+                    ? "" : ".model") + ": " + e.model() + " is not one of the merged models (nor the base)");
         }
-        return null;
+        return e.kind() == MergeConfig.TokenEmbedding.Kind.MODEL ? new TokenizerMerge.Rule.FromInput(input, e.force())
+                : new TokenizerMerge.Rule.InputToken(input, e.token(), e.tokenId(), e.force());
     }
 
-    /** config.json's vocab_size (or text_config's, as multimodal configs have it); null when absent. */
-    private static Integer vocabSize(ModelFiles files) {
-        if (!files.has(CONFIG_JSON)) {
+    /**
+     * The vocabulary of the model {@code ref}: its tokenizer's, or {@code fallback}'s when given,
+     * bounded by its config.json's vocab_size (else the vocabulary's size); null when it has no
+     * tokenizer and no fallback is given.
+     */
+    private static TokenizerMerge.Tokens tokens(ModelRef ref, TokenizerMerge.Tokens fallback, Map<Path, ModelFiles> scans) {
+        Path dir = ref.folder();
+        ModelFiles files = Files.isDirectory(dir) ? scan(dir, scans) : null;
+        Map<String, Integer> vocab = files == null || fallback != null ? null : Vocabulary.read(files);
+        if (vocab == null && fallback == null) {
             return null;
         }
-        JsonNode cfg = object(files, CONFIG_JSON);
-        JsonNode v = cfg.get("vocab_size");
-        if ((v == null || !v.isIntegralNumber()) && cfg.get("text_config") != null) {
-            v = cfg.get("text_config").get("vocab_size");
-        }
-        return v != null && v.isIntegralNumber() && v.canConvertToInt() ? v.intValue() : null;
+        ModelConfig cfg = files == null ? null : ModelConfig.read(dir);
+        Map<String, Integer> v = vocab != null ? vocab : fallback.vocab();
+        List<Vocabulary.Added> added = vocab != null ? Vocabulary.addedTokens(files) : fallback.added();
+        int size = cfg != null && cfg.vocabSize() != null ? cfg.vocabSize() : v.size();
+        return new TokenizerMerge.Tokens(dir.toString(), v, added, size);
     }
 
     /**
@@ -323,12 +400,14 @@ final class OutputFiles {
     static final List<String> LAYER_COUNT_KEYS = List.of("num_hidden_layers", "n_layer", "num_layers", "n_layers");
 
     /**
-     * config.json as written, with the layer count set to the output's (the first of
+     * config.json as written, for a {@code slices:} merge with the layer count set to the output's (the first of
      * {@link #LAYER_COUNT_KEYS} it has, else {@code num_hidden_layers}, as mergekit sets its
      * architecture's key) and every top-level list of one entry per layer (a key naming
-     * {@code layer}, e.g. {@code layer_types}) resliced to follow the output's layers.
+     * {@code layer}, e.g. {@code layer_types}) resliced to follow the output's layers; with a tokenizer
+     * source, with {@code vocab_size} (top-level, or text_config's where only that one is given) the
+     * rows of the output's embeddings.
      */
-    private void restack(OutputFolder folder) {
+    private void adjustConfig(OutputFolder folder) {
         Path written = folder.temp().resolve(CONFIG_JSON);
         ObjectNode cfg;
         try {
@@ -336,6 +415,24 @@ final class OutputFiles {
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot read " + written + ": " + e.getMessage(), e);
         }
+        if (embeddings != null) {
+            ObjectNode text = cfg.path("text_config") instanceof ObjectNode o && o.has("vocab_size") && !cfg.has("vocab_size") ? o : cfg;
+            if (stack == null && text.path("vocab_size").asInt(-1) == embeddings.plan().rows()) {
+                return; // as copied
+            }
+            text.put("vocab_size", embeddings.plan().rows());
+        }
+        if (stack != null) {
+            restack(cfg);
+        }
+        try {
+            folder.writeFile(CONFIG_JSON, (JSON.writeValueAsString(cfg) + "\n").getBytes(StandardCharsets.UTF_8));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void restack(ObjectNode cfg) {
         String key = LAYER_COUNT_KEYS.stream().filter(k -> cfg.path(k).isIntegralNumber()).findFirst().orElse(LAYER_COUNT_KEYS.get(0));
         int before = cfg.path(key).asInt(-1);
         cfg.put(key, stack.layers());
@@ -348,11 +445,6 @@ final class OutputFiles {
                     out.add(l < list.size() ? list.get(l) : list.get(list.size() - 1));
                 }
             }
-        }
-        try {
-            folder.writeFile(CONFIG_JSON, (JSON.writeValueAsString(cfg) + "\n").getBytes(StandardCharsets.UTF_8));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
         }
     }
 

@@ -37,6 +37,13 @@ public final class TiedWeights {
     private TiedWeights() {
     }
 
+    /** The token embeddings and output heads among the names it knows (mergekit's {@code is_embed} weights). */
+    public static Set<String> embeddings() {
+        Set<String> all = new java.util.TreeSet<>(TIED.keySet());
+        TIED.values().forEach(all::addAll);
+        return all;
+    }
+
     /** The weights that may be tied which some of {@code inputs} hold themselves: the merge writes them. */
     public static Set<String> written(Collection<? extends TensorSource> inputs) {
         Set<String> out = new LinkedHashSet<>();

@@ -457,7 +457,7 @@ public final class ConfigParser {
         };
     }
 
-    /** mergekit's {@code tokenizer:} block: {@code source} (default union), {@code pad_to_multiple_of}; {@code tokens} refused. */
+    /** mergekit's {@code tokenizer:} block: {@code source} (default union), {@code tokens}, {@code pad_to_multiple_of}. */
     private MergeConfig.Tokenizer tokenizer(JsonNode node) {
         if (node == null || node.isNull()) {
             return null;
@@ -470,9 +470,16 @@ public final class ConfigParser {
                 throw new ConfigException("unknown key '" + e.getKey() + "' in tokenizer" + Suggest.hint(e.getKey(), TOKENIZER_KEYS));
             }
         }
-        JsonNode tokens = node.get("tokens");
-        if (tokens != null && !tokens.isNull() && !(tokens.isObject() && tokens.isEmpty())) {
-            throw new ConfigException("tokenizer.tokens is not supported yet: ugm cannot set the embeddings of chosen tokens");
+        Map<String, MergeConfig.TokenEmbedding> tokens = new java.util.LinkedHashMap<>();
+        JsonNode listed = node.get("tokens");
+        if (listed != null && !listed.isNull()) {
+            if (!listed.isObject()) {
+                throw new ConfigException("tokenizer.tokens must be a mapping of token to {source: ..., force: ...}, not "
+                        + Setting.describe(listed));
+            }
+            for (Map.Entry<String, JsonNode> e : listed.properties()) {
+                tokens.put(e.getKey(), tokenEmbedding(e.getValue(), "tokenizer.tokens." + e.getKey()));
+            }
         }
         JsonNode given = node.get("source");
         if (given != null && !given.isNull() && !given.isTextual()) {
@@ -487,7 +494,76 @@ public final class ConfigParser {
             }
             pad = p.intValue();
         }
-        return new MergeConfig.Tokenizer(source == null ? MergeConfig.TokenizerSource.UNION : source, pad);
+        return new MergeConfig.Tokenizer(source == null ? MergeConfig.TokenizerSource.UNION : source, tokens, pad);
+    }
+
+    private static final Set<String> TOKEN_KEYS = Set.of("source", "force");
+    private static final Set<String> TOKEN_SOURCE_KEYS = Set.of("kind", "model", "token", "token_id");
+
+    /**
+     * One entry of mergekit's {@code tokenizer.tokens}: {@code source} (a model; {@code {kind: zero}};
+     * {@code {kind: model_token, model: M, token: T}} or {@code token_id: N}) and {@code force}.
+     */
+    private MergeConfig.TokenEmbedding tokenEmbedding(JsonNode node, String where) {
+        if (!node.isObject()) {
+            throw new ConfigException(where + " must be a mapping like {source: MODEL}, not " + Setting.describe(node));
+        }
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            if (!TOKEN_KEYS.contains(e.getKey())) {
+                throw new ConfigException("unknown key '" + e.getKey() + "' in " + where + Suggest.hint(e.getKey(), TOKEN_KEYS));
+            }
+        }
+        JsonNode f = node.get("force");
+        if (f != null && !f.isNull() && !f.isBoolean()) {
+            throw new ConfigException(where + ".force must be true or false, not " + Setting.describe(f));
+        }
+        boolean force = f != null && f.asBoolean();
+        JsonNode src = node.get("source");
+        if (src == null || src.isNull()) {
+            throw new ConfigException(where + " has no source (a model, {kind: zero} or {kind: model_token, ...})");
+        }
+        if (src.isTextual()) {
+            return new MergeConfig.TokenEmbedding(MergeConfig.TokenEmbedding.Kind.MODEL, ref(node, "source", where + ".source"),
+                    null, null, force);
+        }
+        if (!src.isObject()) {
+            throw new ConfigException(where + ".source must be a model, {kind: zero} or {kind: model_token, ...}, not "
+                    + Setting.describe(src));
+        }
+        for (Map.Entry<String, JsonNode> e : src.properties()) {
+            if (!TOKEN_SOURCE_KEYS.contains(e.getKey())) {
+                throw new ConfigException("unknown key '" + e.getKey() + "' in " + where + ".source"
+                        + Suggest.hint(e.getKey(), TOKEN_SOURCE_KEYS));
+            }
+        }
+        String kind = src.path("kind").isTextual() ? src.get("kind").asText() : null;
+        if ("zero".equals(kind)) {
+            if (src.size() != 1) {
+                throw new ConfigException(where + ".source: {kind: zero} takes no other key");
+            }
+            return new MergeConfig.TokenEmbedding(MergeConfig.TokenEmbedding.Kind.ZERO, null, null, null, force);
+        }
+        if (!"model_token".equals(kind)) {
+            throw new ConfigException(where + ".source.kind must be zero or model_token, not " + Setting.describe(src.get("kind")));
+        }
+        if (!src.path("model").isTextual()) {
+            throw new ConfigException(where + ".source (model_token) needs model: the model whose row is taken");
+        }
+        JsonNode token = src.get("token");
+        JsonNode id = src.get("token_id");
+        boolean hasToken = token != null && !token.isNull();
+        boolean hasId = id != null && !id.isNull();
+        if (hasToken == hasId) {
+            throw new ConfigException(where + ".source (model_token) needs exactly one of token and token_id");
+        }
+        if (hasToken && !token.isTextual()) {
+            throw new ConfigException(where + ".source.token must be a token's text, not " + Setting.describe(token));
+        }
+        if (hasId && !(id.isIntegralNumber() && id.canConvertToInt() && id.intValue() >= 0)) {
+            throw new ConfigException(where + ".source.token_id must be a whole number of at least 0, not " + Setting.describe(id));
+        }
+        return new MergeConfig.TokenEmbedding(MergeConfig.TokenEmbedding.Kind.MODEL_TOKEN, ref(src, "model", where + ".source.model"),
+                hasToken ? token.asText() : null, hasId ? id.intValue() : null, force);
     }
 
     private MergeConfig.Model model(JsonNode node, String where) {
@@ -600,11 +676,16 @@ public final class ConfigParser {
     }
 
     private ModelRef ref(JsonNode node, String key) {
+        return ref(node, key, key);
+    }
+
+    /** The model {@code node.key} names; {@code where} names it in messages. */
+    private ModelRef ref(JsonNode node, String key, String where) {
         String s = text(node, key, false);
         try {
             return s == null ? null : ModelRef.resolve(s, dir, cache);
         } catch (ConfigException e) {
-            throw new ConfigException(key + ": " + e.getMessage());
+            throw new ConfigException(where + ": " + e.getMessage());
         }
     }
 }

@@ -54,10 +54,23 @@ public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, Lis
     }
 
     /**
-     * mergekit's {@code tokenizer:} block, as far as ugm takes it: {@code source} (mergekit's default
-     * is {@code union}) and {@code pad_to_multiple_of} (null: none). ugm refuses {@code tokens}.
+     * mergekit's {@code tokenizer:} block: {@code source} (mergekit's default is {@code union}),
+     * {@code tokens} (token to the embedding it gets, in the config's order) and
+     * {@code pad_to_multiple_of} (null: none).
      */
-    public record Tokenizer(TokenizerSource source, Integer padToMultipleOf) {
+    public record Tokenizer(TokenizerSource source, Map<String, TokenEmbedding> tokens, Integer padToMultipleOf) {
+        public Tokenizer {
+            tokens = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(tokens));
+        }
+    }
+
+    /**
+     * One entry of {@code tokenizer.tokens}: the token's embedding is {@code model}'s row of it
+     * ({@code MODEL}), zeros ({@code ZERO}), or {@code model}'s row of {@code token} or of id
+     * {@code tokenId} ({@code MODEL_TOKEN}); with {@code force}, in every model, even one that has the token.
+     */
+    public record TokenEmbedding(Kind kind, ModelRef model, String token, Integer tokenId, boolean force) {
+        public enum Kind { MODEL, ZERO, MODEL_TOKEN }
     }
 
     /** The tokenizer source in effect: {@code tokenizer_source}, else the block's, else null (the tokenizer copied as it is). */
@@ -204,6 +217,27 @@ public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, Lis
         if (tokenizer != null) {
             ObjectNode t = root.putObject("tokenizer");
             t.put("source", tokenizer.source().toString());
+            if (!tokenizer.tokens().isEmpty()) {
+                ObjectNode tokens = t.putObject("tokens");
+                tokenizer.tokens().forEach((token, e) -> {
+                    ObjectNode entry = tokens.putObject(token);
+                    switch (e.kind()) {
+                        case MODEL -> entry.put("source", e.model().toConfig());
+                        case ZERO -> entry.putObject("source").put("kind", "zero");
+                        case MODEL_TOKEN -> {
+                            ObjectNode src = entry.putObject("source").put("kind", "model_token").put("model", e.model().toConfig());
+                            if (e.token() != null) {
+                                src.put("token", e.token());
+                            } else {
+                                src.put("token_id", e.tokenId());
+                            }
+                        }
+                    }
+                    if (e.force()) {
+                        entry.put("force", true);
+                    }
+                });
+            }
             if (tokenizer.padToMultipleOf() != null) {
                 t.put("pad_to_multiple_of", tokenizer.padToMultipleOf());
             }

@@ -32,15 +32,13 @@ final class Pages {
     }
 
     /**
-     * Faults in the pages of the spans ({@code madvise(MADV_POPULATE_READ)}, Linux 5.14+), waiting
+     * Faults in the pages of [start, end) ({@code madvise(MADV_POPULATE_READ)}, Linux 5.14+), waiting
      * for the reads: the kernel's own read path, with its read-ahead and large pages, only ahead
-     * of the engine. A span beyond the end of its file (truncated underneath) gives an error
+     * of the engine. A range beyond the end of its file (truncated underneath) gives an error
      * instead of a signal; errors are ignored here (a hint: the pages are read when touched).
      */
-    static void populate(long[][] spans) {
-        for (long[] s : spans) {
-            advise(s[0], s[1], MADV_POPULATE_READ);
-        }
+    static void populate(long start, long end) {
+        advise(start, end, MADV_POPULATE_READ);
     }
 
     /** {@link #release(MemorySegment)} of each range, ranges that touch taken as one. */

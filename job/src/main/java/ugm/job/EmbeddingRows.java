@@ -31,7 +31,7 @@ final class EmbeddingRows {
      * The rows each embedding of {@code inputs} (the base last, when {@code hasBase}) is cut to,
      * by name, for {@code method}; empty when they agree. What the user should hear goes to {@code warnings}.
      *
-     * @throws UgmException of kind INVALID_INPUT when a model has fewer rows than the base where the base's count
+     * @throws UgmException of kind INVALID_INPUT when a model has fewer rows than the base and the method cuts to the base's rows
      */
     static Map<String, Long> rows(List<TensorSource> inputs, boolean hasBase, Method method, List<String> warnings) {
         Map<String, Long> cut = new LinkedHashMap<>();

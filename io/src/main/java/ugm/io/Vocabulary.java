@@ -208,23 +208,8 @@ public final class Vocabulary {
                     }
                 } else if (field.equals("added_tokens") && value == JsonToken.START_ARRAY) {
                     while (p.nextToken() == JsonToken.START_OBJECT) {
-                        String content = null;
-                        Integer id = null;
-                        while (p.nextToken() == JsonToken.FIELD_NAME) {
-                            String f = p.currentName();
-                            JsonToken v = p.nextToken();
-                            if (f.equals("content") && v == JsonToken.VALUE_STRING) {
-                                content = p.getText();
-                            } else if (f.equals("id") && v == JsonToken.VALUE_NUMBER_INT) {
-                                id = p.getIntValue();
-                            } else {
-                                p.skipChildren();
-                            }
-                        }
-                        if (content == null || id == null) {
-                            throw invalid(files, "tokenizer.json", "an entry of added_tokens has no content or id");
-                        }
-                        added.put(content, id);
+                        Added a = added(p, files, "tokenizer.json", null);
+                        added.put(a.content(), a.id());
                     }
                 } else {
                     p.skipChildren();

@@ -36,10 +36,7 @@ public final class Formulas {
 
     /** Linear (mergekit {@code linear}): sum_t w[t] * x[t][i]; in double where that overflows. */
     public static float linear(float[][] x, float[] w, int i) {
-        float acc = 0f;
-        for (int t = 0; t < x.length; t++) {
-            acc += w[t] * x[t][i];
-        }
+        float acc = linearFloat(x, w, i);
         if (Float.isFinite(acc) || !finite(x, i)) {
             return acc;
         }
@@ -48,6 +45,23 @@ public final class Formulas {
             careful += (double) w[t] * x[t][i];
         }
         return (float) careful;
+    }
+
+    /**
+     * The float formula of {@link #linear} alone, without its careful twin: not finite where it
+     * overflowed (or an input is not finite). The direct kernels compute this and decline there.
+     */
+    static float linearFloat(float[][] x, float[] w, int i) {
+        float acc = 0f;
+        for (int t = 0; t < x.length; t++) {
+            acc += w[t] * x[t][i];
+        }
+        return acc;
+    }
+
+    /** The float formula of {@link #taskArithmetic} alone (sign 1), without its careful twin, as {@link #linearFloat}. */
+    static float taskArithmeticFloat(float b, float[][] x, float[] a, int i) {
+        return taskArithmetic(b, x, a, 1f, i, null);
     }
 
     /** Task arithmetic: b + sum_t (sign * a[t]) * (x[t][i] - b); sign is 1, or -1 for removal; in double where that overflows. */

@@ -12,7 +12,7 @@ import ugm.core.DType;
  * and a one-shot run gets a single pass; so by default a run starts on the scalar kernels
  * (bit-identical, compiled in milliseconds) and switches ({@link Mode#SCALAR_FIRST}):
  * <ul>
- *   <li>the direct gradient-matching kernel, once the {@link WarmUp} given to the policy has
+ *   <li>a direct kernel ({@link DirectKernel}), once the {@link WarmUp} given to the policy has
  *       compiled it and measured it beating the scalar twin;</li>
  *   <li>every kernel, in a run that reads at least {@code probeAfterBytes}: one worker (the
  *       probe) does its share with the vector kernels in small timed calls, and once its time per
@@ -208,9 +208,12 @@ public final class KernelPolicy {
             return active;
         }
 
-        /** The kernels for a direct kernel call within a call on {@code kernels}: the vector ones once the warm-up says they are hot. */
-        public Kernels direct(Kernels kernels, DType type) {
-            if (kernels != run.vector && run.warmUp != null && run.warmUp.hot(type)) {
+        /**
+         * The kernels for a call of direct kernel {@code which}, writing {@code type}, within a call
+         * on {@code kernels}: the vector ones once the warm-up says that kernel is hot.
+         */
+        public Kernels direct(Kernels kernels, DirectKernel which, DType type) {
+            if (kernels != run.vector && run.warmUp != null && run.warmUp.hot(which, type)) {
                 if (!run.warmedUp) {
                     run.warmedUp = true;
                     run.switchNanos = System.nanoTime() - run.startNanos;

@@ -28,6 +28,9 @@ interface KernelSupport {
     boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                                    Kernels.Operand[] fisher, Kernels.Operand out, long from, int n);
 
+    /** Called only for operands of BF16, F16 or F32; {@code base} null for linear, else task arithmetic. */
+    boolean linearDirect(Kernels.Operand base, Kernels.Operand[] x, float[] w, Kernels.Operand out, long from, int n);
+
     void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n);
 
     void fisherWithBase(float[] base, float[] baseFisher, float s0, float[][] x, float[][] fisher, float[] a, float[] s,

@@ -117,8 +117,9 @@ public final class Kernels {
     }
 
     /**
-     * A tensor the direct kernel reads or writes: its mapping (element 0 at byte 0) and its dtype.
-     * {@link #gradientMatchingDirect} takes BF16, F16 and F32, each operand in its own.
+     * A tensor a direct kernel reads or writes: its mapping (element 0 at byte 0) and its dtype.
+     * The direct kernels ({@link #gradientMatchingDirect}, {@link #linearDirect},
+     * {@link #taskArithmeticDirect}) take BF16, F16 and F32, each operand in its own.
      */
     public record Operand(MemorySegment data, DType type) {
         public Operand {
@@ -167,6 +168,49 @@ public final class Kernels {
             }
         }
         return impl.gradientMatchingDirect(p, base, baseFisher, x, fisher, out, from, n);
+    }
+
+    /**
+     * Linear ({@link #linear}: out = sum_t w[t] * x[t]) in one pass from the mapped tensors straight
+     * into {@code out}, for elements {@code [from, from + n)}; each model and the output BF16, F16
+     * or F32, each its own. Returns false, leaving that range of {@code out} unspecified, where the
+     * general path (decode, checks, {@link #linear}, encode) must do the range instead: some
+     * operand is of another dtype, some input holds a NaN or an infinity (the general path counts
+     * them for the report), the float arithmetic overflowed (the general path computes the element
+     * in double), or some result is beyond the output dtype's range (F16: 65504; the general path
+     * counts it). Where it returns true, {@code out} holds exactly the bits the general path writes.
+     */
+    public boolean linearDirect(Operand[] x, float[] w, Operand out, long from, int n) {
+        return linearFamilyDirect(null, x, w, out, from, n);
+    }
+
+    /**
+     * Task arithmetic ({@link #taskArithmetic}: out = base + sum_t a[t] * (x[t] - base); the caller
+     * negates a for removal) in one pass from the mapped tensors straight into {@code out}, as
+     * {@link #linearDirect} does linear: the base too is BF16, F16 or F32, and is checked as the
+     * models are.
+     */
+    public boolean taskArithmeticDirect(Operand base, Operand[] x, float[] a, Operand out, long from, int n) {
+        Objects.requireNonNull(base, "base");
+        return linearFamilyDirect(base, x, a, out, from, n);
+    }
+
+    private boolean linearFamilyDirect(Operand base, Operand[] x, float[] w, Operand out, long from, int n) {
+        if (x.length != w.length) {
+            throw new IllegalArgumentException(x.length + " models but " + w.length + " coefficients");
+        }
+        if (from < 0 || n < 0) {
+            throw new IllegalArgumentException("range " + from + " + " + n);
+        }
+        if (base != null && !base.direct() || !out.direct()) {
+            return false;
+        }
+        for (Operand xt : x) {
+            if (!xt.direct()) {
+                return false;
+            }
+        }
+        return impl.linearDirect(base, x, w, out, from, n);
     }
 
     /**

@@ -185,6 +185,53 @@ final class ScalarKernels implements KernelSupport {
         return true;
     }
 
+    @Override
+    public boolean linearDirect(Kernels.Operand base, Kernels.Operand[] x, float[] w, Kernels.Operand out, long from, int n) {
+        return linearDirectRange(base, x, w, out, from, from + n);
+    }
+
+    /**
+     * Elements [from, to) of {@link Kernels#linearDirect} ({@code base} null) and
+     * {@link Kernels#taskArithmeticDirect} (operands of BF16, F16 or F32): the scalar twin, and the
+     * vector kernels' tail. Reads a block of every input, refuses the range where some value is
+     * NaN or infinite (the general path counts them), else computes the float formula
+     * ({@link Formulas#linearFloat}, {@link Formulas#taskArithmeticFloat}) and refuses the range
+     * where a result is not finite (the float arithmetic overflowed: the general path computes it
+     * in double) or beyond the output dtype's range (the general path counts it); else rounds into
+     * {@code out}. Where it accepts, the float formula is the general path's value: with finite
+     * inputs its careful twin steps in only where the float result is not finite.
+     */
+    static boolean linearDirectRange(Kernels.Operand base, Kernels.Operand[] x, float[] w, Kernels.Operand out, long from, long to) {
+        if (from >= to) {
+            return true;
+        }
+        int models = x.length;
+        int block = (int) Math.min(DIRECT_BLOCK, to - from);
+        float[] b = base == null ? null : new float[block];
+        float[][] xs = new float[models][block];
+        float[] theta = new float[block];
+        int big = big(255);
+        float limit = Codecs.largestEncodable(out.type());
+        for (long at = from; at < to; at += block) {
+            int n = (int) Math.min(block, to - at);
+            int flags = base == null ? 0 : load(base, at, n, b, false, big);
+            for (int t = 0; t < models; t++) {
+                flags |= load(x[t], at, n, xs[t], false, big);
+            }
+            if (flags < 0) {
+                return false;
+            }
+            for (int j = 0; j < n; j++) {
+                theta[j] = base == null ? Formulas.linearFloat(xs, w, j) : Formulas.taskArithmeticFloat(b[j], xs, w, j);
+            }
+            if (countBeyond(theta, 0, n, limit) > 0) {
+                return false;
+            }
+            Codecs.encode(theta, 0, n, out.type(), out.data(), at * out.type().byteWidth());
+        }
+        return true;
+    }
+
     /**
      * The constant that, added to a float's bits masked to the exponent ({@code bits & 0x7F80_0000}),
      * sets the sign bit exactly when the biased exponent is at least {@code exponent} (1 to 255; 0

@@ -638,6 +638,124 @@ abstract sealed class VectorKernels implements KernelSupport
         return f32;
     }
 
+
+    /*
+     * Linear and task arithmetic from the mappings: the same reading and writing as the
+     * gradient-matching direct kernel, and the same float operations in the same order as
+     * Formulas.linearFloat and taskArithmeticFloat, lane by lane.
+     *
+     * Only the output is checked, and that is enough. The formula is sums and products (and, with
+     * a base, differences) of the inputs and the coefficients, nothing else: no division, min,
+     * max or comparison. Once one operation's result is an infinity or NaN every later one is too
+     * (inf·c is ±inf, or NaN for c = 0; inf + finite is inf; inf − inf and anything with NaN is
+     * NaN), so a value cannot be absorbed on the way (unlike x / inf = 0 in gradient matching,
+     * which is why that kernel bounds its inputs beforehand). Hence: the result is not finite
+     * exactly where some input is NaN or infinite or the float arithmetic overflowed, and both are
+     * what the general path must handle (count the inputs; compute in double, where its float
+     * formula is not finite). BF16 and F32 infinities and NaNs are such inputs as they are read; an
+     * F16 one decodes here to a finite float from 2^16 (F16_SPECIAL_EXPONENT), beyond every finite
+     * F16 value, so F16 operands alone check their exponent as they are read.
+     */
+
+    @Override
+    public boolean linearDirect(Kernels.Operand base, Kernels.Operand[] x, float[] w, Kernels.Operand out, long from, int n) {
+        long end = from + n;
+        long done = directLinear(base, x, w, out, from, end);
+        return done >= 0 && ScalarKernels.linearDirectRange(base, x, w, out, done, end);
+    }
+
+    /** Elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
+    private long directLinear(Kernels.Operand base, Kernels.Operand[] x, float[] w, Kernels.Operand out, long from, long end) {
+        Species sp = species();
+        VectorSpecies<Integer> is = sp.i();
+        VectorSpecies<Short> hs = sp.halfShort();
+        if (hs == null && !allF32(base, x, out)) {
+            return from; // (64 bits: no 16-bit shape to widen from; the scalar twin does it all)
+        }
+        int step = is.length();
+        int models = x.length;
+        int big16 = ScalarKernels.big(F16_SPECIAL_EXPONENT);
+        int big255 = ScalarKernels.big(255);
+        FloatVector zero = FloatVector.zero(sp.f());
+        IntVector flags = IntVector.zero(is);
+        long i = from;
+        for (; i <= end - step; i += step) {
+            IntVector f = IntVector.zero(is);
+            FloatVector b = zero;
+            if (base != null) {
+                MemorySegment sb = base.data();
+                IntVector wb = switch (base.type()) {
+                    case F32 -> IntVector.fromMemorySegment(is, sb, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector v = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = v.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(v.and(0x8000_0000));
+                    }
+                };
+                if (base.type() == DType.F16) { // (an infinity or NaN: from 2^16)
+                    f = wb.and(0x7F80_0000).add(big16);
+                }
+                b = wb.reinterpretAsFloats();
+            }
+            FloatVector acc = zero;
+            for (int t = 0; t < models; t++) {
+                MemorySegment sx = x[t].data();
+                IntVector wx = switch (x[t].type()) {
+                    case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector v = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = v.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(v.and(0x8000_0000));
+                    }
+                };
+                if (x[t].type() == DType.F16) {
+                    f = f.or(wx.and(0x7F80_0000).add(big16));
+                }
+                FloatVector v = wx.reinterpretAsFloats();
+                acc = acc.add(base == null ? v.mul(w[t]) : v.sub(b).mul(w[t]));
+            }
+            FloatVector theta = base == null ? acc : b.add(acc);
+            // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
+            // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
+            // range is then given up (so a NaN need not be made quiet here)
+            IntVector e = theta.reinterpretAsInts();
+            f = f.or(e.and(0x7F80_0000).add(big255));
+            MemorySegment so = out.data();
+            switch (out.type()) {
+                case F32 -> e.intoMemorySegment(so, 4 * i, LE);
+                case BF16 -> {
+                    IntVector r = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
+                    f = f.or(r.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
+                    r.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * i, LE);
+                }
+                default -> { // F16
+                    IntVector abs = e.and(0x7FFF_FFFF);
+                    IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
+                    IntVector tiny = theta.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
+                    IntVector h = normal.blend(tiny, abs.compare(VectorOperators.LT, 0x3880_0000));
+                    f = f.or(h.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
+                    h.or(e.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
+                            .intoMemorySegment(so, 2 * i, LE);
+                }
+            }
+            flags = flags.or(f);
+        }
+        return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+    }
+
+    private static boolean allF32(Kernels.Operand base, Kernels.Operand[] x, Kernels.Operand out) {
+        boolean f32 = (base == null || base.type() == DType.F32) && out.type() == DType.F32;
+        for (Kernels.Operand xt : x) {
+            f32 &= xt.type() == DType.F32;
+        }
+        return f32;
+    }
+
     @Override
     public void fisher(float[][] x, float[][] fisher, float[] a, float[] s, float floor, float[] out, int n) {
         VectorSpecies<Float> fs = species().f();

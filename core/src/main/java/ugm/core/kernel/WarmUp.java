@@ -2,15 +2,20 @@ package ugm.core.kernel;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.function.Supplier;
 import ugm.core.DType;
 
 /**
- * Compiles the direct vector kernel before a merge needs it, on scratch data, in a
- * background thread: for a command-line merge, while the main thread is still parsing, opening
- * and planning. The Vector API runs about a hundred times slower than scalar code until C2 has
- * compiled it, so a merge whose {@link KernelPolicy} holds this warm-up uses the vector direct
- * kernel only once {@link #hot} says so, and the scalar twin until then (the bits are the same
- * either way).
+ * Compiles the direct vector kernels a merge will use ({@link DirectKernel}) before it needs them,
+ * on scratch data, in a background thread: for a command-line merge, while the main thread is
+ * still parsing, opening and planning. The Vector API runs about a hundred times slower than
+ * scalar code until C2 has compiled it, so a merge whose {@link KernelPolicy} holds this warm-up
+ * uses a vector direct kernel only once {@link #hot} says that one is hot, and the scalar twin
+ * until then (the bits are the same either way). Only the kernels asked for are compiled: C2's
+ * time on the others would be a fixed cost for nothing (about 0.35 s of a core for gradient
+ * matching's), which a small merge feels.
  *
  * <p>"Hot" is measured, not guessed: the thread times the vector kernel against the compiled
  * scalar twin on the same data and declares it hot once it is clearly faster. Calls are small
@@ -21,7 +26,7 @@ import ugm.core.DType;
  * <p>Thread-safe: the warm-up thread publishes what it finds through volatile fields, and any merge thread may ask.
  */
 public final class WarmUp {
-    /** The methods whose compile threshold the launcher lowers (a {@code -XX:CompileCommand} method pattern). */
+    /** The methods whose compile threshold the launcher lowers (a {@code -XX:CompileCommand} method pattern): every direct vector kernel. */
     public static final String COMPILE_COMMAND_METHODS = "ugm.core.kernel.VectorKernels::direct*";
     /** Elements of each scratch tensor. */
     private static final int ELEMENTS = 2048;
@@ -46,19 +51,32 @@ public final class WarmUp {
 
     /** The warm-up thread; null when there is nothing to compile. */
     private volatile Thread thread;
-    private volatile boolean hot;
+    /** Bit {@code k.ordinal()} set once kernel k is hot; written by the warm-up thread alone. */
+    private volatile int hot;
+    /** The kernels the thread warms up, once it knows them; hot means all of them ({@link #await}). */
+    private volatile Set<DirectKernel> kernels = Set.of();
 
     private WarmUp() {
     }
 
     /**
-     * Starts warming up the direct kernel of {@code vector} on {@code scratch} (at least
-     * {@link #SCRATCH_BYTES} bytes, writable; best a file mapping, like the inputs a merge reads,
-     * so the compiled code matches theirs). The thread is a daemon; it stops once the kernel is
-     * hot, or after 20 s, and then calls {@code done}. With scalar kernels there is nothing to
-     * compile: {@code done} runs at once and the warm-up is never hot.
+     * Starts warming up every direct kernel of {@code vector} (a server, whose merges may use any
+     * method): {@link #start(Kernels, MemorySegment, Supplier, Runnable)}.
      */
     public static WarmUp start(Kernels vector, MemorySegment scratch, Runnable done) {
+        return start(vector, scratch, () -> EnumSet.allOf(DirectKernel.class), done);
+    }
+
+    /**
+     * Starts warming up the direct kernels {@code which} names, of {@code vector}, on
+     * {@code scratch} (at least {@link #SCRATCH_BYTES} bytes, writable; best a file mapping, like
+     * the inputs a merge reads, so the compiled code matches theirs). {@code which} is asked on the
+     * warm-up thread, so it may take its time (say, read the merge's config for its method); none,
+     * or a failure, and nothing is compiled. The thread is a daemon; it stops once the kernels are
+     * hot, or after 20 s for each, and then calls {@code done}. With scalar kernels there is
+     * nothing to compile: {@code done} runs at once and the warm-up is never hot.
+     */
+    public static WarmUp start(Kernels vector, MemorySegment scratch, Supplier<? extends Set<DirectKernel>> which, Runnable done) {
         if (scratch.byteSize() < SCRATCH_BYTES) {
             throw new IllegalArgumentException("scratch has " + scratch.byteSize() + " bytes; the warm-up needs " + SCRATCH_BYTES);
         }
@@ -69,7 +87,14 @@ public final class WarmUp {
         }
         w.thread = Thread.ofPlatform().daemon().name("ugm-warm-up").unstarted(() -> {
             try {
-                w.run(vector, scratch);
+                w.kernels = Set.copyOf(which.get());
+                for (DirectKernel k : DirectKernel.values()) { // (in one order: gradient matching first)
+                    if (w.kernels.contains(k) && !w.run(vector, scratch, k)) {
+                        return;
+                    }
+                }
+            } catch (RuntimeException e) {
+                // a hint only: the merge runs the scalar twin, and reports its own problems
             } finally {
                 done.run();
             }
@@ -78,20 +103,29 @@ public final class WarmUp {
         return w;
     }
 
-    /** Whether the direct vector kernel, which writes {@code type} (BF16, F16 or F32), is compiled and faster than the scalar twin. */
-    public boolean hot(DType type) {
-        return hot && (type == DType.BF16 || type == DType.F16 || type == DType.F32);
+    /**
+     * Whether the direct vector kernel {@code kernel}, writing {@code type} (BF16, F16 or F32), is
+     * compiled and faster than the scalar twin.
+     */
+    public boolean hot(DirectKernel kernel, DType type) {
+        return (hot & 1 << kernel.ordinal()) != 0 && (type == DType.BF16 || type == DType.F16 || type == DType.F32);
     }
 
-    /** Waits for the warm-up thread (tests and benchmarks); returns whether the kernel is hot. */
+    /** Waits for the warm-up thread (tests and benchmarks); returns whether it made every kernel it was asked for hot (at least one). */
     public boolean await() throws InterruptedException {
         if (thread != null) {
             thread.join();
         }
-        return hot;
+        Set<DirectKernel> asked = kernels;
+        int all = 0;
+        for (DirectKernel k : asked) {
+            all |= 1 << k.ordinal();
+        }
+        return !asked.isEmpty() && (hot & all) == all;
     }
 
-    private void run(Kernels vector, MemorySegment scratch) {
+    /** Warms up one kernel; false where interrupted. */
+    private boolean run(Kernels vector, MemorySegment scratch, DirectKernel kernel) {
         // each dtype's 9 tensors: base, base Fisher, model and Fisher pairs, output
         Kernels.Operand[][] s = new Kernels.Operand[TYPES.length][3 + 2 * MODELS];
         float[] values = new float[ELEMENTS];
@@ -112,8 +146,9 @@ public final class WarmUp {
         for (int d = 0; d <= TYPES.length; d++) {
             Kernels.Operand[] w = s[d % TYPES.length];
             Kernels.Operand[] h = s[d == TYPES.length ? 2 : d];
-            calls[d] = new Call(w[0], d == 1 ? null : h[1], new Kernels.Operand[] {w[2], w[4], w[6]},
-                    new Kernels.Operand[] {h[3], h[5], h[7]}, w[8]);
+            calls[d] = kernel == DirectKernel.GRADIENT_MATCHING
+                    ? new Call(w[0], d == 1 ? null : h[1], new Kernels.Operand[] {w[2], w[4], w[6]}, new Kernels.Operand[] {h[3], h[5], h[7]}, w[8])
+                    : new Call(w[0], null, new Kernels.Operand[] {w[2], h[4], w[6]}, null, w[8]); // (the last: BF16 and F32 models)
         }
         float[] ones = new float[MODELS];
         Arrays.fill(ones, 1f);
@@ -136,23 +171,24 @@ public final class WarmUp {
                 try {
                     Thread.sleep(POLL_MILLIS);
                 } catch (InterruptedException e) {
-                    return;
+                    return false;
                 }
             }
             made += 2L * batch;
             // the scalar twin compiles in milliseconds: its best time is the yardstick
-            scalarNanos = Math.min(scalarNanos, time(scalar, p, calls, call, batch));
-            double vectorNanos = time(vector, p, calls, call, batch);
+            scalarNanos = Math.min(scalarNanos, time(scalar, kernel, p, calls, call, batch));
+            double vectorNanos = time(vector, kernel, p, calls, call, batch);
             if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
                 LOG.log(System.Logger.Level.DEBUG, String.format(java.util.Locale.ROOT,
-                        "warm-up round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call", round,
+                        "warm-up of %s, round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call", kernel, round,
                         (System.nanoTime() - start) / 1e9, scalarNanos, vectorNanos));
             }
             if (round >= 8 && vectorNanos < 0.8 * scalarNanos) {
-                hot = true;
-                return;
+                hot |= 1 << kernel.ordinal();
+                return true;
             }
         }
+        return true;
     }
 
     /** The operands of one kind of call. */
@@ -160,12 +196,22 @@ public final class WarmUp {
                         Kernels.Operand out) {
     }
 
-    /** Nanoseconds per call, over a round of calls across the scratch tensors. */
-    private static double time(Kernels k, GradientMatching p, Call[] kinds, int call, int calls) {
+    /**
+     * Nanoseconds per call, over a round of calls across the scratch tensors; the linear family's
+     * calls are linear one in three (every kind of call in turn), else task arithmetic.
+     */
+    private static double time(Kernels k, DirectKernel kernel, GradientMatching p, Call[] kinds, int call, int calls) {
         long t0 = System.nanoTime();
         for (int c = 0; c < calls; c++) {
             Call o = kinds[c % kinds.length];
-            k.gradientMatchingDirect(p, o.base, o.baseFisher, o.x, o.fisher, o.out, (long) c * call % ELEMENTS, call);
+            long from = (long) c * call % ELEMENTS;
+            if (kernel == DirectKernel.GRADIENT_MATCHING) {
+                k.gradientMatchingDirect(p, o.base, o.baseFisher, o.x, o.fisher, o.out, from, call);
+            } else if (c % 3 == 0) {
+                k.linearDirect(o.x, p.alphas(), o.out, from, call);
+            } else {
+                k.taskArithmeticDirect(o.base, o.x, p.alphas(), o.out, from, call);
+            }
         }
         return (double) (System.nanoTime() - t0) / calls;
     }

@@ -1,6 +1,7 @@
 package ugm.core.merge;
 
 import java.util.Set;
+import ugm.core.kernel.DirectKernel;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 
@@ -33,6 +34,14 @@ public interface MergeMethod {
     /** Whether the base is used where one is given (the default: where it is needed). */
     default boolean takesBase() {
         return needsBase();
+    }
+
+    /**
+     * The direct kernel the method's tensors use where their dtypes allow ({@link TensorMerge#directKernel()}),
+     * or null: what a warm-up started before the merge is planned should compile.
+     */
+    default DirectKernel directKernel() {
+        return null;
     }
 
     /** Whether the method needs a Fisher for every model. */

@@ -234,7 +234,7 @@ public final class Merger {
         long mergeRange(Kernels kernels, KernelPolicy.Worker worker, TensorPlan t, TensorMerge m, MemorySegment target, long from,
                         int n, Scratch s) {
             DType outType = t.output().dtype();
-            if (m.hasDirect() && m.direct(worker.direct(kernels, outType), outType, target, from, n)) {
+            if (m.hasDirect() && m.direct(worker.direct(kernels, m.directKernel(), outType), outType, target, from, n)) {
                 return (long) n * outType.byteWidth(); // (the vector kernel once the warm-up has compiled it)
             }
             String name = t.output().name();

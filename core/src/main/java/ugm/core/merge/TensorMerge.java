@@ -2,6 +2,7 @@ package ugm.core.merge;
 
 import java.lang.foreign.MemorySegment;
 import ugm.core.DType;
+import ugm.core.kernel.DirectKernel;
 import ugm.core.kernel.Kernels;
 
 /**
@@ -36,8 +37,13 @@ public interface TensorMerge {
         return null;
     }
 
-    /** Whether {@link #direct} can ever return true (the executor then offers it the compiled kernels). */
+    /** The direct kernel {@link #direct} calls (the executor then offers it the compiled one), or null where it has none. */
+    default DirectKernel directKernel() {
+        return null;
+    }
+
+    /** Whether {@link #direct} can ever return true: whether there is a {@link #directKernel()}. */
     default boolean hasDirect() {
-        return false;
+        return directKernel() != null;
     }
 }

@@ -56,7 +56,7 @@ class KernelPolicyTest {
         assertFalse(run.probes());
         KernelPolicy.Worker w = run.worker(true);
         assertSame(vector, w.next(false));
-        assertSame(vector, w.direct(vector, DType.BF16));
+        assertSame(vector, w.direct(vector, DirectKernel.GRADIENT_MATCHING, DType.BF16));
         w.done(512);
         assertEquals(vector.name(), run.kernelsUsed());
     }
@@ -67,7 +67,7 @@ class KernelPolicyTest {
         assertFalse(run.probes());
         KernelPolicy.Worker w = run.worker(true);
         assertSame(Kernels.scalar(), w.next(false));
-        assertSame(Kernels.scalar(), w.direct(Kernels.scalar(), DType.BF16));
+        assertSame(Kernels.scalar(), w.direct(Kernels.scalar(), DirectKernel.GRADIENT_MATCHING, DType.BF16));
         assertEquals("scalar", run.kernelsUsed());
     }
 
@@ -98,12 +98,12 @@ class KernelPolicyTest {
         KernelPolicy cold = KernelPolicy.scalarFirst(vector, Long.MAX_VALUE, null);
         KernelPolicy.Worker w = cold.start(0, true).worker(true);
         assertSame(Kernels.scalar(), w.next(true));
-        assertSame(Kernels.scalar(), w.direct(Kernels.scalar(), DType.BF16));
+        assertSame(Kernels.scalar(), w.direct(Kernels.scalar(), DirectKernel.GRADIENT_MATCHING, DType.BF16));
 
         WarmUp never = WarmUp.start(Kernels.scalar(), Arena.ofAuto().allocate(WarmUp.SCRATCH_BYTES), () -> { });
         assertFalse(never.await(), "scalar kernels have nothing to warm up");
         KernelPolicy.Switchover run = cold.withWarmUp(never).start(0, true);
-        assertSame(Kernels.scalar(), run.worker(true).direct(Kernels.scalar(), DType.BF16));
+        assertSame(Kernels.scalar(), run.worker(true).direct(Kernels.scalar(), DirectKernel.GRADIENT_MATCHING, DType.BF16));
         assertEquals("scalar", run.kernelsUsed());
         assertSame(KernelPolicy.vectorOnly(vector).withWarmUp(never).mode(), KernelPolicy.Mode.VECTOR);
     }

@@ -5,9 +5,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import ugm.core.exec.ChunkExecutor;
 import ugm.core.DType;
 import ugm.core.MemoryTensors;
+import ugm.core.kernel.DirectKernel;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.KernelPolicy;
 import ugm.core.kernel.Kernels;
@@ -16,9 +18,11 @@ import ugm.core.merge.methods.Method;
 
 /**
  * Run in a fresh JVM by {@link WarmUpTest} (the test JVM has run every vector width, which a
- * real one never does): warms up, then merges a BF16 family that is too small for the in-merge
- * probe, and prints whether the warm-up got hot, which kernels the merge reports and whether
- * its bytes are those of the scalar twin's general path.
+ * real one never does): warms up the direct kernel {@code args[0]} names ({@link DirectKernel})
+ * and no other, then merges a BF16 family that is too small for the in-merge probe (gradient
+ * matching, or task arithmetic for the linear family), and prints whether the warm-up got hot,
+ * whether the other kernel is hot too (it must not be: nothing compiled it), which kernels the
+ * merge reports and whether its bytes are those of the scalar twin's general path.
  */
 public final class WarmUpProbe {
     private WarmUpProbe() {
@@ -26,8 +30,10 @@ public final class WarmUpProbe {
 
     public static void main(String[] args) throws Exception {
         Kernels vector = Kernels.get();
-        WarmUp warmUp = WarmUp.start(vector, Arena.ofShared().allocate(WarmUp.SCRATCH_BYTES, 64), () -> { });
+        DirectKernel kernel = DirectKernel.valueOf(args[0]);
+        WarmUp warmUp = WarmUp.start(vector, Arena.ofShared().allocate(WarmUp.SCRATCH_BYTES, 64), () -> Set.of(kernel), () -> { });
         boolean hot = warmUp.await();
+        boolean other = warmUp.hot(kernel == DirectKernel.LINEAR ? DirectKernel.GRADIENT_MATCHING : DirectKernel.LINEAR, DType.BF16);
         KernelPolicy policy = KernelPolicy.scalarFirst(vector, Long.MAX_VALUE, warmUp); // only the warm-up can switch
 
         Random r = new Random(3);
@@ -44,9 +50,13 @@ public final class WarmUpProbe {
             m[k] = Tensors.add(new MemoryTensors(names[k]), "w", DType.BF16, v[k]);
         }
         Map<String, MemorySegment> out = new HashMap<>();
-        MergeReport report = Merger.merge(MergeRequest.builder(Method.GRADIENT_MATCHING).base(m[0]).baseFisher(m[1]).model(m[2])
-                .fisher(m[3]).model(m[4]).fisher(m[5]).model(m[6]).fisher(m[7]).weights(0.5f, 0.3f, 0.2f).delta0(0f).threads(2)
-                .chunkElements(4096).build(), t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8)), ChunkExecutor.of(policy));
+        MergeRequest request = kernel == DirectKernel.LINEAR
+                ? MergeRequest.builder(Method.TASK_ARITHMETIC).base(m[0]).model(m[2]).model(m[4]).model(m[6]).weights(0.5f, 0.3f, 0.2f)
+                        .threads(2).chunkElements(4096).build()
+                : MergeRequest.builder(Method.GRADIENT_MATCHING).base(m[0]).baseFisher(m[1]).model(m[2]).fisher(m[3]).model(m[4])
+                        .fisher(m[5]).model(m[6]).fisher(m[7]).weights(0.5f, 0.3f, 0.2f).delta0(0f).threads(2).chunkElements(4096).build();
+        MergeReport report = Merger.merge(request, t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8)),
+                ChunkExecutor.of(policy));
 
         // the scalar twin's general path: decode, gradient matching, encode
         Kernels scalar = Kernels.scalar();
@@ -56,9 +66,13 @@ public final class WarmUpProbe {
         }
         float[] theta = new float[n];
         GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, new float[] {1f, 1f, 1f}, 1f, 0f, false, 1f);
-        scalar.gradientMatching(p, in[0], in[1], new float[][] {in[2], in[4], in[6]}, new float[][] {in[3], in[5], in[7]}, theta, n);
+        if (kernel == DirectKernel.LINEAR) {
+            scalar.taskArithmetic(in[0], new float[][] {in[2], in[4], in[6]}, new float[] {0.5f, 0.3f, 0.2f}, theta, n);
+        } else {
+            scalar.gradientMatching(p, in[0], in[1], new float[][] {in[2], in[4], in[6]}, new float[][] {in[3], in[5], in[7]}, theta, n);
+        }
         MemorySegment expected = Arena.ofAuto().allocate(2L * n, 8);
         scalar.encode(theta, n, DType.BF16, expected, 0);
-        System.out.println("hot=" + hot + " same=" + (expected.mismatch(out.get("w")) == -1) + " kernels=" + report.kernels());
+        System.out.println("hot=" + hot + " other=" + other + " same=" + (expected.mismatch(out.get("w")) == -1) + " kernels=" + report.kernels());
     }
 }

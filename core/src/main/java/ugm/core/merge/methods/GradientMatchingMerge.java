@@ -2,6 +2,7 @@ package ugm.core.merge.methods;
 
 import java.lang.foreign.MemorySegment;
 import ugm.core.DType;
+import ugm.core.kernel.DirectKernel;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.Kernels;
 import ugm.core.kernel.Kernels.Operand;
@@ -41,6 +42,11 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
         }
         GradientMatching gm = new GradientMatching(alphas, v.scales().clone(), v.baseScale(), v.delta0(), v.remove(), v.clampRel());
         return new Coefficients(w.clone(), alphas, v.scales(), v.baseScale(), v.floor(), gm);
+    }
+
+    @Override
+    public DirectKernel directKernel() {
+        return DirectKernel.GRADIENT_MATCHING;
     }
 
     @Override
@@ -93,8 +99,8 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
         }
 
         @Override
-        public boolean hasDirect() {
-            return true;
+        public DirectKernel directKernel() {
+            return DirectKernel.GRADIENT_MATCHING;
         }
     }
 }

@@ -1,12 +1,16 @@
 package ugm.core.merge.methods;
 
+import ugm.core.kernel.DirectKernel;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Parameter;
 import ugm.core.merge.TensorMerge;
 
-/** linear: the weighted average {@code Σ w_t θ_t / Σ w_t}, or the weighted sum without normalize (mergekit's linear). */
+/**
+ * linear: the weighted average {@code Σ w_t θ_t / Σ w_t}, or the weighted sum without normalize (mergekit's linear).
+ * Where the models and the output are BF16, F16 or F32 the direct kernel merges in one pass ({@link LinearFamilyDirect}).
+ */
 final class Linear extends AbstractMergeMethod {
     Linear() {
         super("linear", "Σ w_t θ_t / Σ w_t (without the division when --no-normalize)", false, false,
@@ -46,9 +50,14 @@ final class Linear extends AbstractMergeMethod {
     @Override
     public TensorMerge prepare(MergeRequest r, TensorPlan t) {
         float[] w = t.coefficients().weights();
-        return (k, from, n, base, models, fishers, baseFisher, out) -> {
+        return LinearFamilyDirect.of(t, false, w, (k, from, n, base, models, fishers, baseFisher, out) -> {
             k.linear(models, w, out, n);
             return 0;
-        };
+        });
+    }
+
+    @Override
+    public DirectKernel directKernel() {
+        return DirectKernel.LINEAR;
     }
 }

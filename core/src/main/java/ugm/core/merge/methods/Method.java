@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
+import ugm.core.kernel.DirectKernel;
 import ugm.core.merge.MergeMethod;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
@@ -118,6 +119,11 @@ public enum Method implements MergeMethod {
     @Override
     public boolean takesBase() {
         return impl.takesBase();
+    }
+
+    @Override
+    public DirectKernel directKernel() {
+        return impl.directKernel();
     }
 
     @Override

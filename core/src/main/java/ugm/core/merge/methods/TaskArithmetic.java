@@ -1,5 +1,6 @@
 package ugm.core.merge.methods;
 
+import ugm.core.kernel.DirectKernel;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
@@ -9,6 +10,8 @@ import ugm.core.merge.TensorMerge;
 /**
  * task_arithmetic: {@code θ0 + Σ λ·w_t (θ_t − θ0)}; with normalize the weights are first divided
  * by their sum (a sum under 1e-8 in size counts as 1, as mergekit); remove negates the alphas.
+ * Where the base, the models and the output are BF16, F16 or F32 the direct kernel merges in one
+ * pass ({@link LinearFamilyDirect}), removal too.
  */
 final class TaskArithmetic extends AbstractMergeMethod {
     TaskArithmetic() {
@@ -39,9 +42,14 @@ final class TaskArithmetic extends AbstractMergeMethod {
     @Override
     public TensorMerge prepare(MergeRequest r, TensorPlan t) {
         float[] a = t.coefficients().alphas();
-        return (k, from, n, base, models, fishers, baseFisher, out) -> {
+        return LinearFamilyDirect.of(t, true, a, (k, from, n, base, models, fishers, baseFisher, out) -> {
             k.taskArithmetic(base, models, a, out, n);
             return 0;
-        };
+        });
+    }
+
+    @Override
+    public DirectKernel directKernel() {
+        return DirectKernel.LINEAR;
     }
 }

@@ -5,9 +5,15 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Locale;
+import java.util.Set;
+import ugm.core.kernel.DirectKernel;
 import ugm.core.kernel.WarmUp;
+import ugm.core.merge.methods.Method;
+import ugm.job.config.ConfigParser;
 
 /**
  * Starts {@link WarmUp} for a merge command (and hands it to {@link KernelSetup}, whose policy the
@@ -15,6 +21,12 @@ import ugm.core.kernel.WarmUp;
  * of a merge are file mappings, and code compiled on another kind of memory would be thrown
  * away at the first real call. The scratch file is deleted as soon as it is mapped; the mapping
  * is closed when the warm-up ends.
+ *
+ * <p>It compiles the one direct kernel the merge's method uses ({@link #kernelFor}), and nothing
+ * for a method without one: C2's time on a kernel the merge never calls would be a fixed cost
+ * for nothing. The method is {@code --method}'s, known from the arguments, or a config's
+ * {@code merge_method}, which the warm-up thread reads itself (on the other core, while the main
+ * thread starts up and reads the whole config; the classes it loads serve both).
  */
 final class KernelWarmUp {
     private KernelWarmUp() {
@@ -36,8 +48,8 @@ final class KernelWarmUp {
         return true;
     }
 
-    /** Starts the warm-up unless {@code -Dugm.warm-up=false}; never fails (a hint only). */
-    static void start() {
+    /** Starts the warm-up of the merge {@code args} describe unless {@code -Dugm.warm-up=false}; never fails (a hint only). */
+    static void start(String[] args) {
         if (!Boolean.parseBoolean(System.getProperty("ugm.warm-up", "true"))) {
             return;
         }
@@ -48,7 +60,47 @@ final class KernelWarmUp {
         } catch (IOException | RuntimeException e) {
             scratch = arena.allocate(WarmUp.SCRATCH_BYTES, 64); // no writable temporary folder: plain memory
         }
-        KernelSetup.warmingUp(WarmUp.start(KernelSetup.kernels(), scratch, arena::close));
+        KernelSetup.warmingUp(WarmUp.start(KernelSetup.kernels(), scratch, () -> {
+            DirectKernel k = kernelFor(args);
+            return k == null ? Set.of() : Set.of(k);
+        }, arena::close));
+    }
+
+    /**
+     * The direct kernel the merge {@code args} describe ({@link #wanted}) will use: that of
+     * {@code --method}'s method, or else of the config's {@code merge_method} (the first argument
+     * after {@code merge} that is a config naming one: the config comes before the output folder,
+     * and option values are no configs); null where the method has none, or none is found.
+     * May read a file.
+     */
+    static DirectKernel kernelFor(String[] args) {
+        for (int i = 1; i < args.length; i++) {
+            if (args[i].equals("--method") && i + 1 < args.length) {
+                return direct(args[i + 1]);
+            }
+            if (args[i].startsWith("--method=")) {
+                return direct(args[i].substring("--method=".length()));
+            }
+        }
+        for (int i = 1; i < args.length; i++) {
+            if (!args[i].startsWith("-")) {
+                Method m;
+                try {
+                    m = ConfigParser.methodOf(Path.of(args[i]));
+                } catch (InvalidPathException e) {
+                    continue;
+                }
+                if (m != null) {
+                    return m.directKernel();
+                }
+            }
+        }
+        return null;
+    }
+
+    private static DirectKernel direct(String method) {
+        Method m = Method.byId(method.toLowerCase(Locale.ROOT));
+        return m == null ? null : m.directKernel();
     }
 
     private static MemorySegment mapScratch(Arena arena) throws IOException {

@@ -14,7 +14,7 @@ public final class Main {
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
         Cli.stderrIsTerminal = Progress::stderrIsTerminal; // asked only by a command that shows progress
         if (KernelWarmUp.wanted(args)) {
-            KernelWarmUp.start(); // on the other core, while this one loads classes, parses, opens and plans
+            KernelWarmUp.start(args); // on the other core, while this one loads classes, parses, opens and plans
         }
         int code = Cli.run(out, err, args);
         out.flush();

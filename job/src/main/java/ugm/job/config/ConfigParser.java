@@ -163,6 +163,21 @@ public final class ConfigParser {
         }
     }
 
+    /**
+     * The method a config file names ({@code merge_method}), read alone, without resolving or
+     * checking anything else: null where {@code file} is no config ugm reads or names no method it
+     * runs. For what must know the method before the config is read (the kernel warm-up, on its
+     * own thread); {@link #read} says what is wrong with a file.
+     */
+    public static Method methodOf(Path file) {
+        try {
+            JsonNode name = parse(file, text(file)).get("merge_method");
+            return name != null && name.isTextual() ? Method.byId(name.textValue().toLowerCase(Locale.ROOT)) : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
     /** The file's text, read up to {@link #MAX_BYTES}: its size is checked first, and the reading stops there too. */
     private static String text(Path file) {
         if (Files.isDirectory(file)) {

@@ -679,68 +679,116 @@ abstract sealed class VectorKernels implements KernelSupport
         FloatVector zero = FloatVector.zero(sp.f());
         IntVector flags = IntVector.zero(is);
         long i = from;
-        for (; i <= end - step; i += step) {
+        // two vectors per pass over the models: halves the per-model overhead (the operand's
+        // fields, its dtype's switch, the segment's checks), which is most of the work per byte
+        for (; i <= end - 2 * step; i += 2 * step) {
+            long j = i + step;
             IntVector f = IntVector.zero(is);
-            FloatVector b = zero;
+            FloatVector b0 = zero;
+            FloatVector b1 = zero;
             if (base != null) {
                 MemorySegment sb = base.data();
-                IntVector wb = switch (base.type()) {
-                    case F32 -> IntVector.fromMemorySegment(is, sb, 4 * i, LE);
-                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
-                    default -> {
-                        IntVector v = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
-                        IntVector o = v.and(0x0FFF_E000);
-                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                o.compare(VectorOperators.LT, 0x80_0000)).or(v.and(0x8000_0000));
+                IntVector wb0;
+                IntVector wb1;
+                switch (base.type()) {
+                    case F32 -> {
+                        wb0 = IntVector.fromMemorySegment(is, sb, 4 * i, LE);
+                        wb1 = IntVector.fromMemorySegment(is, sb, 4 * j, LE);
                     }
-                };
-                if (base.type() == DType.F16) { // (an infinity or NaN: from 2^16)
-                    f = wb.and(0x7F80_0000).add(big16);
+                    case BF16 -> {
+                        wb0 = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                        wb1 = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * j, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    }
+                    default -> {
+                        IntVector v0 = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o0 = v0.and(0x0FFF_E000);
+                        wb0 = o0.add(112 << 23).blend(o0.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o0.compare(VectorOperators.LT, 0x80_0000)).or(v0.and(0x8000_0000));
+                        IntVector v1 = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * j, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o1 = v1.and(0x0FFF_E000);
+                        wb1 = o1.add(112 << 23).blend(o1.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o1.compare(VectorOperators.LT, 0x80_0000)).or(v1.and(0x8000_0000));
+                        f = wb0.and(0x7F80_0000).add(big16).or(wb1.and(0x7F80_0000).add(big16)); // (an infinity or NaN: from 2^16)
+                    }
                 }
-                b = wb.reinterpretAsFloats();
+                b0 = wb0.reinterpretAsFloats();
+                b1 = wb1.reinterpretAsFloats();
             }
-            FloatVector acc = zero;
+            FloatVector acc0 = zero;
+            FloatVector acc1 = zero;
             for (int t = 0; t < models; t++) {
                 MemorySegment sx = x[t].data();
-                IntVector wx = switch (x[t].type()) {
-                    case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
-                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
-                    default -> {
-                        IntVector v = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
-                        IntVector o = v.and(0x0FFF_E000);
-                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                o.compare(VectorOperators.LT, 0x80_0000)).or(v.and(0x8000_0000));
+                IntVector wx0;
+                IntVector wx1;
+                switch (x[t].type()) {
+                    case F32 -> {
+                        wx0 = IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                        wx1 = IntVector.fromMemorySegment(is, sx, 4 * j, LE);
                     }
-                };
-                if (x[t].type() == DType.F16) {
-                    f = f.or(wx.and(0x7F80_0000).add(big16));
+                    case BF16 -> {
+                        wx0 = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                        wx1 = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * j, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    }
+                    default -> {
+                        IntVector v0 = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o0 = v0.and(0x0FFF_E000);
+                        wx0 = o0.add(112 << 23).blend(o0.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o0.compare(VectorOperators.LT, 0x80_0000)).or(v0.and(0x8000_0000));
+                        IntVector v1 = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * j, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o1 = v1.and(0x0FFF_E000);
+                        wx1 = o1.add(112 << 23).blend(o1.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o1.compare(VectorOperators.LT, 0x80_0000)).or(v1.and(0x8000_0000));
+                        f = f.or(wx0.and(0x7F80_0000).add(big16)).or(wx1.and(0x7F80_0000).add(big16));
+                    }
                 }
-                FloatVector v = wx.reinterpretAsFloats();
-                acc = acc.add(base == null ? v.mul(w[t]) : v.sub(b).mul(w[t]));
+                float wt = w[t];
+                FloatVector x0 = wx0.reinterpretAsFloats();
+                FloatVector x1 = wx1.reinterpretAsFloats();
+                if (base == null) {
+                    acc0 = acc0.add(x0.mul(wt));
+                    acc1 = acc1.add(x1.mul(wt));
+                } else {
+                    acc0 = acc0.add(x0.sub(b0).mul(wt));
+                    acc1 = acc1.add(x1.sub(b1).mul(wt));
+                }
             }
-            FloatVector theta = base == null ? acc : b.add(acc);
+            FloatVector theta0 = base == null ? acc0 : b0.add(acc0);
+            FloatVector theta1 = base == null ? acc1 : b1.add(acc1);
             // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
             // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
             // range is then given up (so a NaN need not be made quiet here)
-            IntVector e = theta.reinterpretAsInts();
-            f = f.or(e.and(0x7F80_0000).add(big255));
+            IntVector e0 = theta0.reinterpretAsInts();
+            IntVector e1 = theta1.reinterpretAsInts();
+            f = f.or(e0.and(0x7F80_0000).add(big255)).or(e1.and(0x7F80_0000).add(big255));
             MemorySegment so = out.data();
             switch (out.type()) {
-                case F32 -> e.intoMemorySegment(so, 4 * i, LE);
+                case F32 -> {
+                    e0.intoMemorySegment(so, 4 * i, LE);
+                    e1.intoMemorySegment(so, 4 * j, LE);
+                }
                 case BF16 -> {
-                    IntVector r = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
-                    f = f.or(r.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
-                    r.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * i, LE);
+                    IntVector r0 = e0.add(e0.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
+                    IntVector r1 = e1.add(e1.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
+                    f = f.or(r0.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)).or(r1.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
+                    r0.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * i, LE);
+                    r1.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * j, LE);
                 }
                 default -> { // F16
-                    IntVector abs = e.and(0x7FFF_FFFF);
-                    IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                    IntVector abs0 = e0.and(0x7FFF_FFFF);
+                    IntVector abs1 = e1.and(0x7FFF_FFFF);
+                    IntVector normal0 = abs0.add(abs0.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
                             .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
-                    IntVector tiny = theta.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
-                    IntVector h = normal.blend(tiny, abs.compare(VectorOperators.LT, 0x3880_0000));
-                    f = f.or(h.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
-                    h.or(e.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
+                    IntVector normal1 = abs1.add(abs1.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
+                    IntVector tiny0 = theta0.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
+                    IntVector tiny1 = theta1.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
+                    IntVector h0 = normal0.blend(tiny0, abs0.compare(VectorOperators.LT, 0x3880_0000));
+                    IntVector h1 = normal1.blend(tiny1, abs1.compare(VectorOperators.LT, 0x3880_0000));
+                    f = f.or(h0.add(Integer.MIN_VALUE - 0x7C00)).or(h1.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
+                    h0.or(e0.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
                             .intoMemorySegment(so, 2 * i, LE);
+                    h1.or(e1.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
+                            .intoMemorySegment(so, 2 * j, LE);
                 }
             }
             flags = flags.or(f);

@@ -16,7 +16,25 @@ import ugm.core.merge.TensorMerge;
  * F16 or F32 (each its own); {@code general}, the method's general path, does the ranges the
  * kernel declines, with the same bits.
  */
-record LinearFamilyDirect(Operand base, Operand[] x, float[] w, TensorMerge general) implements TensorMerge {
+final class LinearFamilyDirect implements TensorMerge {
+    private final Operand base;
+    private final Operand[] x;
+    private final float[] w;
+    private final TensorMerge general;
+    /**
+     * The output operand of the last call: every call of a tensor has the same target, and a new
+     * one per call of 512 elements was most of what a merge allocated (26 bytes per block).
+     * Racy on purpose: an Operand is immutable (final fields), so a thread sees either a whole
+     * one or null, and makes its own where it is not this target's.
+     */
+    private Operand out;
+
+    private LinearFamilyDirect(Operand base, Operand[] x, float[] w, TensorMerge general) {
+        this.base = base;
+        this.x = x;
+        this.w = w;
+        this.general = general;
+    }
 
     /**
      * Tensor t's merge: the direct one where its dtypes allow, else {@code general}. {@code withBase}:
@@ -52,7 +70,11 @@ record LinearFamilyDirect(Operand base, Operand[] x, float[] w, TensorMerge gene
 
     @Override
     public boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
-        Operand out = new Operand(target, type);
+        Operand out = this.out;
+        if (out == null || out.data() != target || out.type() != type) {
+            out = new Operand(target, type);
+            this.out = out;
+        }
         return base == null ? k.linearDirect(x, w, out, from, n) : k.taskArithmeticDirect(base, x, w, out, from, n);
     }
 

@@ -285,7 +285,7 @@ abstract sealed class VectorKernels implements KernelSupport
         VectorSpecies<Float> fs = species().f();
         int lanes = fs.length();
         float[] alphas = p.alphas();
-        float[] scales = p.scales();
+        float[] c = p.fisherWeights();
         float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
@@ -305,15 +305,15 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector num1 = num0;
             for (int t = 0; t < models; t++) {
                 float at = alphas[t];
-                float st = scales[t];
+                float ct = c[t];
                 float[] xt = x[t];
                 float[] ft = fisher[t];
-                FloatVector sh0 = FloatVector.fromArray(fs, ft, i).mul(st);
-                FloatVector sh1 = FloatVector.fromArray(fs, ft, j).mul(st);
-                hbar0 = hbar0.add(sh0.mul(at));
-                hbar1 = hbar1.add(sh1.mul(at));
-                num0 = num0.add(p00.add(sh0).mul(at).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
-                num1 = num1.add(p01.add(sh1).mul(at).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
+                FloatVector hc0 = FloatVector.fromArray(fs, ft, i).mul(ct);
+                FloatVector hc1 = FloatVector.fromArray(fs, ft, j).mul(ct);
+                hbar0 = hbar0.add(hc0);
+                hbar1 = hbar1.add(hc1);
+                num0 = num0.add(p00.mul(at).add(hc0).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
+                num1 = num1.add(p01.mul(at).add(hc1).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
             }
             hbarMax = hbarMax.max(hbar0.abs()).max(hbar1.abs());
             finishAdding(fs, alphas, b0, hbar0, num0, x, out, i);
@@ -325,10 +325,9 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector hbar = p0;
             FloatVector num = FloatVector.zero(fs);
             for (int t = 0; t < models; t++) {
-                float at = alphas[t];
-                FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
-                hbar = hbar.add(sh.mul(at));
-                num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
+                FloatVector hc = FloatVector.fromArray(fs, fisher[t], i).mul(c[t]);
+                hbar = hbar.add(hc);
+                num = num.add(p0.mul(alphas[t]).add(hc).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
             }
             hbarMax = hbarMax.max(hbar.abs());
             finishAdding(fs, alphas, b, hbar, num, x, out, i);
@@ -361,9 +360,8 @@ abstract sealed class VectorKernels implements KernelSupport
                                              float[][] fisher, float[] out, int n) {
         VectorSpecies<Float> fs = species().f();
         int lanes = fs.length();
-        float[] alphas = p.alphas();
-        float[] scales = p.scales();
-        float sign = p.sign();
+        float[] a = p.signedAlphas();
+        float[] c = p.fisherWeights();
         float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
@@ -383,22 +381,20 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector num0 = FloatVector.zero(fs);
             FloatVector num1 = num0;
             for (int t = 0; t < models; t++) {
-                float at = sign * alphas[t];
-                float st = scales[t];
+                float at = a[t];
+                float ct = c[t];
                 float[] xt = x[t];
                 float[] ft = fisher[t];
-                FloatVector sh0 = FloatVector.fromArray(fs, ft, i).mul(st);
-                FloatVector sh1 = FloatVector.fromArray(fs, ft, j).mul(st);
-                FloatVector ash0 = sh0.mul(at);
-                FloatVector ash1 = sh1.mul(at);
-                hbar0 = hbar0.add(ash0);
-                hbar1 = hbar1.add(ash1);
+                FloatVector hc0 = FloatVector.fromArray(fs, ft, i).mul(ct);
+                FloatVector hc1 = FloatVector.fromArray(fs, ft, j).mul(ct);
+                hbar0 = hbar0.add(hc0);
+                hbar1 = hbar1.add(hc1);
                 if (at > 0f) {
-                    kept0 = kept0.add(ash0);
-                    kept1 = kept1.add(ash1);
+                    kept0 = kept0.add(hc0);
+                    kept1 = kept1.add(hc1);
                 }
-                num0 = num0.add(p00.add(sh0).mul(at).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
-                num1 = num1.add(p01.add(sh1).mul(at).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
+                num0 = num0.add(p00.mul(at).add(hc0).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
+                num1 = num1.add(p01.mul(at).add(hc1).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
             }
             int r0 = finishSubtracting(fs, p, b0, kept0, hbar0, num0, x, out, i);
             int r1 = finishSubtracting(fs, p, b1, kept1, hbar1, num1, x, out, j);
@@ -412,14 +408,13 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector kept = p0;
             FloatVector num = FloatVector.zero(fs);
             for (int t = 0; t < models; t++) {
-                float at = sign * alphas[t];
-                FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
-                FloatVector ash = sh.mul(at);
-                hbar = hbar.add(ash);
+                float at = a[t];
+                FloatVector hc = FloatVector.fromArray(fs, fisher[t], i).mul(c[t]);
+                hbar = hbar.add(hc);
                 if (at > 0f) {
-                    kept = kept.add(ash);
+                    kept = kept.add(hc);
                 }
-                num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
+                num = num.add(p0.mul(at).add(hc).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
             }
             int r = finishSubtracting(fs, p, b, kept, hbar, num, x, out, i);
             replaced += r >= 0 ? r : carefully(p, base, baseFisher, x, fisher, out, i, lanes);
@@ -472,13 +467,24 @@ abstract sealed class VectorKernels implements KernelSupport
      * elements per operand and iteration, each operand by its own dtype (F32 as it is, BF16
      * widened by a shift, F16 by integer operations and, for its subnormals, one exact float
      * subtraction: JDK 25's Vector API has no half-float conversion), and writes the output the
-     * same way. Every check is one integer operation per input on the float bits:
-     * (bits & exponent) + big sets the sign bit exactly when the exponent is at least
-     * GradientMatching.directValueExponent() or directFisherExponent() (an infinity or a NaN, or
-     * a value so large that the rule's float arithmetic could overflow with these parameters: the
-     * general path computes such a range carefully and reports what the output cannot hold), and a
-     * Fisher's own sign bit is or-ed in as it is. The output's check is as cheap: a result the
-     * output dtype cannot hold sets the sign bit of its flag.
+     * same way, and computes the float formula of Formulas.gradientMatching lane by lane. It
+     * declines a range (the general path then does it, counts and reports) where some input is an
+     * infinity or a NaN, a Fisher has its sign bit set, the float formula overflowed (the general
+     * path takes the careful twin there) or a result is beyond the output dtype. Most of that needs
+     * no test per input: a non-finite input, or an overflow, shows in what the lane computes, and
+     * the lane's Hbar, numerator and theta are tested once per vector. An infinite or NaN Fisher (or
+     * base Fisher) makes Hbar so, and Hbar never becomes finite again (a sum; NaN where infinities
+     * of both signs meet); it may vanish from theta (num/inf = 0), so Hbar itself is tested. A
+     * non-finite model value makes its delta so, and the numerator too (its weight times it: an
+     * infinity, or 0 · inf = NaN), and, where Hbar allows no division, the task-arithmetic sum
+     * instead (the same products with a_t); a non-finite base value makes theta so. A finite
+     * overflow is an infinity in Hbar or theta just as the general path sees it (an infinite
+     * numerator in a lane that falls back, where the general path uses none, declines needlessly:
+     * declining is always allowed). What the lanes cannot see: F16's infinities and
+     * NaNs decode to finite floats from 2^16 (F16_SPECIAL_EXPONENT), so each F16 operand gets one
+     * exponent test, (bits & exponent) + big setting the sign bit exactly at that exponent; and a
+     * Fisher's sign bit, or-ed in as it is. The output's check is as cheap: a result the output
+     * dtype cannot hold sets the sign bit of its flag.
      *
      * Everything is written out in the loop, on purpose, the dtype switches too (each one's
      * branch is the same for an operand all through the loop, so they predict perfectly): C2
@@ -510,17 +516,13 @@ abstract sealed class VectorKernels implements KernelSupport
         }
         int step = is.length();
         float[] alphas = p.alphas();
-        float[] scales = p.scales();
+        float[] c = p.fisherWeights();
+        float[] pa = p.priorWeights();
         float s0 = p.baseScale();
         int models = x.length;
         FloatVector p0Const = FloatVector.broadcast(sp.f(), p.delta0());
         // an F16 infinity or NaN decodes to a float from 2^16 (F16_SPECIAL_EXPONENT), beyond every finite F16 value
-        int ex = p.directValueExponent();
-        int eh = p.directFisherExponent();
-        int big = ScalarKernels.big(ex);
-        int bigH = ScalarKernels.big(eh);
-        int big16 = ScalarKernels.big(Math.min(ex, F16_SPECIAL_EXPONENT));
-        int bigH16 = ScalarKernels.big(Math.min(eh, F16_SPECIAL_EXPONENT));
+        int big16 = ScalarKernels.big(F16_SPECIAL_EXPONENT);
         int big255 = ScalarKernels.big(255);
         IntVector flags = IntVector.zero(is);
         long i = from;
@@ -541,7 +543,7 @@ abstract sealed class VectorKernels implements KernelSupport
                             o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
                 }
             };
-            IntVector f = wb.and(0x7F80_0000).add(base.type() == DType.F16 ? big16 : big);
+            IntVector f = base.type() == DType.F16 ? wb.and(0x7F80_0000).add(big16) : IntVector.zero(is);
             FloatVector b = wb.reinterpretAsFloats();
             FloatVector p0 = p0Const;
             if (baseFisher != null) {
@@ -556,12 +558,14 @@ abstract sealed class VectorKernels implements KernelSupport
                                 o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
                     }
                 };
-                f = f.or(wh.and(0x7F80_0000).add(baseFisher.type() == DType.F16 ? bigH16 : bigH)).or(wh);
+                f = f.or(wh);
+                if (baseFisher.type() == DType.F16) {
+                    f = f.or(wh.and(0x7F80_0000).add(big16));
+                }
                 p0 = wh.reinterpretAsFloats().mul(s0).add(p0Const);
             }
             FloatVector hbar = p0;
             FloatVector num = FloatVector.zero(sp.f());
-            FloatVector ta = num;
             for (int t = 0; t < models; t++) {
                 DType tf = fisher[t].type();
                 DType tx = x[t].type();
@@ -587,22 +591,49 @@ abstract sealed class VectorKernels implements KernelSupport
                                 o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
                     }
                 };
-                f = f.or(wf.and(0x7F80_0000).add(tf == DType.F16 ? bigH16 : bigH).or(wf)
-                        .or(wx.and(0x7F80_0000).add(tx == DType.F16 ? big16 : big)));
-                float at = alphas[t];
-                FloatVector sh = wf.reinterpretAsFloats().mul(scales[t]);
+                f = f.or(wf); // a Fisher's sign bit
+                if (tf == DType.F16) {
+                    f = f.or(wf.and(0x7F80_0000).add(big16));
+                }
+                if (tx == DType.F16) {
+                    f = f.or(wx.and(0x7F80_0000).add(big16));
+                }
+                FloatVector hc = wf.reinterpretAsFloats().mul(c[t]);
                 FloatVector d = wx.reinterpretAsFloats().sub(b);
-                hbar = hbar.add(sh.mul(at));
-                num = num.add(p0.add(sh).mul(at).mul(d));
-                ta = ta.add(d.mul(at));
+                hbar = hbar.add(hc);
+                num = num.add((baseFisher == null ? hc.add(pa[t]) : p0.mul(alphas[t]).add(hc)).mul(d));
             }
-            // where Hbar allows no division: task arithmetic (as the general path)
-            FloatVector theta = b.add(num.div(hbar)).blend(b.add(ta), hbar.compare(VectorOperators.LE, 0f));
+            FloatVector theta = b.add(num.div(hbar));
+            VectorMask<Float> fallback = hbar.compare(VectorOperators.LE, 0f);
+            if (fallback.anyTrue()) {
+                // where Hbar allows no division: task arithmetic (as the general path); rare, so a second
+                // pass over the models' values, for this vector only
+                FloatVector ta = FloatVector.zero(sp.f());
+                for (int t = 0; t < models; t++) {
+                    MemorySegment sx = x[t].data();
+                    IntVector wx = switch (x[t].type()) {
+                        case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                        case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                        default -> {
+                            IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                            IntVector o = w.and(0x0FFF_E000);
+                            yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                    o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                        }
+                    };
+                    ta = ta.add(wx.reinterpretAsFloats().sub(b).mul(alphas[t]));
+                }
+                theta = theta.blend(b.add(ta), fallback);
+            }
+            // not finite where an input was (a NaN or an infinity reaches Hbar, the numerator or theta:
+            // see the comment above) or where the float formula overflowed (the general path then takes
+            // the careful twin); v·0 is 0 for a finite v, else NaN: one test for the three, with no
+            // overflow of its own, and an infinite Hbar (theta = b + num/inf = b) is seen too
+            f = f.or(theta.add(hbar.mul(0f)).add(num.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
             // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
             // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
             // range is then given up (so a NaN need not be made quiet here)
             IntVector e = theta.reinterpretAsInts();
-            f = f.or(e.and(0x7F80_0000).add(big255));
             MemorySegment so = out.data();
             switch (out.type()) {
                 case F32 -> e.intoMemorySegment(so, 4 * i, LE);

@@ -355,7 +355,12 @@ abstract sealed class VectorKernels implements KernelSupport
         theta.intoArray(out, i);
     }
 
-    /** Gradient matching where some task is subtracted: the kept precision, the clamp and its count. */
+    /**
+     * Gradient matching where some task is subtracted: the kept precision, the clamp and its count.
+     * One vector per pass, the finisher written out in the loop: as a method of its own C2 did not
+     * inline it, and the vectors handed to it were boxed on the heap (measured: 20 bytes allocated
+     * per element, 3.5x slower than adding).
+     */
     private long gradientMatchingSubtracting(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
                                              float[][] fisher, float[] out, int n) {
         VectorSpecies<Float> fs = species().f();
@@ -364,43 +369,11 @@ abstract sealed class VectorKernels implements KernelSupport
         float[] c = p.fisherWeights();
         float delta0 = p.delta0();
         float s0 = p.baseScale();
+        float clampRel = p.clampRel();
         int models = x.length;
         FloatVector p0Const = FloatVector.broadcast(fs, delta0);
         long replaced = 0;
         int i = 0;
-        for (int bound = n - 2 * lanes + 1; i < bound; i += 2 * lanes) {
-            int j = i + lanes;
-            FloatVector b0 = FloatVector.fromArray(fs, base, i);
-            FloatVector b1 = FloatVector.fromArray(fs, base, j);
-            FloatVector p00 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
-            FloatVector p01 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, j).mul(s0).add(delta0);
-            FloatVector hbar0 = p00;
-            FloatVector hbar1 = p01;
-            FloatVector kept0 = p00;
-            FloatVector kept1 = p01;
-            FloatVector num0 = FloatVector.zero(fs);
-            FloatVector num1 = num0;
-            for (int t = 0; t < models; t++) {
-                float at = a[t];
-                float ct = c[t];
-                float[] xt = x[t];
-                float[] ft = fisher[t];
-                FloatVector hc0 = FloatVector.fromArray(fs, ft, i).mul(ct);
-                FloatVector hc1 = FloatVector.fromArray(fs, ft, j).mul(ct);
-                hbar0 = hbar0.add(hc0);
-                hbar1 = hbar1.add(hc1);
-                if (at > 0f) {
-                    kept0 = kept0.add(hc0);
-                    kept1 = kept1.add(hc1);
-                }
-                num0 = num0.add(p00.mul(at).add(hc0).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
-                num1 = num1.add(p01.mul(at).add(hc1).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
-            }
-            int r0 = finishSubtracting(fs, p, b0, kept0, hbar0, num0, x, out, i);
-            int r1 = finishSubtracting(fs, p, b1, kept1, hbar1, num1, x, out, j);
-            replaced += r0 >= 0 ? r0 : carefully(p, base, baseFisher, x, fisher, out, i, lanes);
-            replaced += r1 >= 0 ? r1 : carefully(p, base, baseFisher, x, fisher, out, j, lanes);
-        }
         for (int bound = fs.loopBound(n); i < bound; i += lanes) {
             FloatVector b = FloatVector.fromArray(fs, base, i);
             FloatVector p0 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
@@ -416,36 +389,33 @@ abstract sealed class VectorKernels implements KernelSupport
                 }
                 num = num.add(p0.mul(at).add(hc).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
             }
-            int r = finishSubtracting(fs, p, b, kept, hbar, num, x, out, i);
-            replaced += r >= 0 ? r : carefully(p, base, baseFisher, x, fisher, out, i, lanes);
+            // Hbar clamped at clampRel × the kept precision where that is positive; else, where Hbar is
+            // not positive, the task-arithmetic value
+            VectorMask<Float> keptPositive = kept.compare(VectorOperators.GT, 0f);
+            FloatVector lim = kept.mul(clampRel);
+            VectorMask<Float> clamp = keptPositive.and(hbar.compare(VectorOperators.LT, lim));
+            hbar = hbar.blend(lim, clamp);
+            VectorMask<Float> fallback = keptPositive.not().and(hbar.compare(VectorOperators.LE, 0f));
+            FloatVector theta = b.add(num.div(hbar));
+            if (fallback.anyTrue()) {
+                FloatVector ta = FloatVector.zero(fs);
+                for (int t = 0; t < models; t++) {
+                    ta = ta.add(FloatVector.fromArray(fs, x[t], i).sub(b).mul(a[t]));
+                }
+                theta = theta.blend(b.add(ta), fallback);
+            }
+            theta.intoArray(out, i);
+            // where some lane's result or Hbar is not finite, or Hbar was clamped to a subnormal limit (a
+            // tiny clamp), the scalar formula redoes the lanes (with its careful twin)
+            boolean subnormal = clamp.anyTrue() && clamp.and(lim.compare(VectorOperators.LT, Float.MIN_NORMAL)).anyTrue();
+            replaced += subnormal || !theta.add(hbar).test(VectorOperators.IS_FINITE).allTrue()
+                    ? carefully(p, base, baseFisher, x, fisher, out, i, lanes)
+                    : clamp.trueCount() + fallback.trueCount();
         }
         for (; i < n; i++) {
             replaced += Formulas.gradientMatching(p, base, baseFisher, x, fisher, out, i);
         }
         return replaced;
-    }
-
-    /**
-     * Clamps Hbar at clampRel × the kept precision, divides, falls back to task arithmetic where
-     * the kept precision is 0 and Hbar is not positive; stores; returns the count, or -1 where
-     * some lane's result or Hbar is not finite, or Hbar was clamped to a subnormal limit (a tiny
-     * clamp): the caller then redoes the lanes.
-     */
-    private static int finishSubtracting(VectorSpecies<Float> fs, GradientMatching p, FloatVector b, FloatVector kept,
-                                         FloatVector hbar, FloatVector num, float[][] x, float[] out, int i) {
-        VectorMask<Float> keptPositive = kept.compare(VectorOperators.GT, 0f);
-        FloatVector lim = kept.mul(p.clampRel());
-        VectorMask<Float> clamp = keptPositive.and(hbar.compare(VectorOperators.LT, lim));
-        hbar = hbar.blend(lim, clamp);
-        VectorMask<Float> fallback = keptPositive.not().and(hbar.compare(VectorOperators.LE, 0f));
-        FloatVector theta = b.add(num.div(hbar));
-        if (fallback.anyTrue()) {
-            theta = theta.blend(taskArithmetic(fs, b, x, p.alphas(), p.sign(), i), fallback);
-        }
-        theta.intoArray(out, i);
-        boolean subnormal = clamp.anyTrue() && clamp.and(lim.compare(VectorOperators.LT, Float.MIN_NORMAL)).anyTrue();
-        return subnormal || !theta.add(hbar).test(VectorOperators.IS_FINITE).allTrue() ? -1
-                : clamp.trueCount() + fallback.trueCount();
     }
 
     /**
@@ -463,11 +433,15 @@ abstract sealed class VectorKernels implements KernelSupport
     }
 
     /*
-     * The direct kernel reads each input once, straight from the mapping, one float vector of
-     * elements per operand and iteration, each operand by its own dtype (F32 as it is, BF16
-     * widened by a shift, F16 by integer operations and, for its subnormals, one exact float
-     * subtraction: JDK 25's Vector API has no half-float conversion), and writes the output the
-     * same way, and computes the float formula of Formulas.gradientMatching lane by lane. It
+     * The direct kernel reads each input once, straight from the mapping, two float vectors of
+     * elements per operand and iteration, each operand by its own dtype, and writes the output the
+     * same way, computing the float formula of Formulas.gradientMatching lane by lane. A 16-bit
+     * operand is read as one int vector, two elements an int: the even elements' vector is the
+     * ints shifted up, the odd ones' the ints masked (BF16; F16 takes integer operations and, for
+     * its subnormals, one exact float subtraction: JDK 25's Vector API has no half-float
+     * conversion), and a 16-bit output is written back the same way, so that no lane is widened
+     * or narrowed, and each access to a mapping covers twice the elements; an F32 operand is read as two vectors and dealt into even and odd elements by
+     * selectFrom, and dealt back for an F32 output. It
      * declines a range (the general path then does it, counts and reports) where some input is an
      * infinity or a NaN, a Fisher has its sign bit set, the float formula overflowed (the general
      * path takes the careful twin there) or a result is beyond the output dtype. Most of that needs
@@ -481,10 +455,11 @@ abstract sealed class VectorKernels implements KernelSupport
      * overflow is an infinity in Hbar or theta just as the general path sees it (an infinite
      * numerator in a lane that falls back, where the general path uses none, declines needlessly:
      * declining is always allowed). What the lanes cannot see: F16's infinities and
-     * NaNs decode to finite floats from 2^16 (F16_SPECIAL_EXPONENT), so each F16 operand gets one
-     * exponent test, (bits & exponent) + big setting the sign bit exactly at that exponent; and a
-     * Fisher's sign bit, or-ed in as it is. The output's check is as cheap: a result the output
-     * dtype cannot hold sets the sign bit of its flag.
+     * NaNs decode to finite floats, so each F16 operand gets one exponent test on its stored
+     * bits, (bits & 0x7C00_7C00) + 0x0400_0400 setting bit 15 or 31 exactly where a half's
+     * exponent is all ones; and a Fisher's sign bit, or-ed in as it is (bits 15 and 31 of a
+     * 16-bit pair, bit 31 of an F32). The output's check is as cheap: a result the output dtype
+     * cannot hold sets such a bit too.
      *
      * Everything is written out in the loop, on purpose, the dtype switches too (each one's
      * branch is the same for an operand all through the loop, so they predict perfectly): C2
@@ -494,9 +469,6 @@ abstract sealed class VectorKernels implements KernelSupport
      * slower).
      */
 
-    /** The biased float exponent of the values F16's infinities and NaNs decode to in the direct kernel: 2^16 to 2^17. */
-    private static final int F16_SPECIAL_EXPONENT = 127 + 16;
-
     @Override
     public boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                                           Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
@@ -505,159 +477,270 @@ abstract sealed class VectorKernels implements KernelSupport
         return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, done, end);
     }
 
-    /** Elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
+    /** Elements from .. up to the last whole pair of vectors; returns where it stopped, or -1 to give the range up. */
     private long direct(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                         Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
         Species sp = species();
-        VectorSpecies<Integer> is = sp.i();
-        VectorSpecies<Short> hs = sp.halfShort();
-        if (hs == null && !allF32(base, baseFisher, x, fisher, out)) {
-            return from; // (64 bits: no 16-bit shape to widen from; the scalar twin does it all)
+        if (sp.halfShort() == null) {
+            return from; // (64 bits: the scalar twin does it all)
         }
-        int step = is.length();
+        VectorSpecies<Integer> is = sp.i();
+        int lanes = is.length();
+        int step = 2 * lanes;
         float[] alphas = p.alphas();
         float[] c = p.fisherWeights();
         float[] pa = p.priorWeights();
         float s0 = p.baseScale();
         int models = x.length;
         FloatVector p0Const = FloatVector.broadcast(sp.f(), p.delta0());
-        // an F16 infinity or NaN decodes to a float from 2^16 (F16_SPECIAL_EXPONENT), beyond every finite F16 value
-        int big16 = ScalarKernels.big(F16_SPECIAL_EXPONENT);
+        // indexes into a pair of vectors (selectFrom): an F32 operand's even and odd elements, and
+        // the even and odd results back in order for an F32 output
+        IntVector iota = IntVector.zero(is).addIndex(1);
+        IntVector even = iota.add(iota);
+        IntVector odd = even.add(1);
+        IntVector first = iota.lanewise(VectorOperators.ASHR, 1).add(iota.and(1).mul(lanes));
+        IntVector second = first.add(lanes / 2);
         int big255 = ScalarKernels.big(255);
-        IntVector flags = IntVector.zero(is);
+        IntVector flags = IntVector.zero(is); // a sign bit set: give the range up
+        IntVector halves = IntVector.zero(is); // bit 15 or 31 (a 16-bit half's sign) set: likewise
         long i = from;
         for (; i <= end - step; i += step) {
-            // each operand's float bits: F32 as they are; BF16 widened, shifted up; F16 sign-extended and
-            // shifted so that exponent and mantissa sit in a float's (the sign, extended, in bit 31), the
-            // bits between cleared, the exponent rebiased by an integer add, and a subnormal m·2^-24
-            // made as 2^-14·(1 + m/1024) − 2^-14 (exact; no operand is ever subnormal: the FPU takes
-            // a slow path on those, measured 2x slower with F16 Fishers near 1e-6)
+            // every operand as two vectors of float bits, its even elements' (l) and its odd elements' (h):
+            // 16-bit ones read as ints, two elements each (BF16: shifted up, masked; F16: each half
+            // sign-extended and shifted so that exponent and mantissa sit in a float's, the bits between
+            // cleared, the exponent rebiased by an integer add, and a subnormal m·2^-24 made as
+            // 2^-14·(1 + m/1024) − 2^-14, exact: no operand is ever subnormal, the FPU takes a slow path on
+            // those, measured 2x slower with F16 Fishers near 1e-6); F32 ones read as two vectors and dealt
             MemorySegment sb = base.data();
-            IntVector wb = switch (base.type()) {
-                case F32 -> IntVector.fromMemorySegment(is, sb, 4 * i, LE);
-                case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+            IntVector bl;
+            IntVector bh;
+            switch (base.type()) {
+                case BF16 -> {
+                    IntVector w = IntVector.fromMemorySegment(is, sb, 2 * i, LE);
+                    bl = w.lanewise(VectorOperators.LSHL, 16);
+                    bh = w.and(0xFFFF_0000);
+                }
+                case F32 -> {
+                    IntVector u = IntVector.fromMemorySegment(is, sb, 4 * i, LE);
+                    IntVector v = IntVector.fromMemorySegment(is, sb, 4 * (i + lanes), LE);
+                    bl = even.selectFrom(u, v);
+                    bh = odd.selectFrom(u, v);
+                }
                 default -> {
-                    IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
-                    IntVector o = w.and(0x0FFF_E000);
-                    yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                            o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    IntVector w = IntVector.fromMemorySegment(is, sb, 2 * i, LE);
+                    halves = halves.or(w.and(0x7C00_7C00).add(0x0400_0400));
+                    IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
+                    IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
+                    IntVector ol = wl.and(0x0FFF_E000);
+                    bl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                            ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
+                    IntVector oh = wh.and(0x0FFF_E000);
+                    bh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                            oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
                 }
-            };
-            IntVector f = base.type() == DType.F16 ? wb.and(0x7F80_0000).add(big16) : IntVector.zero(is);
-            FloatVector b = wb.reinterpretAsFloats();
-            FloatVector p0 = p0Const;
-            if (baseFisher != null) {
-                MemorySegment sh0 = baseFisher.data();
-                IntVector wh = switch (baseFisher.type()) {
-                    case F32 -> IntVector.fromMemorySegment(is, sh0, 4 * i, LE);
-                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
-                    default -> {
-                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
-                        IntVector o = w.and(0x0FFF_E000);
-                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
-                    }
-                };
-                f = f.or(wh);
-                if (baseFisher.type() == DType.F16) {
-                    f = f.or(wh.and(0x7F80_0000).add(big16));
-                }
-                p0 = wh.reinterpretAsFloats().mul(s0).add(p0Const);
             }
-            FloatVector hbar = p0;
-            FloatVector num = FloatVector.zero(sp.f());
+            FloatVector b0 = bl.reinterpretAsFloats();
+            FloatVector b1 = bh.reinterpretAsFloats();
+            FloatVector p00 = p0Const;
+            FloatVector p01 = p0Const;
+            if (baseFisher != null) {
+                MemorySegment sh = baseFisher.data();
+                IntVector hl;
+                IntVector hh;
+                switch (baseFisher.type()) {
+                    case BF16 -> {
+                        IntVector w = IntVector.fromMemorySegment(is, sh, 2 * i, LE);
+                        halves = halves.or(w);
+                        hl = w.lanewise(VectorOperators.LSHL, 16);
+                        hh = w.and(0xFFFF_0000);
+                    }
+                    case F32 -> {
+                        IntVector u = IntVector.fromMemorySegment(is, sh, 4 * i, LE);
+                        IntVector v = IntVector.fromMemorySegment(is, sh, 4 * (i + lanes), LE);
+                        flags = flags.or(u).or(v);
+                        hl = even.selectFrom(u, v);
+                        hh = odd.selectFrom(u, v);
+                    }
+                    default -> {
+                        IntVector w = IntVector.fromMemorySegment(is, sh, 2 * i, LE);
+                        halves = halves.or(w).or(w.and(0x7C00_7C00).add(0x0400_0400));
+                        IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
+                        IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
+                        IntVector ol = wl.and(0x0FFF_E000);
+                        hl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
+                        IntVector oh = wh.and(0x0FFF_E000);
+                        hh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
+                    }
+                }
+                p00 = hl.reinterpretAsFloats().mul(s0).add(p0Const);
+                p01 = hh.reinterpretAsFloats().mul(s0).add(p0Const);
+            }
+            FloatVector hbar0 = p00;
+            FloatVector hbar1 = p01;
+            FloatVector num0 = FloatVector.zero(sp.f());
+            FloatVector num1 = num0;
             for (int t = 0; t < models; t++) {
-                DType tf = fisher[t].type();
-                DType tx = x[t].type();
                 MemorySegment sf = fisher[t].data();
                 MemorySegment sx = x[t].data();
-                IntVector wf = switch (tf) {
-                    case F32 -> IntVector.fromMemorySegment(is, sf, 4 * i, LE);
-                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
-                    default -> {
-                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
-                        IntVector o = w.and(0x0FFF_E000);
-                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                IntVector fl;
+                IntVector fh;
+                switch (fisher[t].type()) {
+                    case BF16 -> {
+                        IntVector w = IntVector.fromMemorySegment(is, sf, 2 * i, LE);
+                        halves = halves.or(w);
+                        fl = w.lanewise(VectorOperators.LSHL, 16);
+                        fh = w.and(0xFFFF_0000);
                     }
-                };
-                IntVector wx = switch (tx) {
-                    case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
-                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
-                    default -> {
-                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
-                        IntVector o = w.and(0x0FFF_E000);
-                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    case F32 -> {
+                        IntVector u = IntVector.fromMemorySegment(is, sf, 4 * i, LE);
+                        IntVector v = IntVector.fromMemorySegment(is, sf, 4 * (i + lanes), LE);
+                        flags = flags.or(u).or(v);
+                        fl = even.selectFrom(u, v);
+                        fh = odd.selectFrom(u, v);
                     }
-                };
-                f = f.or(wf); // a Fisher's sign bit
-                if (tf == DType.F16) {
-                    f = f.or(wf.and(0x7F80_0000).add(big16));
+                    default -> {
+                        IntVector w = IntVector.fromMemorySegment(is, sf, 2 * i, LE);
+                        halves = halves.or(w).or(w.and(0x7C00_7C00).add(0x0400_0400));
+                        IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
+                        IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
+                        IntVector ol = wl.and(0x0FFF_E000);
+                        fl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
+                        IntVector oh = wh.and(0x0FFF_E000);
+                        fh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
+                    }
                 }
-                if (tx == DType.F16) {
-                    f = f.or(wx.and(0x7F80_0000).add(big16));
+                IntVector xl;
+                IntVector xh;
+                switch (x[t].type()) {
+                    case BF16 -> {
+                        IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
+                        xl = w.lanewise(VectorOperators.LSHL, 16);
+                        xh = w.and(0xFFFF_0000);
+                    }
+                    case F32 -> {
+                        IntVector u = IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                        IntVector v = IntVector.fromMemorySegment(is, sx, 4 * (i + lanes), LE);
+                        xl = even.selectFrom(u, v);
+                        xh = odd.selectFrom(u, v);
+                    }
+                    default -> {
+                        IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
+                        halves = halves.or(w.and(0x7C00_7C00).add(0x0400_0400));
+                        IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
+                        IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
+                        IntVector ol = wl.and(0x0FFF_E000);
+                        xl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
+                        IntVector oh = wh.and(0x0FFF_E000);
+                        xh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
+                    }
                 }
-                FloatVector hc = wf.reinterpretAsFloats().mul(c[t]);
-                FloatVector d = wx.reinterpretAsFloats().sub(b);
-                hbar = hbar.add(hc);
-                num = num.add((baseFisher == null ? hc.add(pa[t]) : p0.mul(alphas[t]).add(hc)).mul(d));
+                float ct = c[t];
+                FloatVector hc0 = fl.reinterpretAsFloats().mul(ct);
+                FloatVector hc1 = fh.reinterpretAsFloats().mul(ct);
+                hbar0 = hbar0.add(hc0);
+                hbar1 = hbar1.add(hc1);
+                FloatVector d0 = xl.reinterpretAsFloats().sub(b0);
+                FloatVector d1 = xh.reinterpretAsFloats().sub(b1);
+                if (baseFisher == null) {
+                    num0 = num0.add(hc0.add(pa[t]).mul(d0));
+                    num1 = num1.add(hc1.add(pa[t]).mul(d1));
+                } else {
+                    float at = alphas[t];
+                    num0 = num0.add(p00.mul(at).add(hc0).mul(d0));
+                    num1 = num1.add(p01.mul(at).add(hc1).mul(d1));
+                }
             }
-            FloatVector theta = b.add(num.div(hbar));
-            VectorMask<Float> fallback = hbar.compare(VectorOperators.LE, 0f);
-            if (fallback.anyTrue()) {
+            FloatVector theta0 = b0.add(num0.div(hbar0));
+            FloatVector theta1 = b1.add(num1.div(hbar1));
+            VectorMask<Float> fallback0 = hbar0.compare(VectorOperators.LE, 0f);
+            VectorMask<Float> fallback1 = hbar1.compare(VectorOperators.LE, 0f);
+            if (fallback0.or(fallback1).anyTrue()) {
                 // where Hbar allows no division: task arithmetic (as the general path); rare, so a second
-                // pass over the models' values, for this vector only
-                FloatVector ta = FloatVector.zero(sp.f());
+                // pass over the models' values, for these vectors only
+                FloatVector ta0 = FloatVector.zero(sp.f());
+                FloatVector ta1 = ta0;
                 for (int t = 0; t < models; t++) {
                     MemorySegment sx = x[t].data();
-                    IntVector wx = switch (x[t].type()) {
-                        case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
-                        case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
-                        default -> {
-                            IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
-                            IntVector o = w.and(0x0FFF_E000);
-                            yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                    o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    IntVector xl;
+                    IntVector xh;
+                    switch (x[t].type()) {
+                        case BF16 -> {
+                            IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
+                            xl = w.lanewise(VectorOperators.LSHL, 16);
+                            xh = w.and(0xFFFF_0000);
                         }
-                    };
-                    ta = ta.add(wx.reinterpretAsFloats().sub(b).mul(alphas[t]));
+                        case F32 -> {
+                            IntVector u = IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                            IntVector v = IntVector.fromMemorySegment(is, sx, 4 * (i + lanes), LE);
+                            xl = even.selectFrom(u, v);
+                            xh = odd.selectFrom(u, v);
+                        }
+                        default -> {
+                            IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
+                            IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
+                            IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
+                            IntVector ol = wl.and(0x0FFF_E000);
+                            xl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                    ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
+                            IntVector oh = wh.and(0x0FFF_E000);
+                            xh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                    oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
+                        }
+                    }
+                    ta0 = ta0.add(xl.reinterpretAsFloats().sub(b0).mul(alphas[t]));
+                    ta1 = ta1.add(xh.reinterpretAsFloats().sub(b1).mul(alphas[t]));
                 }
-                theta = theta.blend(b.add(ta), fallback);
+                theta0 = theta0.blend(b0.add(ta0), fallback0);
+                theta1 = theta1.blend(b1.add(ta1), fallback1);
             }
             // not finite where an input was (a NaN or an infinity reaches Hbar, the numerator or theta:
             // see the comment above) or where the float formula overflowed (the general path then takes
             // the careful twin); v·0 is 0 for a finite v, else NaN: one test for the three, with no
             // overflow of its own, and an infinite Hbar (theta = b + num/inf = b) is seen too
-            f = f.or(theta.add(hbar.mul(0f)).add(num.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
-            // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
-            // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
-            // range is then given up (so a NaN need not be made quiet here)
-            IntVector e = theta.reinterpretAsInts();
+            flags = flags.or(theta0.add(hbar0.mul(0f)).add(num0.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255))
+                    .or(theta1.add(hbar1.mul(0f)).add(num1.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
+            // round to the output's dtype (to nearest even) and store, the even and odd results together
+            // (F32: dealt back into order); a stored value that is not finite (theta not finite, or beyond
+            // the dtype's range) flags the range, which is then given up (so a NaN need not be made quiet here)
+            IntVector e0 = theta0.reinterpretAsInts();
+            IntVector e1 = theta1.reinterpretAsInts();
             MemorySegment so = out.data();
             switch (out.type()) {
-                case F32 -> e.intoMemorySegment(so, 4 * i, LE);
+                case F32 -> {
+                    first.selectFrom(e0, e1).intoMemorySegment(so, 4 * i, LE);
+                    second.selectFrom(e0, e1).intoMemorySegment(so, 4 * (i + lanes), LE);
+                }
                 case BF16 -> {
-                    IntVector r = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
-                    f = f.or(r.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
-                    r.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * i, LE);
+                    IntVector r = e0.add(e0.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16)
+                            .or(e1.add(e1.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF_0000));
+                    halves = halves.or(r.and(0x7F80_7F80).add(0x0080_0080)); // rounded up to the infinity
+                    r.intoMemorySegment(so, 2 * i, LE);
                 }
                 default -> { // F16
-                    IntVector abs = e.and(0x7FFF_FFFF);
-                    // from 2^-14 (F16's normals): drop 13 mantissa bits rounding to nearest even, rebias
-                    IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
-                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
+                    // from 2^-14 (F16's normals): drop 13 mantissa bits rounding to nearest even, rebias;
                     // below: 0.5 + |theta| rounds |theta| to a multiple of 2^-24, F16's subnormal step, in the low bits
-                    IntVector tiny = theta.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
-                    IntVector h = normal.blend(tiny, abs.compare(VectorOperators.LT, 0x3880_0000));
-                    f = f.or(h.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
-                    h.or(e.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
+                    IntVector abs0 = e0.and(0x7FFF_FFFF);
+                    IntVector abs1 = e1.and(0x7FFF_FFFF);
+                    IntVector h0 = abs0.add(abs0.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10)
+                            .blend(theta0.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000), abs0.compare(VectorOperators.LT, 0x3880_0000));
+                    IntVector h1 = abs1.add(abs1.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10)
+                            .blend(theta1.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000), abs1.compare(VectorOperators.LT, 0x3880_0000));
+                    flags = flags.or(h0.add(Integer.MIN_VALUE - 0x7C00)).or(h1.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
+                    h0.or(e0.lanewise(VectorOperators.LSHR, 16).and(0x8000))
+                            .or(h1.lanewise(VectorOperators.LSHL, 16).or(e1.and(0x8000_0000)))
                             .intoMemorySegment(so, 2 * i, LE);
                 }
             }
-            flags = flags.or(f);
         }
-        return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+        return flags.or(halves).or(halves.lanewise(VectorOperators.LSHL, 16)).compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
     }
 
     private static boolean allF32(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,

@@ -104,7 +104,7 @@ abstract sealed class VectorKernels implements KernelSupport
 
     @Override
     public int warmUpStep() {
-        return species().i().length();
+        return 2 * species().i().length(); // (directBf16's iteration; direct's is half of it)
     }
 
     // ---- conversions ------------------------------------------------------------------------
@@ -433,15 +433,12 @@ abstract sealed class VectorKernels implements KernelSupport
     }
 
     /*
-     * The direct kernel reads each input once, straight from the mapping, two float vectors of
-     * elements per operand and iteration, each operand by its own dtype, and writes the output the
-     * same way, computing the float formula of Formulas.gradientMatching lane by lane. A 16-bit
-     * operand is read as one int vector, two elements an int: the even elements' vector is the
-     * ints shifted up, the odd ones' the ints masked (BF16; F16 takes integer operations and, for
-     * its subnormals, one exact float subtraction: JDK 25's Vector API has no half-float
-     * conversion), and a 16-bit output is written back the same way, so that no lane is widened
-     * or narrowed, and each access to a mapping covers twice the elements; an F32 operand is read as two vectors and dealt into even and odd elements by
-     * selectFrom, and dealt back for an F32 output. It
+     * The direct kernel reads each input once, straight from the mapping, one float vector of
+     * elements per operand and iteration, each operand by its own dtype (F32 as it is, BF16
+     * widened by a shift, F16 by integer operations and, for its subnormals, one exact float
+     * subtraction: JDK 25's Vector API has no half-float conversion), and writes the output the
+     * same way, computing the float formula of Formulas.gradientMatching lane by lane; where every
+     * operand is BF16, directBf16 does the same two vectors at a time from int pairs. It
      * declines a range (the general path then does it, counts and reports) where some input is an
      * infinity or a NaN, a Fisher has its sign bit set, the float formula overflowed (the general
      * path takes the careful twin there) or a result is beyond the output dtype. Most of that needs
@@ -454,199 +451,82 @@ abstract sealed class VectorKernels implements KernelSupport
      * instead (the same products with a_t); a non-finite base value makes theta so. A finite
      * overflow is an infinity in Hbar or theta just as the general path sees it (an infinite
      * numerator in a lane that falls back, where the general path uses none, declines needlessly:
-     * declining is always allowed). What the lanes cannot see: F16's infinities and
-     * NaNs decode to finite floats, so each F16 operand gets one exponent test on its stored
-     * bits, (bits & 0x7C00_7C00) + 0x0400_0400 setting bit 15 or 31 exactly where a half's
-     * exponent is all ones; and a Fisher's sign bit, or-ed in as it is (bits 15 and 31 of a
-     * 16-bit pair, bit 31 of an F32). The output's check is as cheap: a result the output dtype
-     * cannot hold sets such a bit too.
+     * declining is always allowed). What the lanes cannot see: F16's infinities and NaNs decode to
+     * finite floats from 2^16 (F16_SPECIAL_EXPONENT), so each F16 operand gets one exponent test,
+     * (bits & exponent) + big setting the sign bit exactly at that exponent; and a Fisher's sign
+     * bit, or-ed in as it is. The output's check is as cheap: a result the output dtype cannot
+     * hold sets the sign bit of its flag.
      *
      * Everything is written out in the loop, on purpose, the dtype switches too (each one's
      * branch is the same for an operand all through the loop, so they predict perfectly): C2
      * stops inlining our own helper methods past a node budget that Vector API code reaches
      * quickly, and a vector passed to or returned from a method that is not inlined is boxed on
      * the heap (measured with a loader and a storer method: 40 bytes allocated per element, 20x
-     * slower).
+     * slower). Nor may one method grow much: C1, which compiles it first, gave up on a version
+     * that took every dtype two vectors at a time ("out of virtual registers"), and the kernel
+     * then stayed in C1's unprofiled tier, without the Vector API's intrinsics: 50x slower.
      */
 
     @Override
     public boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                                           Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
         long end = from + n;
-        long done = direct(p, base, baseFisher, x, fisher, out, from, end);
+        long done = species().halfShort() != null && allBf16(base, baseFisher, x, fisher, out)
+                ? directBf16(p, base, baseFisher, x, fisher, out, from, end)
+                : direct(p, base, baseFisher, x, fisher, out, from, end);
         return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, done, end);
     }
 
-    /** Elements from .. up to the last whole pair of vectors; returns where it stopped, or -1 to give the range up. */
-    private long direct(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
-                        Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
+    /**
+     * {@link #direct} where every operand and the output is BF16 (the common case), two vectors of
+     * elements per pass: each operand is read as one int vector, two BF16 elements an int, the even
+     * elements' floats being the ints shifted up and the odd ones' the ints masked, and the
+     * results are packed back the same way; no lane is widened or narrowed, and each access to a
+     * mapping covers twice the elements. The checks are direct's (see the comment above), on the
+     * stored pairs: a Fisher's sign is bit 15 or 31.
+     */
+    private long directBf16(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                            Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
         Species sp = species();
-        if (sp.halfShort() == null) {
-            return from; // (64 bits: the scalar twin does it all)
-        }
         VectorSpecies<Integer> is = sp.i();
-        int lanes = is.length();
-        int step = 2 * lanes;
+        int step = 2 * is.length();
         float[] alphas = p.alphas();
         float[] c = p.fisherWeights();
         float[] pa = p.priorWeights();
         float s0 = p.baseScale();
         int models = x.length;
         FloatVector p0Const = FloatVector.broadcast(sp.f(), p.delta0());
-        // indexes into a pair of vectors (selectFrom): an F32 operand's even and odd elements, and
-        // the even and odd results back in order for an F32 output
-        IntVector iota = IntVector.zero(is).addIndex(1);
-        IntVector even = iota.add(iota);
-        IntVector odd = even.add(1);
-        IntVector first = iota.lanewise(VectorOperators.ASHR, 1).add(iota.and(1).mul(lanes));
-        IntVector second = first.add(lanes / 2);
         int big255 = ScalarKernels.big(255);
         IntVector flags = IntVector.zero(is); // a sign bit set: give the range up
-        IntVector halves = IntVector.zero(is); // bit 15 or 31 (a 16-bit half's sign) set: likewise
+        IntVector halves = IntVector.zero(is); // bit 15 or 31 set (a BF16 Fisher's sign, or a result rounded to the infinity): likewise
         long i = from;
         for (; i <= end - step; i += step) {
-            // every operand as two vectors of float bits, its even elements' (l) and its odd elements' (h):
-            // 16-bit ones read as ints, two elements each (BF16: shifted up, masked; F16: each half
-            // sign-extended and shifted so that exponent and mantissa sit in a float's, the bits between
-            // cleared, the exponent rebiased by an integer add, and a subnormal m·2^-24 made as
-            // 2^-14·(1 + m/1024) − 2^-14, exact: no operand is ever subnormal, the FPU takes a slow path on
-            // those, measured 2x slower with F16 Fishers near 1e-6); F32 ones read as two vectors and dealt
-            MemorySegment sb = base.data();
-            IntVector bl;
-            IntVector bh;
-            switch (base.type()) {
-                case BF16 -> {
-                    IntVector w = IntVector.fromMemorySegment(is, sb, 2 * i, LE);
-                    bl = w.lanewise(VectorOperators.LSHL, 16);
-                    bh = w.and(0xFFFF_0000);
-                }
-                case F32 -> {
-                    IntVector u = IntVector.fromMemorySegment(is, sb, 4 * i, LE);
-                    IntVector v = IntVector.fromMemorySegment(is, sb, 4 * (i + lanes), LE);
-                    bl = even.selectFrom(u, v);
-                    bh = odd.selectFrom(u, v);
-                }
-                default -> {
-                    IntVector w = IntVector.fromMemorySegment(is, sb, 2 * i, LE);
-                    halves = halves.or(w.and(0x7C00_7C00).add(0x0400_0400));
-                    IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
-                    IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
-                    IntVector ol = wl.and(0x0FFF_E000);
-                    bl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                            ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
-                    IntVector oh = wh.and(0x0FFF_E000);
-                    bh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                            oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
-                }
-            }
-            FloatVector b0 = bl.reinterpretAsFloats();
-            FloatVector b1 = bh.reinterpretAsFloats();
+            IntVector wb = IntVector.fromMemorySegment(is, base.data(), 2 * i, LE);
+            FloatVector b0 = wb.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector b1 = wb.and(0xFFFF_0000).reinterpretAsFloats();
             FloatVector p00 = p0Const;
             FloatVector p01 = p0Const;
             if (baseFisher != null) {
-                MemorySegment sh = baseFisher.data();
-                IntVector hl;
-                IntVector hh;
-                switch (baseFisher.type()) {
-                    case BF16 -> {
-                        IntVector w = IntVector.fromMemorySegment(is, sh, 2 * i, LE);
-                        halves = halves.or(w);
-                        hl = w.lanewise(VectorOperators.LSHL, 16);
-                        hh = w.and(0xFFFF_0000);
-                    }
-                    case F32 -> {
-                        IntVector u = IntVector.fromMemorySegment(is, sh, 4 * i, LE);
-                        IntVector v = IntVector.fromMemorySegment(is, sh, 4 * (i + lanes), LE);
-                        flags = flags.or(u).or(v);
-                        hl = even.selectFrom(u, v);
-                        hh = odd.selectFrom(u, v);
-                    }
-                    default -> {
-                        IntVector w = IntVector.fromMemorySegment(is, sh, 2 * i, LE);
-                        halves = halves.or(w).or(w.and(0x7C00_7C00).add(0x0400_0400));
-                        IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
-                        IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
-                        IntVector ol = wl.and(0x0FFF_E000);
-                        hl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
-                        IntVector oh = wh.and(0x0FFF_E000);
-                        hh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
-                    }
-                }
-                p00 = hl.reinterpretAsFloats().mul(s0).add(p0Const);
-                p01 = hh.reinterpretAsFloats().mul(s0).add(p0Const);
+                IntVector wh = IntVector.fromMemorySegment(is, baseFisher.data(), 2 * i, LE);
+                halves = halves.or(wh);
+                p00 = wh.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(s0).add(p0Const);
+                p01 = wh.and(0xFFFF_0000).reinterpretAsFloats().mul(s0).add(p0Const);
             }
             FloatVector hbar0 = p00;
             FloatVector hbar1 = p01;
             FloatVector num0 = FloatVector.zero(sp.f());
             FloatVector num1 = num0;
             for (int t = 0; t < models; t++) {
-                MemorySegment sf = fisher[t].data();
-                MemorySegment sx = x[t].data();
-                IntVector fl;
-                IntVector fh;
-                switch (fisher[t].type()) {
-                    case BF16 -> {
-                        IntVector w = IntVector.fromMemorySegment(is, sf, 2 * i, LE);
-                        halves = halves.or(w);
-                        fl = w.lanewise(VectorOperators.LSHL, 16);
-                        fh = w.and(0xFFFF_0000);
-                    }
-                    case F32 -> {
-                        IntVector u = IntVector.fromMemorySegment(is, sf, 4 * i, LE);
-                        IntVector v = IntVector.fromMemorySegment(is, sf, 4 * (i + lanes), LE);
-                        flags = flags.or(u).or(v);
-                        fl = even.selectFrom(u, v);
-                        fh = odd.selectFrom(u, v);
-                    }
-                    default -> {
-                        IntVector w = IntVector.fromMemorySegment(is, sf, 2 * i, LE);
-                        halves = halves.or(w).or(w.and(0x7C00_7C00).add(0x0400_0400));
-                        IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
-                        IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
-                        IntVector ol = wl.and(0x0FFF_E000);
-                        fl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
-                        IntVector oh = wh.and(0x0FFF_E000);
-                        fh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
-                    }
-                }
-                IntVector xl;
-                IntVector xh;
-                switch (x[t].type()) {
-                    case BF16 -> {
-                        IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
-                        xl = w.lanewise(VectorOperators.LSHL, 16);
-                        xh = w.and(0xFFFF_0000);
-                    }
-                    case F32 -> {
-                        IntVector u = IntVector.fromMemorySegment(is, sx, 4 * i, LE);
-                        IntVector v = IntVector.fromMemorySegment(is, sx, 4 * (i + lanes), LE);
-                        xl = even.selectFrom(u, v);
-                        xh = odd.selectFrom(u, v);
-                    }
-                    default -> {
-                        IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
-                        halves = halves.or(w.and(0x7C00_7C00).add(0x0400_0400));
-                        IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
-                        IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
-                        IntVector ol = wl.and(0x0FFF_E000);
-                        xl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
-                        IntVector oh = wh.and(0x0FFF_E000);
-                        xh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
-                    }
-                }
+                IntVector wf = IntVector.fromMemorySegment(is, fisher[t].data(), 2 * i, LE);
+                IntVector wx = IntVector.fromMemorySegment(is, x[t].data(), 2 * i, LE);
+                halves = halves.or(wf);
                 float ct = c[t];
-                FloatVector hc0 = fl.reinterpretAsFloats().mul(ct);
-                FloatVector hc1 = fh.reinterpretAsFloats().mul(ct);
+                FloatVector hc0 = wf.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(ct);
+                FloatVector hc1 = wf.and(0xFFFF_0000).reinterpretAsFloats().mul(ct);
                 hbar0 = hbar0.add(hc0);
                 hbar1 = hbar1.add(hc1);
-                FloatVector d0 = xl.reinterpretAsFloats().sub(b0);
-                FloatVector d1 = xh.reinterpretAsFloats().sub(b1);
+                FloatVector d0 = wx.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().sub(b0);
+                FloatVector d1 = wx.and(0xFFFF_0000).reinterpretAsFloats().sub(b1);
                 if (baseFisher == null) {
                     num0 = num0.add(hc0.add(pa[t]).mul(d0));
                     num1 = num1.add(hc1.add(pa[t]).mul(d1));
@@ -661,86 +541,197 @@ abstract sealed class VectorKernels implements KernelSupport
             VectorMask<Float> fallback0 = hbar0.compare(VectorOperators.LE, 0f);
             VectorMask<Float> fallback1 = hbar1.compare(VectorOperators.LE, 0f);
             if (fallback0.or(fallback1).anyTrue()) {
-                // where Hbar allows no division: task arithmetic (as the general path); rare, so a second
-                // pass over the models' values, for these vectors only
+                // where Hbar allows no division: task arithmetic (as the general path), a second pass
+                // over the models' values for these vectors only (Hbar is 0 where every Fisher is, with δ0 = 0)
                 FloatVector ta0 = FloatVector.zero(sp.f());
                 FloatVector ta1 = ta0;
                 for (int t = 0; t < models; t++) {
-                    MemorySegment sx = x[t].data();
-                    IntVector xl;
-                    IntVector xh;
-                    switch (x[t].type()) {
-                        case BF16 -> {
-                            IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
-                            xl = w.lanewise(VectorOperators.LSHL, 16);
-                            xh = w.and(0xFFFF_0000);
-                        }
-                        case F32 -> {
-                            IntVector u = IntVector.fromMemorySegment(is, sx, 4 * i, LE);
-                            IntVector v = IntVector.fromMemorySegment(is, sx, 4 * (i + lanes), LE);
-                            xl = even.selectFrom(u, v);
-                            xh = odd.selectFrom(u, v);
-                        }
-                        default -> {
-                            IntVector w = IntVector.fromMemorySegment(is, sx, 2 * i, LE);
-                            IntVector wl = w.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3);
-                            IntVector wh = w.and(0xFFFF_0000).lanewise(VectorOperators.ASHR, 3);
-                            IntVector ol = wl.and(0x0FFF_E000);
-                            xl = ol.add(112 << 23).blend(ol.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                    ol.compare(VectorOperators.LT, 0x80_0000)).or(wl.and(0x8000_0000));
-                            IntVector oh = wh.and(0x0FFF_E000);
-                            xh = oh.add(112 << 23).blend(oh.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
-                                    oh.compare(VectorOperators.LT, 0x80_0000)).or(wh.and(0x8000_0000));
-                        }
-                    }
-                    ta0 = ta0.add(xl.reinterpretAsFloats().sub(b0).mul(alphas[t]));
-                    ta1 = ta1.add(xh.reinterpretAsFloats().sub(b1).mul(alphas[t]));
+                    IntVector wx = IntVector.fromMemorySegment(is, x[t].data(), 2 * i, LE);
+                    ta0 = ta0.add(wx.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().sub(b0).mul(alphas[t]));
+                    ta1 = ta1.add(wx.and(0xFFFF_0000).reinterpretAsFloats().sub(b1).mul(alphas[t]));
                 }
                 theta0 = theta0.blend(b0.add(ta0), fallback0);
                 theta1 = theta1.blend(b1.add(ta1), fallback1);
+            }
+            // Hbar, the numerator and theta finite (as in direct)
+            flags = flags.or(theta0.add(hbar0.mul(0f)).add(num0.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255))
+                    .or(theta1.add(hbar1.mul(0f)).add(num1.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
+            // rounded to BF16 (to nearest even), the even results in the low halves and the odd ones in the high
+            IntVector e0 = theta0.reinterpretAsInts();
+            IntVector e1 = theta1.reinterpretAsInts();
+            IntVector r = e0.add(e0.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16)
+                    .or(e1.add(e1.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF_0000));
+            halves = halves.or(r.and(0x7F80_7F80).add(0x0080_0080)); // rounded up to the infinity
+            r.intoMemorySegment(out.data(), 2 * i, LE);
+        }
+        return flags.or(halves).or(halves.lanewise(VectorOperators.LSHL, 16)).compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+    }
+
+    /** The biased float exponent of the values F16's infinities and NaNs decode to in the direct kernel: 2^16 to 2^17. */
+    private static final int F16_SPECIAL_EXPONENT = 127 + 16;
+
+    /** Elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
+    private long direct(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                        Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
+        Species sp = species();
+        VectorSpecies<Integer> is = sp.i();
+        VectorSpecies<Short> hs = sp.halfShort();
+        if (hs == null && !allF32(base, baseFisher, x, fisher, out)) {
+            return from; // (64 bits: no 16-bit shape to widen from; the scalar twin does it all)
+        }
+        int step = is.length();
+        float[] alphas = p.alphas();
+        float[] c = p.fisherWeights();
+        float[] pa = p.priorWeights();
+        float s0 = p.baseScale();
+        int models = x.length;
+        FloatVector p0Const = FloatVector.broadcast(sp.f(), p.delta0());
+        // an F16 infinity or NaN decodes to a float from 2^16 (F16_SPECIAL_EXPONENT), beyond every finite F16 value
+        int big16 = ScalarKernels.big(F16_SPECIAL_EXPONENT);
+        int big255 = ScalarKernels.big(255);
+        IntVector flags = IntVector.zero(is);
+        long i = from;
+        for (; i <= end - step; i += step) {
+            // each operand's float bits: F32 as they are; BF16 widened, shifted up; F16 sign-extended and
+            // shifted so that exponent and mantissa sit in a float's (the sign, extended, in bit 31), the
+            // bits between cleared, the exponent rebiased by an integer add, and a subnormal m·2^-24
+            // made as 2^-14·(1 + m/1024) − 2^-14 (exact; no operand is ever subnormal: the FPU takes
+            // a slow path on those, measured 2x slower with F16 Fishers near 1e-6)
+            MemorySegment sb = base.data();
+            IntVector wb = switch (base.type()) {
+                case F32 -> IntVector.fromMemorySegment(is, sb, 4 * i, LE);
+                case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                default -> {
+                    IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sb, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                    IntVector o = w.and(0x0FFF_E000);
+                    yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                            o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                }
+            };
+            IntVector f = base.type() == DType.F16 ? wb.and(0x7F80_0000).add(big16) : IntVector.zero(is);
+            FloatVector b = wb.reinterpretAsFloats();
+            FloatVector p0 = p0Const;
+            if (baseFisher != null) {
+                MemorySegment sh0 = baseFisher.data();
+                IntVector wh = switch (baseFisher.type()) {
+                    case F32 -> IntVector.fromMemorySegment(is, sh0, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sh0, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = w.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    }
+                };
+                f = f.or(wh);
+                if (baseFisher.type() == DType.F16) {
+                    f = f.or(wh.and(0x7F80_0000).add(big16));
+                }
+                p0 = wh.reinterpretAsFloats().mul(s0).add(p0Const);
+            }
+            FloatVector hbar = p0;
+            FloatVector num = FloatVector.zero(sp.f());
+            for (int t = 0; t < models; t++) {
+                DType tf = fisher[t].type();
+                DType tx = x[t].type();
+                MemorySegment sf = fisher[t].data();
+                MemorySegment sx = x[t].data();
+                IntVector wf = switch (tf) {
+                    case F32 -> IntVector.fromMemorySegment(is, sf, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sf, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = w.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    }
+                };
+                IntVector wx = switch (tx) {
+                    case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                    case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                    default -> {
+                        IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                        IntVector o = w.and(0x0FFF_E000);
+                        yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                    }
+                };
+                f = f.or(wf); // a Fisher's sign bit
+                if (tf == DType.F16) {
+                    f = f.or(wf.and(0x7F80_0000).add(big16));
+                }
+                if (tx == DType.F16) {
+                    f = f.or(wx.and(0x7F80_0000).add(big16));
+                }
+                FloatVector hc = wf.reinterpretAsFloats().mul(c[t]);
+                FloatVector d = wx.reinterpretAsFloats().sub(b);
+                hbar = hbar.add(hc);
+                num = num.add((baseFisher == null ? hc.add(pa[t]) : p0.mul(alphas[t]).add(hc)).mul(d));
+            }
+            FloatVector theta = b.add(num.div(hbar));
+            VectorMask<Float> fallback = hbar.compare(VectorOperators.LE, 0f);
+            if (fallback.anyTrue()) {
+                // where Hbar allows no division: task arithmetic (as the general path); rare, so a second
+                // pass over the models' values, for this vector only
+                FloatVector ta = FloatVector.zero(sp.f());
+                for (int t = 0; t < models; t++) {
+                    MemorySegment sx = x[t].data();
+                    IntVector wx = switch (x[t].type()) {
+                        case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                        case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                        default -> {
+                            IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                            IntVector o = w.and(0x0FFF_E000);
+                            yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                    o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                        }
+                    };
+                    ta = ta.add(wx.reinterpretAsFloats().sub(b).mul(alphas[t]));
+                }
+                theta = theta.blend(b.add(ta), fallback);
             }
             // not finite where an input was (a NaN or an infinity reaches Hbar, the numerator or theta:
             // see the comment above) or where the float formula overflowed (the general path then takes
             // the careful twin); v·0 is 0 for a finite v, else NaN: one test for the three, with no
             // overflow of its own, and an infinite Hbar (theta = b + num/inf = b) is seen too
-            flags = flags.or(theta0.add(hbar0.mul(0f)).add(num0.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255))
-                    .or(theta1.add(hbar1.mul(0f)).add(num1.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
-            // round to the output's dtype (to nearest even) and store, the even and odd results together
-            // (F32: dealt back into order); a stored value that is not finite (theta not finite, or beyond
-            // the dtype's range) flags the range, which is then given up (so a NaN need not be made quiet here)
-            IntVector e0 = theta0.reinterpretAsInts();
-            IntVector e1 = theta1.reinterpretAsInts();
+            f = f.or(theta.add(hbar.mul(0f)).add(num.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
+            // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
+            // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
+            // range is then given up (so a NaN need not be made quiet here)
+            IntVector e = theta.reinterpretAsInts();
             MemorySegment so = out.data();
             switch (out.type()) {
-                case F32 -> {
-                    first.selectFrom(e0, e1).intoMemorySegment(so, 4 * i, LE);
-                    second.selectFrom(e0, e1).intoMemorySegment(so, 4 * (i + lanes), LE);
-                }
+                case F32 -> e.intoMemorySegment(so, 4 * i, LE);
                 case BF16 -> {
-                    IntVector r = e0.add(e0.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16)
-                            .or(e1.add(e1.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF_0000));
-                    halves = halves.or(r.and(0x7F80_7F80).add(0x0080_0080)); // rounded up to the infinity
-                    r.intoMemorySegment(so, 2 * i, LE);
+                    IntVector r = e.add(e.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16);
+                    f = f.or(r.and(0x7F80).add(Integer.MIN_VALUE - 0x7F80)); // rounded up to the infinity
+                    r.castShape(hs, 0).reinterpretAsShorts().intoMemorySegment(so, 2 * i, LE);
                 }
                 default -> { // F16
-                    // from 2^-14 (F16's normals): drop 13 mantissa bits rounding to nearest even, rebias;
+                    IntVector abs = e.and(0x7FFF_FFFF);
+                    // from 2^-14 (F16's normals): drop 13 mantissa bits rounding to nearest even, rebias
+                    IntVector normal = abs.add(abs.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
+                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10);
                     // below: 0.5 + |theta| rounds |theta| to a multiple of 2^-24, F16's subnormal step, in the low bits
-                    IntVector abs0 = e0.and(0x7FFF_FFFF);
-                    IntVector abs1 = e1.and(0x7FFF_FFFF);
-                    IntVector h0 = abs0.add(abs0.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
-                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10)
-                            .blend(theta0.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000), abs0.compare(VectorOperators.LT, 0x3880_0000));
-                    IntVector h1 = abs1.add(abs1.lanewise(VectorOperators.LSHR, 13).and(1).add(0xFFF))
-                            .lanewise(VectorOperators.LSHR, 13).sub((127 - 15) << 10)
-                            .blend(theta1.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000), abs1.compare(VectorOperators.LT, 0x3880_0000));
-                    flags = flags.or(h0.add(Integer.MIN_VALUE - 0x7C00)).or(h1.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
-                    h0.or(e0.lanewise(VectorOperators.LSHR, 16).and(0x8000))
-                            .or(h1.lanewise(VectorOperators.LSHL, 16).or(e1.and(0x8000_0000)))
+                    IntVector tiny = theta.abs().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
+                    IntVector h = normal.blend(tiny, abs.compare(VectorOperators.LT, 0x3880_0000));
+                    f = f.or(h.add(Integer.MIN_VALUE - 0x7C00)); // from 0x7C00: an infinity, or beyond
+                    h.or(e.lanewise(VectorOperators.LSHR, 16).and(0x8000)).castShape(hs, 0).reinterpretAsShorts()
                             .intoMemorySegment(so, 2 * i, LE);
                 }
             }
+            flags = flags.or(f);
         }
-        return flags.or(halves).or(halves.lanewise(VectorOperators.LSHL, 16)).compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+        return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+    }
+
+    private static boolean allBf16(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,
+                                   Kernels.Operand out) {
+        boolean bf16 = base.type() == DType.BF16 && (baseFisher == null || baseFisher.type() == DType.BF16) && out.type() == DType.BF16;
+        for (int t = 0; t < x.length; t++) {
+            bf16 &= x[t].type() == DType.BF16 && fisher[t].type() == DType.BF16;
+        }
+        return bf16;
     }
 
     private static boolean allF32(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,

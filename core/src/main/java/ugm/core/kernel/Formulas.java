@@ -104,10 +104,11 @@ public final class Formulas {
      * subtracted): writes theta_i to out[i].
      *
      * <p>P0 = delta0 + s0 * H0[i] (delta0 when {@code baseFisher} is null), a_t = ±alpha_t (minus
-     * when removing), Hbar = P0 + sum_t s_t H_t[i] * a_t and
-     * theta = b + sum_t ((P0 + s_t H_t[i]) * a_t) * (x_t[i] - b) / Hbar. Where some a_t is negative
+     * when removing), c_t = s_t * a_t ({@link GradientMatching#fisherWeights()}, rounded to float
+     * once), Hbar = P0 + sum_t H_t[i] * c_t and
+     * theta = b + sum_t (P0 * a_t + H_t[i] * c_t) * (x_t[i] - b) / Hbar. Where some a_t is negative
      * ({@link GradientMatching#safeguard()}), Hbar is clamped from below at clampRel * K, K = P0 plus
-     * the s_t H_t[i] * a_t with a_t > 0 (the kept precision; P0 when every task is subtracted),
+     * the H_t[i] * c_t with a_t > 0 (the kept precision; P0 when every task is subtracted),
      * where K > 0. Where Hbar is not positive (and, under the safeguard, K is not positive either)
      * the element gets the task-arithmetic value instead. Where the inputs are finite but the
      * float result or Hbar is not, or Hbar was clamped to a limit below the smallest normal float
@@ -164,11 +165,10 @@ public final class Formulas {
      * with bit 31 set (a negative number) where the result or Hbar is not finite, or Hbar was
      * clamped to a limit below the smallest normal float.
      */
-    private static int floatGradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
+    static int floatGradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
                                              float[][] fisher, float[] out, int i, float[] terms) {
-        float[] alphas = p.alphas();
-        float[] scales = p.scales();
-        float sign = p.sign();
+        float[] a = p.signedAlphas();
+        float[] c = p.fisherWeights();
         int models = x.length;
         float b = base[i];
         float p0 = baseFisher == null ? p.delta0() : p.delta0() + baseFisher[i] * p.baseScale();
@@ -176,14 +176,13 @@ public final class Formulas {
         float kept = p0;
         float num = 0f;
         for (int t = 0; t < models; t++) {
-            float at = sign * alphas[t];
-            float sh = fisher[t][i] * scales[t];
-            float ash = sh * at;
-            hbar += ash;
+            float at = a[t];
+            float hc = fisher[t][i] * c[t];
+            hbar += hc;
             if (at > 0f) {
-                kept += ash;
+                kept += hc;
             }
-            float term = ((p0 + sh) * at) * (x[t][i] - b);
+            float term = (p0 * at + hc) * (x[t][i] - b);
             num += term;
             if (terms != null) {
                 terms[t] = term;
@@ -210,7 +209,7 @@ public final class Formulas {
         }
         float theta;
         if (fallback) {
-            theta = taskArithmetic(b, x, alphas, sign, i, terms);
+            theta = taskArithmetic(b, x, p.alphas(), p.sign(), i, terms);
             if (terms != null) {
                 terms[models] = 1f;
             }
@@ -229,23 +228,21 @@ public final class Formulas {
     /** The careful twin of the float formula, in double: terms[0, T) and the denominator in terms[T]; returns the clamp flag. */
     private static int carefulGradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
                                                float[][] fisher, int i, double[] terms) {
-        float[] alphas = p.alphas();
+        float[] a = p.signedAlphas();
         float[] scales = p.scales();
-        float sign = p.sign();
         int models = x.length;
         double b = base[i];
         double p0 = baseFisher == null ? p.delta0() : p.delta0() + (double) baseFisher[i] * p.baseScale();
         double hbar = p0;
         double kept = p0;
         for (int t = 0; t < models; t++) {
-            double at = sign * alphas[t];
-            double sh = (double) fisher[t][i] * scales[t];
-            double ash = sh * at;
-            hbar += ash;
+            double at = a[t];
+            double hc = (double) fisher[t][i] * ((double) scales[t] * at);
+            hbar += hc;
             if (at > 0) {
-                kept += ash;
+                kept += hc;
             }
-            terms[t] = ((p0 + sh) * at) * ((double) x[t][i] - b);
+            terms[t] = (p0 * at + hc) * ((double) x[t][i] - b);
         }
         int replaced = 0;
         boolean fallback;
@@ -265,7 +262,7 @@ public final class Formulas {
             fallback = hbar <= 0;
         }
         if (fallback) {
-            taskArithmeticCareful(b, x, alphas, sign, i, terms);
+            taskArithmeticCareful(b, x, p.alphas(), p.sign(), i, terms);
             terms[models] = 1;
         } else {
             terms[models] = hbar;

@@ -23,7 +23,9 @@ public final class GradientMatching {
     private final boolean remove;
     private final float clampRel;
     private final boolean safeguard;
-    private final int[] directExponents;
+    private final float[] signedAlphas;
+    private final float[] fisherWeights;
+    private final float[] priorWeights;
 
     /**
      * @param alphas    a_t = lambda * weight_t, one per task model; a negative one subtracts its task
@@ -57,67 +59,36 @@ public final class GradientMatching {
         this.remove = remove;
         this.clampRel = clampRel;
         this.safeguard = subtracted;
-        this.directExponents = directExponents(alphas, scales, baseScale, delta0);
-    }
-
-    /**
-     * The biased float exponents from which an input value makes the direct kernels decline a
-     * range (see {@link Kernels#gradientMatchingDirect}): with every |base| and |model| value below
-     * X = 2^(ex − 127) and every Fisher and base Fisher value below H = 2^(eh − 127), no float
-     * operation of the rule can overflow with these parameters. With A = Σ|α_t|,
-     * S = max(|s0|, |s_t|) and d = θ_t − θ0 (|d| < 2X): Hbar ≤ δ0 + H·S·(1 + A); each numerator
-     * term is computed as ((P0 + s_t·H_t)·α_t)·d, the first product ≤ (δ0 + 2H·S)·max(A, 1), the term
-     * and the sum ≤ (δ0 + 2H·S)·2X·max(A, 1); |θ| ≤ X·(1 + 2·max(A, 1)) (the update is
-     * a weighted mean of the deltas, its weights summing to at most max(A, 1)), and so is the
-     * task-arithmetic value. Each bound is kept under 2^126, a factor 4 below the float overflow and
-     * below BF16's rounding to infinity. X is 2^32 (model weights are far smaller), less where the
-     * weights or δ0 are huge; H is then the largest power of two that fits (about 1e21 with a
-     * scale of 1e5). An exponent of 0 makes every value decline; infinities and NaN (255) always do.
-     *
-     * @return {value exponent, Fisher exponent}
-     */
-    private static int[] directExponents(float[] alphas, float[] scales, float baseScale, float delta0) {
-        double a = 0;
-        double s = Math.abs((double) baseScale);
+        float sign = remove ? -1f : 1f;
+        this.signedAlphas = new float[alphas.length];
+        this.fisherWeights = new float[alphas.length];
+        this.priorWeights = new float[alphas.length];
         for (int t = 0; t < alphas.length; t++) {
-            a += Math.abs((double) alphas[t]);
-            s = Math.max(s, Math.abs((double) scales[t]));
+            signedAlphas[t] = sign * alphas[t];
+            fisherWeights[t] = scales[t] * signedAlphas[t];
+            priorWeights[t] = delta0 * signedAlphas[t];
         }
-        double am = Math.max(a, 1);
-        double limit = 0x1p126;
-        int ex = 127 + 32;
-        while (ex > 0 && !(Math.scalb(1.0, ex - 127) * (1 + 2 * am) < limit && delta0 * 2 * Math.scalb(1.0, ex - 127) * am < limit / 2)) {
-            ex--; // (half of the numerator's room left for the Fishers)
-        }
-        double x = Math.scalb(1.0, ex - 127);
-        int eh = 254;
-        while (eh > 0) {
-            double h = Math.scalb(1.0, eh - 127);
-            if (delta0 + h * s * (1 + a) < limit && (delta0 + 2 * h * s) * am < limit && (delta0 + 2 * h * s) * 2 * x * am < limit) {
-                break;
-            }
-            eh--;
-        }
-        return new int[] {ex, eh};
     }
 
     /**
-     * The biased float exponent (0 to 159) from which a base or model value makes the direct
-     * kernels hand the range to the general path (see {@link #directFisherExponent()}): 159, values
-     * from 2^32 on, unless the weights are huge.
+     * The signed weights a_t = ±alpha_t (minus when removing): {@code sign() * alphas()[t]}, the
+     * same bits.
      */
-    public int directValueExponent() {
-        return directExponents[0];
+    public float[] signedAlphas() {
+        return signedAlphas;
     }
 
     /**
-     * The biased float exponent (0 to 254) from which a Fisher or base Fisher value makes the
-     * direct kernels hand the range to the general path: below it, and below
-     * {@link #directValueExponent()} for the values, no float operation of the rule can overflow
-     * with these parameters (about 1e21 with a scale of 1e5 and a few weights near 1).
+     * c_t = s_t · a_t in float, one per task model: the weight of model t's stored Fisher in Hbar
+     * (Hbar = P0 + sum_t H_t · c_t; {@link Formulas#gradientMatching}).
      */
-    public int directFisherExponent() {
-        return directExponents[1];
+    public float[] fisherWeights() {
+        return fisherWeights;
+    }
+
+    /** δ0 · a_t in float, one per task model: P0 · a_t where there is no base Fisher (P0 = δ0). */
+    public float[] priorWeights() {
+        return priorWeights;
     }
 
     /** a_t = lambda * weight_t, one per task model. */

@@ -143,10 +143,9 @@ public final class Kernels {
      * (decode, checks, {@link #gradientMatching}, encode) must do the range instead: some operand
      * is of another dtype, a task is subtracted ({@link GradientMatching#safeguard()}), some
      * input holds a NaN or an infinity (the general path counts them for the report), some Fisher
-     * value has its sign bit set (the general path rejects negatives), some input value is so
-     * large ({@link GradientMatching#directValueExponent()}, {@link GradientMatching#directFisherExponent()})
-     * that the float formula could overflow with these parameters (the general path computes such
-     * elements carefully and counts what the output cannot hold), or some result is beyond the
+     * value has its sign bit set (the general path rejects negatives), the float formula
+     * overflowed somewhere (Hbar or a result not finite: the general path computes such elements
+     * carefully and counts what the output cannot hold), or some result is beyond the
      * output dtype's range (F16: 65504; the general path counts it). Where Hbar is not positive it
      * writes the task-arithmetic value, as the general path does. Where it returns true,
      * {@code out} holds exactly the bits the general path writes.

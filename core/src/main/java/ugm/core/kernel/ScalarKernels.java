@@ -137,14 +137,11 @@ final class ScalarKernels implements KernelSupport {
     /**
      * Elements [from, to) of {@link Kernels#gradientMatchingDirect} (operands of BF16, F16 or F32,
      * no task subtracted): the scalar twin, and the vector kernels' tail. Reads a block of every
-     * input, refuses the range where a value's exponent (as a float) is at least
-     * {@link GradientMatching#directValueExponent()} (a Fisher's: {@link GradientMatching#directFisherExponent()}):
-     * an infinity or a NaN, or a value large enough that the float arithmetic could overflow (the
-     * general path counts, computes carefully, reports); or where a Fisher value has its sign bit
-     * set; else computes {@link Formulas#gradientMatching} (which then never needs its careful
-     * twin), and refuses the range where a result is beyond the output dtype's range (the general
-     * path counts it), else rounds into {@code out}. Without a base Fisher, P0 = delta0, as in the
-     * vector lanes.
+     * input, refuses the range where a value is an infinity or a NaN or a Fisher value has its sign
+     * bit set; computes the float formula of {@link Formulas#gradientMatching}, refuses the range
+     * where it overflowed (Hbar or theta not finite: the general path takes the careful twin there)
+     * or a result is beyond the output dtype's range (the general path counts it), else rounds into
+     * {@code out}. Without a base Fisher, P0 = delta0, as in the vector lanes.
      */
     static boolean gradientMatchingDirectRange(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher,
                                                Kernels.Operand[] x, Kernels.Operand[] fisher, Kernels.Operand out,
@@ -159,25 +156,23 @@ final class ScalarKernels implements KernelSupport {
         float[][] xs = new float[models][block];
         float[][] hs = new float[models][block];
         float[] theta = new float[block];
-        int big = big(p.directValueExponent());
-        int bigH = big(p.directFisherExponent());
         float limit = Codecs.largestEncodable(out.type());
         for (long at = from; at < to; at += block) {
             int n = (int) Math.min(block, to - at);
-            int flags = load(base, at, n, b, false, big);
+            int flags = load(base, at, n, b, false);
             if (baseFisher != null) {
-                flags |= load(baseFisher, at, n, h0, true, bigH);
+                flags |= load(baseFisher, at, n, h0, true);
             }
             for (int t = 0; t < models; t++) {
-                flags |= load(fisher[t], at, n, hs[t], true, bigH) | load(x[t], at, n, xs[t], false, big);
+                flags |= load(fisher[t], at, n, hs[t], true) | load(x[t], at, n, xs[t], false);
             }
             if (flags < 0) {
                 return false;
             }
             for (int j = 0; j < n; j++) {
-                Formulas.gradientMatching(p, b, h0, xs, hs, theta, j);
+                flags |= Formulas.floatGradientMatching(p, b, h0, xs, hs, theta, j, null);
             }
-            if (countBeyond(theta, 0, n, limit) > 0) {
+            if (flags < 0 || countBeyond(theta, 0, n, limit) > 0) {
                 return false;
             }
             Codecs.encode(theta, 0, n, out.type(), out.data(), at * out.type().byteWidth());
@@ -210,13 +205,12 @@ final class ScalarKernels implements KernelSupport {
         float[] b = base == null ? null : new float[block];
         float[][] xs = new float[models][block];
         float[] theta = new float[block];
-        int big = big(255);
         float limit = Codecs.largestEncodable(out.type());
         for (long at = from; at < to; at += block) {
             int n = (int) Math.min(block, to - at);
-            int flags = base == null ? 0 : load(base, at, n, b, false, big);
+            int flags = base == null ? 0 : load(base, at, n, b, false);
             for (int t = 0; t < models; t++) {
-                flags |= load(x[t], at, n, xs[t], false, big);
+                flags |= load(x[t], at, n, xs[t], false);
             }
             if (flags < 0) {
                 return false;
@@ -243,14 +237,13 @@ final class ScalarKernels implements KernelSupport {
 
     /**
      * Elements [at, at + n) of a BF16, F16 or F32 tensor -> dst[0, n). Returns an int whose sign
-     * bit is set where some value's exponent, as a float, reaches the one {@code big} stands for
-     * ({@link #big}), or (a Fisher) has its sign bit set.
+     * bit is set where some value is an infinity or a NaN, or (a Fisher) has its sign bit set.
      */
-    private static int load(Kernels.Operand in, long at, int n, float[] dst, boolean fisher, int big) {
+    private static int load(Kernels.Operand in, long at, int n, float[] dst, boolean fisher) {
+        int big = big(255);
         int flags = 0;
         for (int j = 0; j < n; j++) {
             int bits = Codecs.floatBits(in.type(), in.data(), at + j);
-            // (bits & exponent) + big: the sign bit is set exactly when the exponent is that large
             flags |= ((bits & 0x7F80_0000) + big) | (fisher ? bits : 0);
             dst[j] = Float.intBitsToFloat(bits);
         }

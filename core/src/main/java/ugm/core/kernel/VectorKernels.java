@@ -104,7 +104,7 @@ abstract sealed class VectorKernels implements KernelSupport
 
     @Override
     public int warmUpStep() {
-        return species().i().length();
+        return 2 * species().i().length(); // (directBf16's iteration; direct's is half of it)
     }
 
     // ---- conversions ------------------------------------------------------------------------
@@ -285,7 +285,7 @@ abstract sealed class VectorKernels implements KernelSupport
         VectorSpecies<Float> fs = species().f();
         int lanes = fs.length();
         float[] alphas = p.alphas();
-        float[] scales = p.scales();
+        float[] c = p.fisherWeights();
         float delta0 = p.delta0();
         float s0 = p.baseScale();
         int models = x.length;
@@ -305,15 +305,15 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector num1 = num0;
             for (int t = 0; t < models; t++) {
                 float at = alphas[t];
-                float st = scales[t];
+                float ct = c[t];
                 float[] xt = x[t];
                 float[] ft = fisher[t];
-                FloatVector sh0 = FloatVector.fromArray(fs, ft, i).mul(st);
-                FloatVector sh1 = FloatVector.fromArray(fs, ft, j).mul(st);
-                hbar0 = hbar0.add(sh0.mul(at));
-                hbar1 = hbar1.add(sh1.mul(at));
-                num0 = num0.add(p00.add(sh0).mul(at).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
-                num1 = num1.add(p01.add(sh1).mul(at).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
+                FloatVector hc0 = FloatVector.fromArray(fs, ft, i).mul(ct);
+                FloatVector hc1 = FloatVector.fromArray(fs, ft, j).mul(ct);
+                hbar0 = hbar0.add(hc0);
+                hbar1 = hbar1.add(hc1);
+                num0 = num0.add(p00.mul(at).add(hc0).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
+                num1 = num1.add(p01.mul(at).add(hc1).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
             }
             hbarMax = hbarMax.max(hbar0.abs()).max(hbar1.abs());
             finishAdding(fs, alphas, b0, hbar0, num0, x, out, i);
@@ -325,10 +325,9 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector hbar = p0;
             FloatVector num = FloatVector.zero(fs);
             for (int t = 0; t < models; t++) {
-                float at = alphas[t];
-                FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
-                hbar = hbar.add(sh.mul(at));
-                num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
+                FloatVector hc = FloatVector.fromArray(fs, fisher[t], i).mul(c[t]);
+                hbar = hbar.add(hc);
+                num = num.add(p0.mul(alphas[t]).add(hc).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
             }
             hbarMax = hbarMax.max(hbar.abs());
             finishAdding(fs, alphas, b, hbar, num, x, out, i);
@@ -356,55 +355,25 @@ abstract sealed class VectorKernels implements KernelSupport
         theta.intoArray(out, i);
     }
 
-    /** Gradient matching where some task is subtracted: the kept precision, the clamp and its count. */
+    /**
+     * Gradient matching where some task is subtracted: the kept precision, the clamp and its count.
+     * One vector per pass, the finisher written out in the loop: as a method of its own C2 did not
+     * inline it, and the vectors handed to it were boxed on the heap (measured: 20 bytes allocated
+     * per element, 3.5x slower than adding).
+     */
     private long gradientMatchingSubtracting(GradientMatching p, float[] base, float[] baseFisher, float[][] x,
                                              float[][] fisher, float[] out, int n) {
         VectorSpecies<Float> fs = species().f();
         int lanes = fs.length();
-        float[] alphas = p.alphas();
-        float[] scales = p.scales();
-        float sign = p.sign();
+        float[] a = p.signedAlphas();
+        float[] c = p.fisherWeights();
         float delta0 = p.delta0();
         float s0 = p.baseScale();
+        float clampRel = p.clampRel();
         int models = x.length;
         FloatVector p0Const = FloatVector.broadcast(fs, delta0);
         long replaced = 0;
         int i = 0;
-        for (int bound = n - 2 * lanes + 1; i < bound; i += 2 * lanes) {
-            int j = i + lanes;
-            FloatVector b0 = FloatVector.fromArray(fs, base, i);
-            FloatVector b1 = FloatVector.fromArray(fs, base, j);
-            FloatVector p00 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
-            FloatVector p01 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, j).mul(s0).add(delta0);
-            FloatVector hbar0 = p00;
-            FloatVector hbar1 = p01;
-            FloatVector kept0 = p00;
-            FloatVector kept1 = p01;
-            FloatVector num0 = FloatVector.zero(fs);
-            FloatVector num1 = num0;
-            for (int t = 0; t < models; t++) {
-                float at = sign * alphas[t];
-                float st = scales[t];
-                float[] xt = x[t];
-                float[] ft = fisher[t];
-                FloatVector sh0 = FloatVector.fromArray(fs, ft, i).mul(st);
-                FloatVector sh1 = FloatVector.fromArray(fs, ft, j).mul(st);
-                FloatVector ash0 = sh0.mul(at);
-                FloatVector ash1 = sh1.mul(at);
-                hbar0 = hbar0.add(ash0);
-                hbar1 = hbar1.add(ash1);
-                if (at > 0f) {
-                    kept0 = kept0.add(ash0);
-                    kept1 = kept1.add(ash1);
-                }
-                num0 = num0.add(p00.add(sh0).mul(at).mul(FloatVector.fromArray(fs, xt, i).sub(b0)));
-                num1 = num1.add(p01.add(sh1).mul(at).mul(FloatVector.fromArray(fs, xt, j).sub(b1)));
-            }
-            int r0 = finishSubtracting(fs, p, b0, kept0, hbar0, num0, x, out, i);
-            int r1 = finishSubtracting(fs, p, b1, kept1, hbar1, num1, x, out, j);
-            replaced += r0 >= 0 ? r0 : carefully(p, base, baseFisher, x, fisher, out, i, lanes);
-            replaced += r1 >= 0 ? r1 : carefully(p, base, baseFisher, x, fisher, out, j, lanes);
-        }
         for (int bound = fs.loopBound(n); i < bound; i += lanes) {
             FloatVector b = FloatVector.fromArray(fs, base, i);
             FloatVector p0 = baseFisher == null ? p0Const : FloatVector.fromArray(fs, baseFisher, i).mul(s0).add(delta0);
@@ -412,45 +381,41 @@ abstract sealed class VectorKernels implements KernelSupport
             FloatVector kept = p0;
             FloatVector num = FloatVector.zero(fs);
             for (int t = 0; t < models; t++) {
-                float at = sign * alphas[t];
-                FloatVector sh = FloatVector.fromArray(fs, fisher[t], i).mul(scales[t]);
-                FloatVector ash = sh.mul(at);
-                hbar = hbar.add(ash);
+                float at = a[t];
+                FloatVector hc = FloatVector.fromArray(fs, fisher[t], i).mul(c[t]);
+                hbar = hbar.add(hc);
                 if (at > 0f) {
-                    kept = kept.add(ash);
+                    kept = kept.add(hc);
                 }
-                num = num.add(p0.add(sh).mul(at).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
+                num = num.add(p0.mul(at).add(hc).mul(FloatVector.fromArray(fs, x[t], i).sub(b)));
             }
-            int r = finishSubtracting(fs, p, b, kept, hbar, num, x, out, i);
-            replaced += r >= 0 ? r : carefully(p, base, baseFisher, x, fisher, out, i, lanes);
+            // Hbar clamped at clampRel × the kept precision where that is positive; else, where Hbar is
+            // not positive, the task-arithmetic value
+            VectorMask<Float> keptPositive = kept.compare(VectorOperators.GT, 0f);
+            FloatVector lim = kept.mul(clampRel);
+            VectorMask<Float> clamp = keptPositive.and(hbar.compare(VectorOperators.LT, lim));
+            hbar = hbar.blend(lim, clamp);
+            VectorMask<Float> fallback = keptPositive.not().and(hbar.compare(VectorOperators.LE, 0f));
+            FloatVector theta = b.add(num.div(hbar));
+            if (fallback.anyTrue()) {
+                FloatVector ta = FloatVector.zero(fs);
+                for (int t = 0; t < models; t++) {
+                    ta = ta.add(FloatVector.fromArray(fs, x[t], i).sub(b).mul(a[t]));
+                }
+                theta = theta.blend(b.add(ta), fallback);
+            }
+            theta.intoArray(out, i);
+            // where some lane's result or Hbar is not finite, or Hbar was clamped to a subnormal limit (a
+            // tiny clamp), the scalar formula redoes the lanes (with its careful twin)
+            boolean subnormal = clamp.anyTrue() && clamp.and(lim.compare(VectorOperators.LT, Float.MIN_NORMAL)).anyTrue();
+            replaced += subnormal || !theta.add(hbar).test(VectorOperators.IS_FINITE).allTrue()
+                    ? carefully(p, base, baseFisher, x, fisher, out, i, lanes)
+                    : clamp.trueCount() + fallback.trueCount();
         }
         for (; i < n; i++) {
             replaced += Formulas.gradientMatching(p, base, baseFisher, x, fisher, out, i);
         }
         return replaced;
-    }
-
-    /**
-     * Clamps Hbar at clampRel × the kept precision, divides, falls back to task arithmetic where
-     * the kept precision is 0 and Hbar is not positive; stores; returns the count, or -1 where
-     * some lane's result or Hbar is not finite, or Hbar was clamped to a subnormal limit (a tiny
-     * clamp): the caller then redoes the lanes.
-     */
-    private static int finishSubtracting(VectorSpecies<Float> fs, GradientMatching p, FloatVector b, FloatVector kept,
-                                         FloatVector hbar, FloatVector num, float[][] x, float[] out, int i) {
-        VectorMask<Float> keptPositive = kept.compare(VectorOperators.GT, 0f);
-        FloatVector lim = kept.mul(p.clampRel());
-        VectorMask<Float> clamp = keptPositive.and(hbar.compare(VectorOperators.LT, lim));
-        hbar = hbar.blend(lim, clamp);
-        VectorMask<Float> fallback = keptPositive.not().and(hbar.compare(VectorOperators.LE, 0f));
-        FloatVector theta = b.add(num.div(hbar));
-        if (fallback.anyTrue()) {
-            theta = theta.blend(taskArithmetic(fs, b, x, p.alphas(), p.sign(), i), fallback);
-        }
-        theta.intoArray(out, i);
-        boolean subnormal = clamp.anyTrue() && clamp.and(lim.compare(VectorOperators.LT, Float.MIN_NORMAL)).anyTrue();
-        return subnormal || !theta.add(hbar).test(VectorOperators.IS_FINITE).allTrue() ? -1
-                : clamp.trueCount() + fallback.trueCount();
     }
 
     /**
@@ -472,32 +437,138 @@ abstract sealed class VectorKernels implements KernelSupport
      * elements per operand and iteration, each operand by its own dtype (F32 as it is, BF16
      * widened by a shift, F16 by integer operations and, for its subnormals, one exact float
      * subtraction: JDK 25's Vector API has no half-float conversion), and writes the output the
-     * same way. Every check is one integer operation per input on the float bits:
-     * (bits & exponent) + big sets the sign bit exactly when the exponent is at least
-     * GradientMatching.directValueExponent() or directFisherExponent() (an infinity or a NaN, or
-     * a value so large that the rule's float arithmetic could overflow with these parameters: the
-     * general path computes such a range carefully and reports what the output cannot hold), and a
-     * Fisher's own sign bit is or-ed in as it is. The output's check is as cheap: a result the
-     * output dtype cannot hold sets the sign bit of its flag.
+     * same way, computing the float formula of Formulas.gradientMatching lane by lane; where every
+     * operand is BF16, directBf16 does the same two vectors at a time from int pairs. It
+     * declines a range (the general path then does it, counts and reports) where some input is an
+     * infinity or a NaN, a Fisher has its sign bit set, the float formula overflowed (the general
+     * path takes the careful twin there) or a result is beyond the output dtype. Most of that needs
+     * no test per input: a non-finite input, or an overflow, shows in what the lane computes, and
+     * the lane's Hbar, numerator and theta are tested once per vector. An infinite or NaN Fisher (or
+     * base Fisher) makes Hbar so, and Hbar never becomes finite again (a sum; NaN where infinities
+     * of both signs meet); it may vanish from theta (num/inf = 0), so Hbar itself is tested. A
+     * non-finite model value makes its delta so, and the numerator too (its weight times it: an
+     * infinity, or 0 · inf = NaN), and, where Hbar allows no division, the task-arithmetic sum
+     * instead (the same products with a_t); a non-finite base value makes theta so. A finite
+     * overflow is an infinity in Hbar or theta just as the general path sees it (an infinite
+     * numerator in a lane that falls back, where the general path uses none, declines needlessly:
+     * declining is always allowed). What the lanes cannot see: F16's infinities and NaNs decode to
+     * finite floats from 2^16 (F16_SPECIAL_EXPONENT), so each F16 operand gets one exponent test,
+     * (bits & exponent) + big setting the sign bit exactly at that exponent; and a Fisher's sign
+     * bit, or-ed in as it is. The output's check is as cheap: a result the output dtype cannot
+     * hold sets the sign bit of its flag.
      *
      * Everything is written out in the loop, on purpose, the dtype switches too (each one's
      * branch is the same for an operand all through the loop, so they predict perfectly): C2
      * stops inlining our own helper methods past a node budget that Vector API code reaches
      * quickly, and a vector passed to or returned from a method that is not inlined is boxed on
      * the heap (measured with a loader and a storer method: 40 bytes allocated per element, 20x
-     * slower).
+     * slower). Nor may one method grow much: C1, which compiles it first, gave up on a version
+     * that took every dtype two vectors at a time ("out of virtual registers"), and the kernel
+     * then stayed in C1's unprofiled tier, without the Vector API's intrinsics: 50x slower.
      */
-
-    /** The biased float exponent of the values F16's infinities and NaNs decode to in the direct kernel: 2^16 to 2^17. */
-    private static final int F16_SPECIAL_EXPONENT = 127 + 16;
 
     @Override
     public boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                                           Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
         long end = from + n;
-        long done = direct(p, base, baseFisher, x, fisher, out, from, end);
+        long done = species().halfShort() != null && allBf16(base, baseFisher, x, fisher, out)
+                ? directBf16(p, base, baseFisher, x, fisher, out, from, end)
+                : direct(p, base, baseFisher, x, fisher, out, from, end);
         return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, done, end);
     }
+
+    /**
+     * {@link #direct} where every operand and the output is BF16 (the common case), two vectors of
+     * elements per pass: each operand is read as one int vector, two BF16 elements an int, the even
+     * elements' floats being the ints shifted up and the odd ones' the ints masked, and the
+     * results are packed back the same way; no lane is widened or narrowed, and each access to a
+     * mapping covers twice the elements. The checks are direct's (see the comment above), on the
+     * stored pairs: a Fisher's sign is bit 15 or 31.
+     */
+    private long directBf16(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                            Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
+        Species sp = species();
+        VectorSpecies<Integer> is = sp.i();
+        int step = 2 * is.length();
+        float[] alphas = p.alphas();
+        float[] c = p.fisherWeights();
+        float[] pa = p.priorWeights();
+        float s0 = p.baseScale();
+        int models = x.length;
+        FloatVector p0Const = FloatVector.broadcast(sp.f(), p.delta0());
+        int big255 = ScalarKernels.big(255);
+        IntVector flags = IntVector.zero(is); // a sign bit set: give the range up
+        IntVector halves = IntVector.zero(is); // bit 15 or 31 set (a BF16 Fisher's sign, or a result rounded to the infinity): likewise
+        long i = from;
+        for (; i <= end - step; i += step) {
+            IntVector wb = IntVector.fromMemorySegment(is, base.data(), 2 * i, LE);
+            FloatVector b0 = wb.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector b1 = wb.and(0xFFFF_0000).reinterpretAsFloats();
+            FloatVector p00 = p0Const;
+            FloatVector p01 = p0Const;
+            if (baseFisher != null) {
+                IntVector wh = IntVector.fromMemorySegment(is, baseFisher.data(), 2 * i, LE);
+                halves = halves.or(wh);
+                p00 = wh.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(s0).add(p0Const);
+                p01 = wh.and(0xFFFF_0000).reinterpretAsFloats().mul(s0).add(p0Const);
+            }
+            FloatVector hbar0 = p00;
+            FloatVector hbar1 = p01;
+            FloatVector num0 = FloatVector.zero(sp.f());
+            FloatVector num1 = num0;
+            for (int t = 0; t < models; t++) {
+                IntVector wf = IntVector.fromMemorySegment(is, fisher[t].data(), 2 * i, LE);
+                IntVector wx = IntVector.fromMemorySegment(is, x[t].data(), 2 * i, LE);
+                halves = halves.or(wf);
+                float ct = c[t];
+                FloatVector hc0 = wf.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().mul(ct);
+                FloatVector hc1 = wf.and(0xFFFF_0000).reinterpretAsFloats().mul(ct);
+                hbar0 = hbar0.add(hc0);
+                hbar1 = hbar1.add(hc1);
+                FloatVector d0 = wx.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().sub(b0);
+                FloatVector d1 = wx.and(0xFFFF_0000).reinterpretAsFloats().sub(b1);
+                if (baseFisher == null) {
+                    num0 = num0.add(hc0.add(pa[t]).mul(d0));
+                    num1 = num1.add(hc1.add(pa[t]).mul(d1));
+                } else {
+                    float at = alphas[t];
+                    num0 = num0.add(p00.mul(at).add(hc0).mul(d0));
+                    num1 = num1.add(p01.mul(at).add(hc1).mul(d1));
+                }
+            }
+            FloatVector theta0 = b0.add(num0.div(hbar0));
+            FloatVector theta1 = b1.add(num1.div(hbar1));
+            VectorMask<Float> fallback0 = hbar0.compare(VectorOperators.LE, 0f);
+            VectorMask<Float> fallback1 = hbar1.compare(VectorOperators.LE, 0f);
+            if (fallback0.or(fallback1).anyTrue()) {
+                // where Hbar allows no division: task arithmetic (as the general path), a second pass
+                // over the models' values for these vectors only (Hbar is 0 where every Fisher is, with δ0 = 0)
+                FloatVector ta0 = FloatVector.zero(sp.f());
+                FloatVector ta1 = ta0;
+                for (int t = 0; t < models; t++) {
+                    IntVector wx = IntVector.fromMemorySegment(is, x[t].data(), 2 * i, LE);
+                    ta0 = ta0.add(wx.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().sub(b0).mul(alphas[t]));
+                    ta1 = ta1.add(wx.and(0xFFFF_0000).reinterpretAsFloats().sub(b1).mul(alphas[t]));
+                }
+                theta0 = theta0.blend(b0.add(ta0), fallback0);
+                theta1 = theta1.blend(b1.add(ta1), fallback1);
+            }
+            // Hbar, the numerator and theta finite (as in direct)
+            flags = flags.or(theta0.add(hbar0.mul(0f)).add(num0.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255))
+                    .or(theta1.add(hbar1.mul(0f)).add(num1.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
+            // rounded to BF16 (to nearest even), the even results in the low halves and the odd ones in the high
+            IntVector e0 = theta0.reinterpretAsInts();
+            IntVector e1 = theta1.reinterpretAsInts();
+            IntVector r = e0.add(e0.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).lanewise(VectorOperators.LSHR, 16)
+                    .or(e1.add(e1.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF_0000));
+            halves = halves.or(r.and(0x7F80_7F80).add(0x0080_0080)); // rounded up to the infinity
+            r.intoMemorySegment(out.data(), 2 * i, LE);
+        }
+        return flags.or(halves).or(halves.lanewise(VectorOperators.LSHL, 16)).compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+    }
+
+    /** The biased float exponent of the values F16's infinities and NaNs decode to in the direct kernel: 2^16 to 2^17. */
+    private static final int F16_SPECIAL_EXPONENT = 127 + 16;
 
     /** Elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
     private long direct(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
@@ -510,17 +581,13 @@ abstract sealed class VectorKernels implements KernelSupport
         }
         int step = is.length();
         float[] alphas = p.alphas();
-        float[] scales = p.scales();
+        float[] c = p.fisherWeights();
+        float[] pa = p.priorWeights();
         float s0 = p.baseScale();
         int models = x.length;
         FloatVector p0Const = FloatVector.broadcast(sp.f(), p.delta0());
         // an F16 infinity or NaN decodes to a float from 2^16 (F16_SPECIAL_EXPONENT), beyond every finite F16 value
-        int ex = p.directValueExponent();
-        int eh = p.directFisherExponent();
-        int big = ScalarKernels.big(ex);
-        int bigH = ScalarKernels.big(eh);
-        int big16 = ScalarKernels.big(Math.min(ex, F16_SPECIAL_EXPONENT));
-        int bigH16 = ScalarKernels.big(Math.min(eh, F16_SPECIAL_EXPONENT));
+        int big16 = ScalarKernels.big(F16_SPECIAL_EXPONENT);
         int big255 = ScalarKernels.big(255);
         IntVector flags = IntVector.zero(is);
         long i = from;
@@ -541,7 +608,7 @@ abstract sealed class VectorKernels implements KernelSupport
                             o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
                 }
             };
-            IntVector f = wb.and(0x7F80_0000).add(base.type() == DType.F16 ? big16 : big);
+            IntVector f = base.type() == DType.F16 ? wb.and(0x7F80_0000).add(big16) : IntVector.zero(is);
             FloatVector b = wb.reinterpretAsFloats();
             FloatVector p0 = p0Const;
             if (baseFisher != null) {
@@ -556,12 +623,14 @@ abstract sealed class VectorKernels implements KernelSupport
                                 o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
                     }
                 };
-                f = f.or(wh.and(0x7F80_0000).add(baseFisher.type() == DType.F16 ? bigH16 : bigH)).or(wh);
+                f = f.or(wh);
+                if (baseFisher.type() == DType.F16) {
+                    f = f.or(wh.and(0x7F80_0000).add(big16));
+                }
                 p0 = wh.reinterpretAsFloats().mul(s0).add(p0Const);
             }
             FloatVector hbar = p0;
             FloatVector num = FloatVector.zero(sp.f());
-            FloatVector ta = num;
             for (int t = 0; t < models; t++) {
                 DType tf = fisher[t].type();
                 DType tx = x[t].type();
@@ -587,22 +656,49 @@ abstract sealed class VectorKernels implements KernelSupport
                                 o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
                     }
                 };
-                f = f.or(wf.and(0x7F80_0000).add(tf == DType.F16 ? bigH16 : bigH).or(wf)
-                        .or(wx.and(0x7F80_0000).add(tx == DType.F16 ? big16 : big)));
-                float at = alphas[t];
-                FloatVector sh = wf.reinterpretAsFloats().mul(scales[t]);
+                f = f.or(wf); // a Fisher's sign bit
+                if (tf == DType.F16) {
+                    f = f.or(wf.and(0x7F80_0000).add(big16));
+                }
+                if (tx == DType.F16) {
+                    f = f.or(wx.and(0x7F80_0000).add(big16));
+                }
+                FloatVector hc = wf.reinterpretAsFloats().mul(c[t]);
                 FloatVector d = wx.reinterpretAsFloats().sub(b);
-                hbar = hbar.add(sh.mul(at));
-                num = num.add(p0.add(sh).mul(at).mul(d));
-                ta = ta.add(d.mul(at));
+                hbar = hbar.add(hc);
+                num = num.add((baseFisher == null ? hc.add(pa[t]) : p0.mul(alphas[t]).add(hc)).mul(d));
             }
-            // where Hbar allows no division: task arithmetic (as the general path)
-            FloatVector theta = b.add(num.div(hbar)).blend(b.add(ta), hbar.compare(VectorOperators.LE, 0f));
+            FloatVector theta = b.add(num.div(hbar));
+            VectorMask<Float> fallback = hbar.compare(VectorOperators.LE, 0f);
+            if (fallback.anyTrue()) {
+                // where Hbar allows no division: task arithmetic (as the general path); rare, so a second
+                // pass over the models' values, for this vector only
+                FloatVector ta = FloatVector.zero(sp.f());
+                for (int t = 0; t < models; t++) {
+                    MemorySegment sx = x[t].data();
+                    IntVector wx = switch (x[t].type()) {
+                        case F32 -> IntVector.fromMemorySegment(is, sx, 4 * i, LE);
+                        case BF16 -> ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 16);
+                        default -> {
+                            IntVector w = ((IntVector) ShortVector.fromMemorySegment(hs, sx, 2 * i, LE).castShape(is, 0)).lanewise(VectorOperators.LSHL, 13);
+                            IntVector o = w.and(0x0FFF_E000);
+                            yield o.add(112 << 23).blend(o.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts(),
+                                    o.compare(VectorOperators.LT, 0x80_0000)).or(w.and(0x8000_0000));
+                        }
+                    };
+                    ta = ta.add(wx.reinterpretAsFloats().sub(b).mul(alphas[t]));
+                }
+                theta = theta.blend(b.add(ta), fallback);
+            }
+            // not finite where an input was (a NaN or an infinity reaches Hbar, the numerator or theta:
+            // see the comment above) or where the float formula overflowed (the general path then takes
+            // the careful twin); v·0 is 0 for a finite v, else NaN: one test for the three, with no
+            // overflow of its own, and an infinite Hbar (theta = b + num/inf = b) is seen too
+            f = f.or(theta.add(hbar.mul(0f)).add(num.mul(0f)).reinterpretAsInts().and(0x7F80_0000).add(big255));
             // round to the output's dtype (to nearest even) and store; the flags' sign bit is set where
             // the stored value is not finite (theta not finite, or beyond the dtype's range), and the
             // range is then given up (so a NaN need not be made quiet here)
             IntVector e = theta.reinterpretAsInts();
-            f = f.or(e.and(0x7F80_0000).add(big255));
             MemorySegment so = out.data();
             switch (out.type()) {
                 case F32 -> e.intoMemorySegment(so, 4 * i, LE);
@@ -627,6 +723,15 @@ abstract sealed class VectorKernels implements KernelSupport
             flags = flags.or(f);
         }
         return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+    }
+
+    private static boolean allBf16(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,
+                                   Kernels.Operand out) {
+        boolean bf16 = base.type() == DType.BF16 && (baseFisher == null || baseFisher.type() == DType.BF16) && out.type() == DType.BF16;
+        for (int t = 0; t < x.length; t++) {
+            bf16 &= x[t].type() == DType.BF16 && fisher[t].type() == DType.BF16;
+        }
+        return bf16;
     }
 
     private static boolean allF32(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,

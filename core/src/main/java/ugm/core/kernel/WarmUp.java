@@ -141,14 +141,19 @@ public final class WarmUp {
                 Kernels.scalar().encode(values, ELEMENTS, TYPES[d], s[d][i].data(), 0);
             }
         }
-        // the calls cycle through BF16, F16, F32, and BF16 weights with F32 Fishers, one in four without a base Fisher
-        Call[] calls = new Call[TYPES.length + 1];
-        for (int d = 0; d <= TYPES.length; d++) {
-            Kernels.Operand[] w = s[d % TYPES.length];
-            Kernels.Operand[] h = s[d == TYPES.length ? 2 : d];
-            calls[d] = kernel == DirectKernel.GRADIENT_MATCHING
-                    ? new Call(w[0], d == 1 ? null : h[1], new Kernels.Operand[] {w[2], w[4], w[6]}, new Kernels.Operand[] {h[3], h[5], h[7]}, w[8])
-                    : new Call(w[0], null, new Kernels.Operand[] {w[2], h[4], w[6]}, null, w[8]); // (the last: BF16 and F32 models)
+        // gradient matching: the calls cycle through BF16, F16, F32, and BF16 weights with F32 Fishers, every
+        // other one all BF16 (the common case, which has a kernel method of its own to compile), some without
+        // a base Fisher; the linear family: BF16, F16, F32, and BF16 with F32 models
+        boolean gm = kernel == DirectKernel.GRADIENT_MATCHING;
+        int[][] kinds = gm ? new int[][] {{0, 0, 1}, {1, 1, 0}, {0, 0, 0}, {2, 2, 1}, {0, 0, 1}, {0, 2, 1}} // {weights, Fishers, base Fisher?}
+                : new int[][] {{0, 0, 0}, {1, 1, 0}, {2, 2, 0}, {0, 2, 0}};
+        Call[] calls = new Call[kinds.length];
+        for (int k = 0; k < kinds.length; k++) {
+            Kernels.Operand[] w = s[kinds[k][0]];
+            Kernels.Operand[] h = s[kinds[k][1]];
+            calls[k] = gm ? new Call(w[0], kinds[k][2] == 0 ? null : h[1], new Kernels.Operand[] {w[2], w[4], w[6]},
+                    new Kernels.Operand[] {h[3], h[5], h[7]}, w[8])
+                    : new Call(w[0], null, new Kernels.Operand[] {w[2], h[4], w[6]}, null, w[8]);
         }
         float[] ones = new float[MODELS];
         Arrays.fill(ones, 1f);

@@ -121,15 +121,23 @@ class DirectKernelTest {
 
     @Test
     void refusesRangesTheGeneralPathMustReportOrFallBackOn() {
-        String[] faults = {"NaN model", "infinite base", "NaN base Fisher", "infinite Fisher", "negative Fisher",
-            "-0.0 Fisher", "beyond the output"};
+        // (the kernels test no input for being finite: a NaN or an infinity must show in Hbar, the
+        // numerator or theta wherever it stands, of a weight 0 too, and where Hbar is 0)
+        String[] faults = {"NaN model", "infinite model", "infinite model of weight 0", "NaN model where Hbar is 0",
+            "infinite base", "NaN base", "NaN base Fisher", "infinite base Fisher", "infinite Fisher", "NaN Fisher",
+            "infinite Fisher of weight 0", "negative Fisher", "-0.0 Fisher", "beyond the output"};
         try (Arena arena = Arena.ofConfined()) {
             for (Layout type : LAYOUTS) {
                 for (int n : new int[] {1, 15, 16, 17, 64, 300}) {
                     for (String fault : faults) {
                         SplittableRandom rnd = new SplittableRandom(n * 7L + fault.length());
                         MethodData d = MethodData.random(rnd, 3, n, false, false);
-                        GradientMatching p = new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, false, 1f);
+                        float[] alphas = d.alphas.clone();
+                        if (fault.endsWith("of weight 0")) {
+                            alphas[1] = 0f;
+                        }
+                        GradientMatching p = new GradientMatching(alphas, d.scales, 25_000f, fault.endsWith("Hbar is 0") ? 0f : 1e-12f,
+                                false, 1f);
                         for (int at : new int[] {0, n / 2, n - 1}) { // in the vector body and in the tail
                             MethodData e = copy(d);
                             if (!inject(e, fault, at, type)) {
@@ -223,9 +231,22 @@ class DirectKernelTest {
     private static boolean inject(MethodData d, String fault, int at, Layout type) {
         switch (fault) {
             case "NaN model" -> d.x[1][at] = Float.NaN;
+            case "infinite model" -> d.x[0][at] = Float.POSITIVE_INFINITY;
+            case "infinite model of weight 0" -> d.x[1][at] = Float.NEGATIVE_INFINITY;
+            case "NaN model where Hbar is 0" -> { // delta0 = 0 and every Fisher 0: the task-arithmetic value
+                d.baseFisher[at] = 0f;
+                for (float[] f : d.fisher) {
+                    f[at] = 0f;
+                }
+                d.x[2][at] = Float.NaN;
+            }
             case "infinite base" -> d.base[at] = Float.NEGATIVE_INFINITY;
+            case "NaN base" -> d.base[at] = Float.NaN;
             case "NaN base Fisher" -> d.baseFisher[at] = Float.NaN;
+            case "infinite base Fisher" -> d.baseFisher[at] = Float.POSITIVE_INFINITY;
             case "infinite Fisher" -> d.fisher[2][at] = Float.POSITIVE_INFINITY;
+            case "NaN Fisher" -> d.fisher[0][at] = Float.NaN;
+            case "infinite Fisher of weight 0" -> d.fisher[1][at] = Float.POSITIVE_INFINITY;
             case "negative Fisher" -> d.fisher[0][at] = -1e-3f;
             case "-0.0 Fisher" -> d.fisher[1][at] = -0.0f;
             case "beyond the output" -> { // finite inputs whose result F16 cannot hold (every model equal to the base: theta = the base)

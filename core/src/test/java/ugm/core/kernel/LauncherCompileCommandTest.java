@@ -35,6 +35,7 @@ class LauncherCompileCommandTest {
         Pattern methods = Pattern.compile(m.group(2).replace("*", ".*"));
         Set<String> named = Arrays.stream(Class.forName(m.group(1)).getDeclaredMethods()).map(Method::getName)
                 .filter(n -> methods.matcher(n).matches()).collect(Collectors.toSet());
-        assertEquals(Set.of("direct", "directLinear"), named, "the methods the pattern names: the direct kernels (gradient matching, the linear family)");
+        assertEquals(Set.of("direct", "directBf16", "directLinear"), named,
+                "the methods the pattern names: the direct kernels (gradient matching, all-BF16 gradient matching, the linear family)");
     }
 }

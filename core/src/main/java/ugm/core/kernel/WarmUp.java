@@ -28,6 +28,8 @@ import ugm.core.DType;
 public final class WarmUp {
     /** The methods whose compile threshold the launcher lowers (a {@code -XX:CompileCommand} method pattern): every direct vector kernel. */
     public static final String COMPILE_COMMAND_METHODS = "ugm.core.kernel.VectorKernels::direct*";
+    /** The factor by which the launcher scales those methods' compile thresholds ({@code -XX:CompileCommand=CompileThresholdScaling,...}). */
+    public static final String COMPILE_THRESHOLD_SCALING = "0.05";
     /** Elements of each scratch tensor. */
     private static final int ELEMENTS = 2048;
     private static final int MODELS = 3;

@@ -28,9 +28,10 @@ class LauncherCompileCommandTest {
     void theLaunchersCompileCommandNamesTheDirectKernels(String path) throws IOException, ClassNotFoundException {
         Path launcher = Path.of("..").resolve(path);
         assumeTrue(Files.isRegularFile(launcher), "no launcher beside this module");
-        Matcher m = Pattern.compile("CompileThresholdScaling,([\\w.$]+)::([\\w*]+),").matcher(Files.readString(launcher));
+        Matcher m = Pattern.compile("CompileThresholdScaling,([\\w.$]+)::([\\w*]+),([\\d.]+)").matcher(Files.readString(launcher));
         assertTrue(m.find(), "the launcher sets a compile threshold");
         assertEquals(WarmUp.COMPILE_COMMAND_METHODS, m.group(1) + "::" + m.group(2));
+        assertEquals(WarmUp.COMPILE_THRESHOLD_SCALING, m.group(3), "the scaling the warm-up's test runs with");
 
         Pattern methods = Pattern.compile(m.group(2).replace("*", ".*"));
         Set<String> named = Arrays.stream(Class.forName(m.group(1)).getDeclaredMethods()).map(Method::getName)

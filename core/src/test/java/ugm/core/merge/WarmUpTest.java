@@ -31,7 +31,11 @@ class WarmUpTest {
         int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
         assumeTrue(bits >= 128, "this CPU has no vector kernels to warm up");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-cp", ugm.core.ProbeJvm.classPath(WarmUpProbe.class, ugm.core.kernel.Kernels.class),
+        // the JIT options the launchers give a merge: at the default thresholds C2 takes the kernel
+        // up seconds later, and on a loaded machine the warm-up gave up first (20 s)
+        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:CompileCommand=quiet",
+                "-XX:CompileCommand=CompileThresholdScaling," + WarmUp.COMPILE_COMMAND_METHODS + "," + WarmUp.COMPILE_THRESHOLD_SCALING,
+                "-cp", ugm.core.ProbeJvm.classPath(WarmUpProbe.class, ugm.core.kernel.Kernels.class),
                 WarmUpProbe.class.getName(), kernel.name()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the probe JVM finished");
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();

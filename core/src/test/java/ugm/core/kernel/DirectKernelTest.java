@@ -316,7 +316,7 @@ class DirectKernelTest {
     }
 
     /** {@code values[0, n)} encoded at element offset {@code from}; elements around them hold other finite values. */
-    private static MemorySegment encodeValues(Arena arena, DType type, float[] values, long from, int n) {
+    static MemorySegment encodeValues(Arena arena, DType type, float[] values, long from, int n) {
         long elements = from + n + SLACK;
         MemorySegment s = arena.allocate(elements * type.byteWidth(), 8);
         float[] filler = new float[(int) elements];
@@ -326,13 +326,13 @@ class DirectKernelTest {
         return s;
     }
 
-    private static MemorySegment sentinel(Arena arena, DType type, long from, int n) {
+    static MemorySegment sentinel(Arena arena, DType type, long from, int n) {
         MemorySegment s = arena.allocate((from + n + SLACK) * type.byteWidth(), 8);
         s.fill((byte) 0x5A);
         return s;
     }
 
-    private static void assertSameBytes(MemorySegment expected, MemorySegment actual, String what) {
+    static void assertSameBytes(MemorySegment expected, MemorySegment actual, String what) {
         assertEquals(expected.byteSize(), actual.byteSize());
         long at = expected.mismatch(actual);
         if (at >= 0) {

@@ -3,11 +3,9 @@ package ugm.core.kernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -22,7 +20,7 @@ import ugm.core.DType;
  */
 class LinearDirectKernelTest {
     static final int[] SIZES = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 47, 49, 63, 64, 65, 207, 300, 513, 4097};
-    static final int SLACK = 19; // elements before and after the range that must stay untouched
+    static final int SLACK = DirectKernelTest.SLACK; // elements before and after the range that must stay untouched
     static final Kernels SCALAR = Kernels.scalar();
     static final DType BF16 = DType.BF16;
     static final DType F16 = DType.F16;
@@ -106,10 +104,10 @@ class LinearDirectKernelTest {
                                 for (Kernels k : Implementations.all()) {
                                     String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from
                                             + (withBase ? " task arithmetic" : " linear");
-                                    MemorySegment out = sentinel(arena, type.out, from, n);
+                                    MemorySegment out = DirectKernelTest.sentinel(arena, type.out, from, n);
                                     assertTrue(direct(k, in, w, withBase, new Kernels.Operand(out, type.out), from, n),
                                             what + ": refused a finite range");
-                                    assertSameBytes(expected, out, what);
+                                    DirectKernelTest.assertSameBytes(expected, out, what);
                                     accepted++;
                                 }
                             }
@@ -132,9 +130,9 @@ class LinearDirectKernelTest {
                 Encoded in = encode(arena, type, v, 0, 300);
                 MemorySegment expected = general(arena, type, in, a, true, 0, 300);
                 for (Kernels k : Implementations.all()) {
-                    MemorySegment out = sentinel(arena, type.out, 0, 300);
+                    MemorySegment out = DirectKernelTest.sentinel(arena, type.out, 0, 300);
                     assertTrue(direct(k, in, a, true, new Kernels.Operand(out, type.out), 0, 300), k.name() + " " + type);
-                    assertSameBytes(expected, out, k.name() + " " + type);
+                    DirectKernelTest.assertSameBytes(expected, out, k.name() + " " + type);
                 }
             }
         }
@@ -162,7 +160,7 @@ class LinearDirectKernelTest {
                 }
                 for (boolean withBase : new boolean[] {false, true}) {
                     for (Kernels k : Implementations.all()) {
-                        MemorySegment out = sentinel(arena, type.out, 0, n);
+                        MemorySegment out = DirectKernelTest.sentinel(arena, type.out, 0, n);
                         assertTrue(direct(k, in, w, withBase, new Kernels.Operand(out, type.out), 0, n));
                         double[] got = decodeDouble(new Kernels.Operand(out, type.out), n);
                         for (int i = 0; i < n; i++) {
@@ -212,7 +210,7 @@ class LinearDirectKernelTest {
                                 Encoded in = encode(arena, type, v, 0, n);
                                 MemorySegment expected = general(arena, type, in, w, withBase, 0, n);
                                 for (Kernels k : Implementations.all()) {
-                                    MemorySegment out = sentinel(arena, type.out, 0, n);
+                                    MemorySegment out = DirectKernelTest.sentinel(arena, type.out, 0, n);
                                     assertFalse(direct(k, in, w, withBase, new Kernels.Operand(out, type.out), 0, n),
                                             k.name() + " " + type + " n=" + n + (withBase ? " task arithmetic" : " linear")
                                                     + " accepted a range with " + fault + " at " + at);
@@ -299,11 +297,11 @@ class LinearDirectKernelTest {
             Encoded in = encode(arena, Layout.all(BF16), v, 0, 64);
             Encoded f64 = encode(arena, Layout.all(DType.F64), v, 0, 64);
             for (Kernels k : Implementations.all()) {
-                Kernels.Operand out = new Kernels.Operand(sentinel(arena, BF16, 0, 64), BF16);
+                Kernels.Operand out = new Kernels.Operand(DirectKernelTest.sentinel(arena, BF16, 0, 64), BF16);
                 Kernels.Operand[] mixed = {in.x[0], f64.x[1]};
                 assertFalse(k.linearDirect(mixed, w, out, 0, 64), k.name() + " F64 model");
                 assertFalse(k.taskArithmeticDirect(f64.base, in.x, w, out, 0, 64), k.name() + " F64 base");
-                assertFalse(k.taskArithmeticDirect(in.base, in.x, w, new Kernels.Operand(sentinel(arena, DType.F64, 0, 64), DType.F64),
+                assertFalse(k.taskArithmeticDirect(in.base, in.x, w, new Kernels.Operand(DirectKernelTest.sentinel(arena, DType.F64, 0, 64), DType.F64),
                         0, 64), k.name() + " F64 out");
                 assertTrue(k.linearDirect(in.x, w, out, 0, 64), k.name());
             }
@@ -326,7 +324,7 @@ class LinearDirectKernelTest {
         } else {
             SCALAR.linear(x, w, out, n);
         }
-        MemorySegment expected = sentinel(arena, type.out, from, n);
+        MemorySegment expected = DirectKernelTest.sentinel(arena, type.out, from, n);
         SCALAR.encode(out, n, type.out, expected, from * type.out.byteWidth());
         return expected;
     }
@@ -349,34 +347,8 @@ class LinearDirectKernelTest {
     private static Encoded encode(Arena arena, Layout type, float[][] v, long from, int n) {
         Kernels.Operand[] x = new Kernels.Operand[v.length - 1];
         for (int t = 0; t < x.length; t++) {
-            x[t] = new Kernels.Operand(encodeValues(arena, type.x(t), v[t + 1], from, n), type.x(t));
+            x[t] = new Kernels.Operand(DirectKernelTest.encodeValues(arena, type.x(t), v[t + 1], from, n), type.x(t));
         }
-        return new Encoded(new Kernels.Operand(encodeValues(arena, type.base, v[0], from, n), type.base), x);
-    }
-
-    /** {@code values[0, n)} encoded at element offset {@code from}; elements around them hold other finite values. */
-    private static MemorySegment encodeValues(Arena arena, DType type, float[] values, long from, int n) {
-        long elements = from + n + SLACK;
-        MemorySegment s = arena.allocate(elements * type.byteWidth(), 8);
-        float[] filler = new float[(int) elements];
-        Arrays.fill(filler, 0.25f);
-        SCALAR.encode(filler, filler.length, type, s, 0);
-        SCALAR.encode(values, n, type, s, from * type.byteWidth());
-        return s;
-    }
-
-    private static MemorySegment sentinel(Arena arena, DType type, long from, int n) {
-        MemorySegment s = arena.allocate((from + n + SLACK) * type.byteWidth(), 8);
-        s.fill((byte) 0x5A);
-        return s;
-    }
-
-    private static void assertSameBytes(MemorySegment expected, MemorySegment actual, String what) {
-        assertEquals(expected.byteSize(), actual.byteSize());
-        long at = expected.mismatch(actual);
-        if (at >= 0) {
-            fail(what + ": first differing byte " + at + ": expected " + expected.get(ValueLayout.JAVA_BYTE, at)
-                    + " but was " + actual.get(ValueLayout.JAVA_BYTE, at));
-        }
+        return new Encoded(new Kernels.Operand(DirectKernelTest.encodeValues(arena, type.base, v[0], from, n), type.base), x);
     }
 }

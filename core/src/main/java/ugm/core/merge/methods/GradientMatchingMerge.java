@@ -6,9 +6,7 @@ import ugm.core.kernel.DirectKernel;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.Kernels;
 import ugm.core.kernel.Kernels.Operand;
-import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.Coefficients;
-import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergePlan.TensorPlan;
 import ugm.core.merge.MergeRequest;
 import ugm.core.merge.Parameter;
@@ -61,30 +59,16 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
      * The tensor's operands for {@link Kernels#gradientMatchingDirect}: gradient matching (not
      * removal), every input and the output BF16, F16 or F32 (each its own); baseFisher may be null.
      */
-    private record Direct(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher)
-            implements TensorMerge {
+    private record Direct(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher,
+                          DirectOperands.Target output) implements TensorMerge {
 
         static Direct of(TensorPlan t) {
             GradientMatching p = t.coefficients().gradientMatching();
-            if (t.action() != Action.MERGE || p.safeguard() || !direct(t.output().dtype())) {
+            if (p.safeguard() || !DirectOperands.readable(t)) {
                 return null; // (a task subtracted: the general path clamps and counts)
             }
-            for (Input in : t.all()) {
-                if (!direct(in.dtype())) {
-                    return null;
-                }
-            }
-            return new Direct(p, operand(t.base()), t.baseFisher() == null ? null : operand(t.baseFisher()),
-                    t.models().stream().map(Direct::operand).toArray(Operand[]::new),
-                    t.fishers().stream().map(Direct::operand).toArray(Operand[]::new));
-        }
-
-        private static boolean direct(DType type) {
-            return type == DType.BF16 || type == DType.F16 || type == DType.F32;
-        }
-
-        private static Operand operand(Input in) {
-            return new Operand(in.data(), in.dtype());
+            return new Direct(p, DirectOperands.of(t.base()), DirectOperands.of(t.baseFisher()), DirectOperands.of(t.models()),
+                    DirectOperands.of(t.fishers()), new DirectOperands.Target());
         }
 
         @Override
@@ -95,7 +79,7 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
 
         @Override
         public boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
-            return k.gradientMatchingDirect(p, base, baseFisher, x, fisher, new Operand(target, type), from, n);
+            return k.gradientMatchingDirect(p, base, baseFisher, x, fisher, output.of(target, type), from, n);
         }
 
         @Override

@@ -22,9 +22,10 @@ import ugm.job.config.ConfigParser;
  * away at the first real call. The scratch file is deleted as soon as it is mapped; the mapping
  * is closed when the warm-up ends.
  *
- * <p>It compiles the one direct kernel the merge's method uses ({@link #kernelFor}), and nothing
- * for a method without one: C2's time on a kernel the merge never calls would be a fixed cost
- * for nothing. The method is {@code --method}'s, known from the arguments, or a config's
+ * <p>It compiles the one direct kernel the merge's method uses ({@link #kernelFor}; gradient
+ * matching's for BF16, its common case: the merge asks for the other where its dtypes need it),
+ * and nothing for a method without one: C2's time on a kernel the merge never calls would be a
+ * fixed cost for nothing. The method is {@code --method}'s, known from the arguments, or a config's
  * {@code merge_method}, which the warm-up thread reads itself (on the other core, while the main
  * thread starts up and reads the whole config; the classes it loads serve both).
  */

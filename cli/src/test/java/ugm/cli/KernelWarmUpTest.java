@@ -31,7 +31,7 @@ class KernelWarmUpTest {
     void theKernelIsThatOfTheMethodOnTheCommandLine() {
         assertEquals(DirectKernel.LINEAR, KernelWarmUp.kernelFor(new String[] {"merge", "--method", "linear", "--out", "o"}));
         assertEquals(DirectKernel.LINEAR, KernelWarmUp.kernelFor(new String[] {"merge", "--model", "m", "--method=TASK_ARITHMETIC"}));
-        assertEquals(DirectKernel.GRADIENT_MATCHING, KernelWarmUp.kernelFor(new String[] {"merge", "--method", "gradient_matching"}));
+        assertEquals(DirectKernel.GRADIENT_MATCHING_BF16, KernelWarmUp.kernelFor(new String[] {"merge", "--method", "gradient_matching"}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", "--method", "ties", "--out", "o"}), "ties has no direct kernel");
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", "--method", "no_such_method"}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", "--method"}));
@@ -45,7 +45,7 @@ class KernelWarmUpTest {
         Path broken = Files.writeString(dir.resolve("broken.yml"), "merge_method: [linear\n");
         String out = dir.resolve("out").toString();
         assertEquals(DirectKernel.LINEAR, KernelWarmUp.kernelFor(new String[] {"merge", soup.toString(), out}));
-        assertEquals(DirectKernel.GRADIENT_MATCHING, KernelWarmUp.kernelFor(new String[] {"merge", "--threads", "2", gm.toString(), out}));
+        assertEquals(DirectKernel.GRADIENT_MATCHING_BF16, KernelWarmUp.kernelFor(new String[] {"merge", "--threads", "2", gm.toString(), out}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", ties.toString(), out}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", broken.toString(), out}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", dir.resolve("missing.yml").toString(), out}));

@@ -210,15 +210,19 @@ public final class KernelPolicy {
 
         /**
          * The kernels for a call of direct kernel {@code which}, writing {@code type}, within a call
-         * on {@code kernels}: the vector ones once the warm-up says that kernel is hot.
+         * on {@code kernels}: the vector ones once the warm-up says that kernel is hot; until then the
+         * warm-up is told the merge wants it.
          */
         public Kernels direct(Kernels kernels, DirectKernel which, DType type) {
-            if (kernels != run.vector && run.warmUp != null && run.warmUp.hot(which, type)) {
-                if (!run.warmedUp) {
-                    run.warmedUp = true;
-                    run.switchNanos = System.nanoTime() - run.startNanos;
+            if (kernels != run.vector && run.warmUp != null) {
+                if (run.warmUp.hot(which, type)) {
+                    if (!run.warmedUp) {
+                        run.warmedUp = true;
+                        run.switchNanos = System.nanoTime() - run.startNanos;
+                    }
+                    return run.vector;
                 }
-                return run.vector;
+                run.warmUp.want(which); // (the warm-up may be on another: tell it this one is needed)
             }
             return kernels;
         }

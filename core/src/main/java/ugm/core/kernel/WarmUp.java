@@ -15,7 +15,12 @@ import ugm.core.DType;
  * uses a vector direct kernel only once {@link #hot} says that one is hot, and the scalar twin
  * until then (the bits are the same either way). Only the kernels asked for are compiled: C2's
  * time on the others would be a fixed cost for nothing (about 0.35 s of a core for gradient
- * matching's), which a small merge feels.
+ * matching's), which a small merge feels. Which kernel the merge needs depends on its dtypes,
+ * known only once its inputs are open, so the warm-up starts on a guess (the method's kernel for
+ * BF16, {@link ugm.core.merge.MergeMethod#directKernel}) and the merge's policy asks for what its
+ * tensors use ({@link #want}): measured on a 1 GB BF16 merge, compiling the general
+ * gradient-matching kernel too held C2 long enough that the merge ran on the scalar twin to the
+ * end in most runs.
  *
  * <p>"Hot" is measured, not guessed: the thread times the vector kernel against the compiled
  * scalar twin on the same data and declares it hot once it is clearly faster. Calls are small
@@ -23,7 +28,7 @@ import ugm.core.DType;
  * counters fill quickly. Compiled code serves the whole JVM: one warm-up per process is enough.
  * The launcher lowers the compile threshold of the direct kernels ({@link #COMPILE_COMMAND_METHODS}).
  *
- * <p>Thread-safe: the warm-up thread publishes what it finds through volatile fields, and any merge thread may ask.
+ * <p>Thread-safe: the warm-up thread publishes what it finds through volatile fields and a lock, and any merge thread may ask.
  */
 public final class WarmUp {
     /** The methods whose compile threshold the launcher lowers (a {@code -XX:CompileCommand} method pattern): every direct vector kernel. */
@@ -55,8 +60,15 @@ public final class WarmUp {
     private volatile Thread thread;
     /** Bit {@code k.ordinal()} set once kernel k is hot; written by the warm-up thread alone. */
     private volatile int hot;
-    /** The kernels the thread warms up, once it knows them; hot means all of them ({@link #await}). */
-    private volatile Set<DirectKernel> kernels = Set.of();
+    /** The kernels to warm up at once (bits as {@link #hot}); one left for another a merge asks for is dropped. Guarded by lock. */
+    private int asked;
+    /** The kernels a merge has asked for ({@link #want}); only ever grows. */
+    private volatile int wanted;
+    /** The kernels the thread is through with, hot or given up. Guarded by lock. */
+    private int finished;
+    /** Whether the thread waits for a merge to ask for a kernel, or has ended. Guarded by lock. */
+    private boolean idle;
+    private final Object lock = new Object();
 
     private WarmUp() {
     }
@@ -72,11 +84,16 @@ public final class WarmUp {
     /**
      * Starts warming up the direct kernels {@code which} names, of {@code vector}, on
      * {@code scratch} (at least {@link #SCRATCH_BYTES} bytes, writable; best a file mapping, like
-     * the inputs a merge reads, so the compiled code matches theirs). {@code which} is asked on the
-     * warm-up thread, so it may take its time (say, read the merge's config for its method); none,
-     * or a failure, and nothing is compiled. The thread is a daemon; it stops once the kernels are
-     * hot, or after 20 s for each, and then calls {@code done}. With scalar kernels there is
-     * nothing to compile: {@code done} runs at once and the warm-up is never hot.
+     * the inputs a merge reads, so the compiled code matches theirs), one after the other; then
+     * any other a merge asks for ({@link #want}, which a {@link KernelPolicy} with this warm-up
+     * calls for a kernel that is not hot yet). A kernel named here that no merge has asked for is
+     * left unfinished as soon as a merge asks for another (it was the wrong guess: say, the
+     * merge's tensors are F32, not BF16), and taken up again only if a merge asks for it.
+     * {@code which} is asked on the warm-up thread, so it may take its time (say, read the merge's
+     * config for its method); a failure there, and nothing is compiled. The thread is a daemon;
+     * it gives a kernel up after 20 s, waits for requests while some kernel is not done, and
+     * calls {@code done} when it ends. With scalar kernels there is nothing to compile:
+     * {@code done} runs at once and the warm-up is never hot.
      */
     public static WarmUp start(Kernels vector, MemorySegment scratch, Supplier<? extends Set<DirectKernel>> which, Runnable done) {
         if (scratch.byteSize() < SCRATCH_BYTES) {
@@ -84,20 +101,27 @@ public final class WarmUp {
         }
         WarmUp w = new WarmUp();
         if (vector.isScalar()) {
+            w.idle = true;
             done.run(); // nothing to compile: never hot
             return w;
         }
         w.thread = Thread.ofPlatform().daemon().name("ugm-warm-up").unstarted(() -> {
             try {
-                w.kernels = Set.copyOf(which.get());
-                for (DirectKernel k : DirectKernel.values()) { // (in one order: gradient matching first)
-                    if (w.kernels.contains(k) && !w.run(vector, scratch, k)) {
-                        return;
-                    }
+                int named = 0;
+                for (DirectKernel k : which.get()) {
+                    named |= bit(k);
                 }
+                synchronized (w.lock) {
+                    w.asked = named;
+                }
+                w.serve(vector, scratch);
             } catch (RuntimeException e) {
                 // a hint only: the merge runs the scalar twin, and reports its own problems
             } finally {
+                synchronized (w.lock) {
+                    w.idle = true;
+                    w.lock.notifyAll();
+                }
                 done.run();
             }
         });
@@ -105,29 +129,94 @@ public final class WarmUp {
         return w;
     }
 
+    private static int bit(DirectKernel k) {
+        return 1 << k.ordinal();
+    }
+
+    /** Warms up what is asked for, in {@link DirectKernel}'s order, until every kernel is done or the thread is interrupted. */
+    private void serve(Kernels vector, MemorySegment scratch) {
+        int all = (1 << DirectKernel.values().length) - 1;
+        while (true) {
+            DirectKernel next = null;
+            synchronized (lock) {
+                while (next == null) {
+                    int pending = (asked | wanted) & ~finished;
+                    for (DirectKernel k : DirectKernel.values()) {
+                        if (next == null && (pending & bit(k)) != 0) {
+                            next = k;
+                        }
+                    }
+                    if (next == null) {
+                        if (finished == all) {
+                            return;
+                        }
+                        idle = true;
+                        lock.notifyAll();
+                        try {
+                            lock.wait();
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                }
+                idle = false;
+            }
+            Outcome o = run(vector, scratch, next);
+            synchronized (lock) {
+                switch (o) {
+                    case INTERRUPTED -> {
+                        return;
+                    }
+                    case LEFT -> asked &= ~bit(next);
+                    default -> finished |= bit(next);
+                }
+            }
+        }
+    }
+
+    /**
+     * Asks for direct kernel {@code kernel}: the warm-up compiles it next (after the one it is on,
+     * unless no merge asked for that one) if it is not done with it yet. Cheap once asked.
+     */
+    public void want(DirectKernel kernel) {
+        int b = bit(kernel);
+        if ((wanted & b) != 0 || thread == null) {
+            return;
+        }
+        synchronized (lock) {
+            wanted |= b;
+            lock.notifyAll();
+        }
+    }
+
     /**
      * Whether the direct vector kernel {@code kernel}, writing {@code type} (BF16, F16 or F32), is
      * compiled and faster than the scalar twin.
      */
     public boolean hot(DirectKernel kernel, DType type) {
-        return (hot & 1 << kernel.ordinal()) != 0 && (type == DType.BF16 || type == DType.F16 || type == DType.F32);
+        return (hot & bit(kernel)) != 0 && (type == DType.BF16 || type == DType.F16 || type == DType.F32);
     }
 
-    /** Waits for the warm-up thread (tests and benchmarks); returns whether it made every kernel it was asked for hot (at least one). */
+    /**
+     * Waits until the warm-up has nothing left to do that was asked for (tests and benchmarks):
+     * every kernel named at the start or asked for since is hot, given up or left; returns
+     * whether every one of them that is not left is hot (at least one).
+     */
     public boolean await() throws InterruptedException {
-        if (thread != null) {
-            thread.join();
+        synchronized (lock) {
+            while (!idle || ((asked | wanted) & ~finished) != 0 && thread != null && thread.isAlive()) {
+                lock.wait(100);
+            }
+            int all = asked | wanted;
+            return all != 0 && (hot & all) == all;
         }
-        Set<DirectKernel> asked = kernels;
-        int all = 0;
-        for (DirectKernel k : asked) {
-            all |= 1 << k.ordinal();
-        }
-        return !asked.isEmpty() && (hot & all) == all;
     }
 
-    /** Warms up one kernel; false where interrupted. */
-    private boolean run(Kernels vector, MemorySegment scratch, DirectKernel kernel) {
+    /** How a kernel's warm-up ended. */
+    private enum Outcome { HOT, GAVE_UP, LEFT, INTERRUPTED }
+
+    /** Warms up one kernel. */
+    private Outcome run(Kernels vector, MemorySegment scratch, DirectKernel kernel) {
         // each dtype's 9 tensors: base, base Fisher, model and Fisher pairs, output
         Kernels.Operand[][] s = new Kernels.Operand[TYPES.length][3 + 2 * MODELS];
         float[] values = new float[ELEMENTS];
@@ -138,17 +227,22 @@ public final class WarmUp {
                 s[d][i] = new Kernels.Operand(scratch.asSlice(at, bytes), TYPES[d]);
                 at += bytes;
                 for (int e = 0; e < ELEMENTS; e++) {
-                    values[e] = i % 2 == 0 ? 0.01f * ((e * 37 + i) % 101 - 50) : 1e-4f * ((e * 13 + i) % 17); // weights, Fishers
+                    // weights; Fishers, every one zero at every 127th element: with delta0 = 0 Hbar is zero
+                    // there, so the kernel's task-arithmetic fallback runs (and is compiled) here too
+                    values[e] = i % 2 == 0 ? 0.01f * ((e * 37 + i) % 101 - 50) : e % 127 == 0 ? 0f : 1e-4f * ((e * 13 + i) % 17);
                 }
                 Kernels.scalar().encode(values, ELEMENTS, TYPES[d], s[d][i].data(), 0);
             }
         }
-        // gradient matching: the calls cycle through BF16, F16, F32, and BF16 weights with F32 Fishers, every
-        // other one all BF16 (the common case, which has a kernel method of its own to compile), some without
-        // a base Fisher; the linear family: BF16, F16, F32, and BF16 with F32 models
-        boolean gm = kernel == DirectKernel.GRADIENT_MATCHING;
-        int[][] kinds = gm ? new int[][] {{0, 0, 1}, {1, 1, 0}, {0, 0, 0}, {2, 2, 1}, {0, 0, 1}, {0, 2, 1}} // {weights, Fishers, base Fisher?}
-                : new int[][] {{0, 0, 0}, {1, 1, 0}, {2, 2, 0}, {0, 2, 0}};
+        // gradient matching on BF16: with and without a base Fisher; on the other layouts: F16, F32, and BF16
+        // weights with F32 Fishers, some without a base Fisher (every kind of call of one kernel
+        // reaches the same compiled method); the linear family: BF16, F16, F32, and BF16 with F32 models
+        boolean gm = kernel != DirectKernel.LINEAR;
+        int[][] kinds = switch (kernel) { // {weights, Fishers, base Fisher?}
+            case GRADIENT_MATCHING_BF16 -> new int[][] {{0, 0, 1}, {0, 0, 0}};
+            case GRADIENT_MATCHING -> new int[][] {{1, 1, 0}, {2, 2, 1}, {0, 2, 1}, {1, 1, 1}, {2, 2, 0}};
+            case LINEAR -> new int[][] {{0, 0, 0}, {1, 1, 0}, {2, 2, 0}, {0, 2, 0}};
+        };
         Call[] calls = new Call[kinds.length];
         for (int k = 0; k < kinds.length; k++) {
             Kernels.Operand[] w = s[kinds[k][0]];
@@ -159,7 +253,11 @@ public final class WarmUp {
         }
         float[] ones = new float[MODELS];
         Arrays.fill(ones, 1f);
-        GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, ones, 1f, 1e-8f, false, 1f);
+        // delta0 = 0, as in a merge without a prior: where every Fisher is zero, Hbar is (see above).
+        // Real data does hit that branch; a compiled kernel that never saw it would be thrown away
+        // (an uncommon trap) in the middle of the merge, and run the Vector API uncompiled until
+        // C2 has it again (measured: twice in a 1 GB merge)
+        GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, ones, 1f, 0f, false, 1f);
         Kernels scalar = Kernels.scalar();
         // four vector iterations per call: until C2 has compiled the kernel every call is slow,
         // and what the compiler counts is calls and loop turns; with fewer turns the compiled
@@ -169,6 +267,10 @@ public final class WarmUp {
         double scalarNanos = Double.MAX_VALUE;
         long made = 0;
         for (int round = 0; System.nanoTime() - start < GIVE_UP_NANOS; round++) {
+            int others = wanted & ~bit(kernel);
+            if (others != 0 && (wanted & bit(kernel)) == 0 && (others & ~finishedNow()) != 0) {
+                return Outcome.LEFT; // a merge asked for another kernel, and none for this one
+            }
             int batch = ELEMENTS / call;
             if (made >= EAGER_CALLS) {
                 // enough calls for the compiler to have queued the kernel: wait for it without
@@ -178,7 +280,7 @@ public final class WarmUp {
                 try {
                     Thread.sleep(POLL_MILLIS);
                 } catch (InterruptedException e) {
-                    return false;
+                    return Outcome.INTERRUPTED;
                 }
             }
             made += 2L * batch;
@@ -191,11 +293,17 @@ public final class WarmUp {
                         (System.nanoTime() - start) / 1e9, scalarNanos, vectorNanos));
             }
             if (round >= 8 && vectorNanos < 0.8 * scalarNanos) {
-                hot |= 1 << kernel.ordinal();
-                return true;
+                hot |= bit(kernel);
+                return Outcome.HOT;
             }
         }
-        return true;
+        return Outcome.GAVE_UP;
+    }
+
+    private int finishedNow() {
+        synchronized (lock) {
+            return finished;
+        }
     }
 
     /** The operands of one kind of call. */
@@ -212,7 +320,7 @@ public final class WarmUp {
         for (int c = 0; c < calls; c++) {
             Call o = kinds[c % kinds.length];
             long from = (long) c * call % ELEMENTS;
-            if (kernel == DirectKernel.GRADIENT_MATCHING) {
+            if (kernel != DirectKernel.LINEAR) {
                 k.gradientMatchingDirect(p, o.base, o.baseFisher, o.x, o.fisher, o.out, from, call);
             } else if (c % 3 == 0) {
                 k.linearDirect(o.x, p.alphas(), o.out, from, call);

@@ -19,10 +19,13 @@ import ugm.core.merge.methods.Method;
 /**
  * Run in a fresh JVM by {@link WarmUpTest} (the test JVM has run every vector width, which a
  * real one never does): warms up the direct kernel {@code args[0]} names ({@link DirectKernel})
- * and no other, then merges a BF16 family that is too small for the in-merge probe (gradient
- * matching, or task arithmetic for the linear family), and prints whether the warm-up got hot,
- * whether the other kernel is hot too (it must not be: nothing compiled it), which kernels the
- * merge reports and whether its bytes are those of the scalar twin's general path.
+ * and no other, then merges a family that is too small for the in-merge probe and uses that
+ * kernel (gradient matching on BF16, or on BF16 weights with F32 Fishers; task arithmetic for
+ * the linear family), and prints whether the warm-up got hot, whether another kernel is hot too
+ * (it must not be: nothing compiled it), which kernels the merge reports and whether its bytes
+ * are those of the scalar twin's general path. With {@code args[1]}, the warm-up starts on that
+ * kernel instead (a wrong guess) and is asked for {@code args[0]} at once, as a merge's policy
+ * asks for the kernel its tensors use; that guess is not counted as another.
  */
 public final class WarmUpProbe {
     private WarmUpProbe() {
@@ -31,9 +34,14 @@ public final class WarmUpProbe {
     public static void main(String[] args) throws Exception {
         Kernels vector = Kernels.get();
         DirectKernel kernel = DirectKernel.valueOf(args[0]);
-        WarmUp warmUp = WarmUp.start(vector, Arena.ofShared().allocate(WarmUp.SCRATCH_BYTES, 64), () -> Set.of(kernel), () -> { });
-        boolean hot = warmUp.await();
-        boolean other = warmUp.hot(kernel == DirectKernel.LINEAR ? DirectKernel.GRADIENT_MATCHING : DirectKernel.LINEAR, DType.BF16);
+        DirectKernel guess = args.length > 1 ? DirectKernel.valueOf(args[1]) : kernel;
+        WarmUp warmUp = WarmUp.start(vector, Arena.ofShared().allocate(WarmUp.SCRATCH_BYTES, 64), () -> Set.of(guess), () -> { });
+        warmUp.want(kernel);
+        boolean hot = warmUp.await() && warmUp.hot(kernel, DType.BF16);
+        boolean other = false;
+        for (DirectKernel k : DirectKernel.values()) {
+            other |= k != kernel && k != guess && warmUp.hot(k, DType.BF16);
+        }
         KernelPolicy policy = KernelPolicy.scalarFirst(vector, Long.MAX_VALUE, warmUp); // only the warm-up can switch
 
         Random r = new Random(3);
@@ -47,7 +55,7 @@ public final class WarmUpProbe {
         String[] names = {"base", "base-fisher", "model-1", "fisher-1", "model-2", "fisher-2", "model-3", "fisher-3"};
         MemoryTensors[] m = new MemoryTensors[8];
         for (int k = 0; k < 8; k++) {
-            m[k] = Tensors.add(new MemoryTensors(names[k]), "w", DType.BF16, v[k]);
+            m[k] = Tensors.add(new MemoryTensors(names[k]), "w", type(kernel, k), v[k]);
         }
         Map<String, MemorySegment> out = new HashMap<>();
         MergeRequest request = kernel == DirectKernel.LINEAR
@@ -62,7 +70,7 @@ public final class WarmUpProbe {
         Kernels scalar = Kernels.scalar();
         float[][] in = new float[8][n];
         for (int k = 0; k < 8; k++) {
-            scalar.decode(DType.BF16, m[k].data("w"), 0, in[k], n);
+            scalar.decode(type(kernel, k), m[k].data("w"), 0, in[k], n);
         }
         float[] theta = new float[n];
         GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, new float[] {1f, 1f, 1f}, 1f, 0f, false, 1f);
@@ -74,5 +82,10 @@ public final class WarmUpProbe {
         MemorySegment expected = Arena.ofAuto().allocate(2L * n, 8);
         scalar.encode(theta, n, DType.BF16, expected, 0);
         System.out.println("hot=" + hot + " other=" + other + " same=" + (expected.mismatch(out.get("w")) == -1) + " kernels=" + report.kernels());
+    }
+
+    /** The dtype of input k (even: weights, odd: Fishers): BF16, but F32 Fishers for the general gradient-matching kernel. */
+    private static DType type(DirectKernel kernel, int k) {
+        return kernel == DirectKernel.GRADIENT_MATCHING && k % 2 == 1 ? DType.F32 : DType.BF16;
     }
 }

@@ -42,9 +42,10 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
         return new Coefficients(w.clone(), alphas, v.scales(), v.baseScale(), v.floor(), gm);
     }
 
+    /** The kernel of an all-BF16 merge, the common case: what a warm-up compiles first (its tensors ask for the other where they need it). */
     @Override
     public DirectKernel directKernel() {
-        return DirectKernel.GRADIENT_MATCHING;
+        return DirectKernel.GRADIENT_MATCHING_BF16;
     }
 
     @Override
@@ -60,15 +61,17 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
      * removal), every input and the output BF16, F16 or F32 (each its own); baseFisher may be null.
      */
     private record Direct(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher,
-                          DirectOperands.Target output) implements TensorMerge {
+                          DirectOperands.Target output, DirectKernel directKernel) implements TensorMerge {
 
         static Direct of(TensorPlan t) {
             GradientMatching p = t.coefficients().gradientMatching();
             if (p.safeguard() || !DirectOperands.readable(t)) {
                 return null; // (a task subtracted: the general path clamps and counts)
             }
+            boolean bf16 = t.output().dtype() == DType.BF16 && t.all().stream().allMatch(in -> in.dtype() == DType.BF16);
             return new Direct(p, DirectOperands.of(t.base()), DirectOperands.of(t.baseFisher()), DirectOperands.of(t.models()),
-                    DirectOperands.of(t.fishers()), new DirectOperands.Target());
+                    DirectOperands.of(t.fishers()), new DirectOperands.Target(),
+                    bf16 ? DirectKernel.GRADIENT_MATCHING_BF16 : DirectKernel.GRADIENT_MATCHING);
         }
 
         @Override
@@ -80,11 +83,6 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
         @Override
         public boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
             return k.gradientMatchingDirect(p, base, baseFisher, x, fisher, output.of(target, type), from, n);
-        }
-
-        @Override
-        public DirectKernel directKernel() {
-            return DirectKernel.GRADIENT_MATCHING;
         }
     }
 }

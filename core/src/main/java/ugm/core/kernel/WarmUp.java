@@ -204,7 +204,11 @@ public final class WarmUp {
      */
     public boolean await() throws InterruptedException {
         synchronized (lock) {
-            while (!idle || ((asked | wanted) & ~finished) != 0 && thread != null && thread.isAlive()) {
+            while (true) {
+                boolean pending = ((asked | wanted) & ~finished) != 0 && thread != null && thread.isAlive();
+                if (idle && !pending) {
+                    break; // (idle with a request pending: the thread has not woken to it yet)
+                }
                 lock.wait(100);
             }
             int all = asked | wanted;

@@ -46,14 +46,14 @@ class WarmUpTest {
         int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
         assumeTrue(bits >= 128, "this CPU has no vector kernels to warm up");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        // the JIT options the launchers give a merge: at the default thresholds C2 takes the kernel
-        // up seconds later, and on a loaded machine the warm-up gave up first (20 s)
         // the JVM's log of compiled code thrown away: none of a direct kernel's may be, during the
         // warm-up or the merge (an input the warm-up never showed it, such as a zero Hbar, would
         // leave the merge on the uncompiled Vector API until C2 has compiled it again)
         Path deopt = Files.createTempFile("ugm-deopt-", ".log");
-        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-XX:CompileCommand=quiet",
-                "-Xlog:deoptimization=debug:file=" + deopt,
+        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-Xlog:deoptimization=debug:file=" + deopt,
+                // the JIT options the launchers give a merge: at the default thresholds C2 takes the kernel
+                // up seconds later, and on a loaded machine the warm-up gave up first (20 s)
+                "-XX:CompileCommand=quiet",
                 "-XX:CompileCommand=CompileThresholdScaling," + WarmUp.COMPILE_COMMAND_METHODS + "," + WarmUp.COMPILE_THRESHOLD_SCALING,
                 "-cp", ugm.core.ProbeJvm.classPath(WarmUpProbe.class, ugm.core.kernel.Kernels.class),
                 WarmUpProbe.class.getName(), args[0], args.length > 1 ? args[1] : args[0]).redirectError(ProcessBuilder.Redirect.DISCARD).start();

@@ -25,6 +25,19 @@ final class DirectOperands {
         return true;
     }
 
+    /** Whether tensor t's output and every input are BF16: the layout with a direct kernel of its own. */
+    static boolean allBf16(TensorPlan t) {
+        if (t.output().dtype() != DType.BF16) {
+            return false;
+        }
+        for (Input in : t.all()) {
+            if (in.dtype() != DType.BF16) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static boolean direct(DType type) {
         return type == DType.BF16 || type == DType.F16 || type == DType.F32;
     }

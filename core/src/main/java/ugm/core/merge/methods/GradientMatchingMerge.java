@@ -68,10 +68,9 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
             if (p.safeguard() || !DirectOperands.readable(t)) {
                 return null; // (a task subtracted: the general path clamps and counts)
             }
-            boolean bf16 = t.output().dtype() == DType.BF16 && t.all().stream().allMatch(in -> in.dtype() == DType.BF16);
             return new Direct(p, DirectOperands.of(t.base()), DirectOperands.of(t.baseFisher()), DirectOperands.of(t.models()),
                     DirectOperands.of(t.fishers()), new DirectOperands.Target(),
-                    bf16 ? DirectKernel.GRADIENT_MATCHING_BF16 : DirectKernel.GRADIENT_MATCHING);
+                    DirectOperands.allBf16(t) ? DirectKernel.GRADIENT_MATCHING_BF16 : DirectKernel.GRADIENT_MATCHING);
         }
 
         @Override

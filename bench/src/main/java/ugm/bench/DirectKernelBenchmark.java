@@ -117,7 +117,7 @@ public class DirectKernelBenchmark {
     public MemorySegment direct() {
         for (long at = 0; at < elements; at += block) {
             int n = (int) Math.min(block, elements - at);
-            if (!kernels.gradientMatchingDirect(p, base, baseFisher, x, fisher, out, at, n)) {
+            if (kernels.gradientMatchingDirect(p, base, baseFisher, x, fisher, out, at, n) < 0) {
                 general(at, n);
             }
         }

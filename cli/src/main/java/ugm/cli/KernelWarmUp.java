@@ -23,7 +23,8 @@ import ugm.job.config.ConfigParser;
  * is closed when the warm-up ends.
  *
  * <p>It compiles the one direct kernel the merge's method uses ({@link #kernelFor}; gradient
- * matching's for BF16, its common case: the merge asks for the other where its dtypes need it),
+ * matching's for BF16, its common case, or with {@code --remove} the one removal takes: the merge
+ * asks for the other where its dtypes or parameters need it),
  * and nothing for a method without one: C2's time on a kernel the merge never calls would be a
  * fixed cost for nothing. The method is {@code --method}'s, known from the arguments, or a config's
  * {@code merge_method}, which the warm-up thread reads itself (on the other core, while the main
@@ -77,10 +78,10 @@ final class KernelWarmUp {
     static DirectKernel kernelFor(String[] args) {
         for (int i = 1; i < args.length; i++) {
             if (args[i].equals("--method") && i + 1 < args.length) {
-                return direct(args[i + 1]);
+                return removing(direct(args[i + 1]), args);
             }
             if (args[i].startsWith("--method=")) {
-                return direct(args[i].substring("--method=".length()));
+                return removing(direct(args[i].substring("--method=".length())), args);
             }
         }
         for (int i = 1; i < args.length; i++) {
@@ -97,6 +98,22 @@ final class KernelWarmUp {
             }
         }
         return null;
+    }
+
+    /**
+     * {@code kernel}, or the general gradient-matching kernel where {@code --remove} subtracts the
+     * tasks: removal takes that one on BF16 too (its safeguard would make the common kernel's
+     * compiled code larger and slower to compile).
+     */
+    private static DirectKernel removing(DirectKernel kernel, String[] args) {
+        if (kernel == DirectKernel.GRADIENT_MATCHING_BF16) {
+            for (String a : args) {
+                if (a.equals("--remove") || a.equals("--remove=true")) {
+                    return DirectKernel.GRADIENT_MATCHING;
+                }
+            }
+        }
+        return kernel;
     }
 
     private static DirectKernel direct(String method) {

@@ -32,6 +32,10 @@ class KernelWarmUpTest {
         assertEquals(DirectKernel.LINEAR, KernelWarmUp.kernelFor(new String[] {"merge", "--method", "linear", "--out", "o"}));
         assertEquals(DirectKernel.LINEAR, KernelWarmUp.kernelFor(new String[] {"merge", "--model", "m", "--method=TASK_ARITHMETIC"}));
         assertEquals(DirectKernel.GRADIENT_MATCHING_BF16, KernelWarmUp.kernelFor(new String[] {"merge", "--method", "gradient_matching"}));
+        assertEquals(DirectKernel.GRADIENT_MATCHING, KernelWarmUp.kernelFor(new String[] {"merge", "--method", "gradient_matching", "--remove"}),
+                "removal takes the general gradient-matching kernel");
+        assertEquals(DirectKernel.GRADIENT_MATCHING, KernelWarmUp.kernelFor(new String[] {"merge", "--remove=true", "--method=gradient_matching"}));
+        assertEquals(DirectKernel.LINEAR, KernelWarmUp.kernelFor(new String[] {"merge", "--method", "task_arithmetic", "--remove"}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", "--method", "ties", "--out", "o"}), "ties has no direct kernel");
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", "--method", "no_such_method"}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", "--method"}));

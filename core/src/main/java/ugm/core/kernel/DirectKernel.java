@@ -7,9 +7,9 @@ package ugm.core.kernel;
  * is a compiled method of its own, so each is warmed up on its own.
  */
 public enum DirectKernel {
-    /** {@link Kernels#gradientMatchingDirect} where every operand and the output are BF16 (the common case). */
+    /** {@link Kernels#gradientMatchingDirect} where every operand and the output are BF16 (the common case) and no task is subtracted. */
     GRADIENT_MATCHING_BF16,
-    /** {@link Kernels#gradientMatchingDirect} on any other mix of BF16, F16 and F32. */
+    /** {@link Kernels#gradientMatchingDirect} on any other mix of BF16, F16 and F32, and removal (a task subtracted) on any. */
     GRADIENT_MATCHING,
     /** {@link Kernels#linearDirect} and {@link Kernels#taskArithmeticDirect}: one kernel, with and without a base. */
     LINEAR

@@ -24,8 +24,8 @@ interface KernelSupport {
 
     long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
 
-    /** Called only for operands of BF16, F16 or F32 and {@code !p.safeguard()}. */
-    boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+    /** Called only for operands of BF16, F16 or F32: {@link Kernels#gradientMatchingDirect}'s count, or -1. */
+    long gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                                    Kernels.Operand[] fisher, Kernels.Operand out, long from, int n);
 
     /** Called only for operands of BF16, F16 or F32; {@code base} null for linear, else task arithmetic. */

@@ -134,36 +134,39 @@ public final class Kernels {
     }
 
     /**
-     * Gradient matching (no task subtracted) in one pass from the mapped tensors straight into
+     * Gradient matching, and its removal rule where a task is subtracted
+     * ({@link GradientMatching#safeguard()}), in one pass from the mapped tensors straight into
      * {@code out}, for elements {@code [from, from + n)}: no decode buffers, no separate scans.
      * Each input and the output may be BF16, F16 or F32, each its own (BF16 weights with F32
      * Fishers, say); {@code baseFisher} may be null (then P0 = delta0).
      *
-     * <p>Returns false, leaving that range of {@code out} unspecified, where the general path
-     * (decode, checks, {@link #gradientMatching}, encode) must do the range instead: some operand
-     * is of another dtype, a task is subtracted ({@link GradientMatching#safeguard()}), some
-     * input holds a NaN or an infinity (the general path counts them for the report), some Fisher
-     * value has its sign bit set (the general path rejects negatives), the float formula
-     * overflowed somewhere (Hbar or a result not finite: the general path computes such elements
-     * carefully and counts what the output cannot hold), or some result is beyond the
-     * output dtype's range (F16: 65504; the general path counts it). Where Hbar is not positive it
-     * writes the task-arithmetic value, as the general path does. Where it returns true,
-     * {@code out} holds exactly the bits the general path writes.
+     * <p>Returns how many elements the safeguard clamped or gave the task-arithmetic value (what
+     * {@link #gradientMatching} returns for the same elements; 0 without a subtracted task), or
+     * -1, leaving that range of {@code out} unspecified, where the general path (decode, checks,
+     * {@link #gradientMatching}, encode) must do the range instead: some operand is of another
+     * dtype, some input holds a NaN or an infinity (the general path counts them for the report),
+     * some Fisher value has its sign bit set (the general path rejects negatives), the float
+     * formula overflowed somewhere (Hbar or a result not finite, or a clamp limit below the
+     * smallest normal float: the general path computes such elements carefully and counts what the
+     * output cannot hold), or some result is beyond the output dtype's range (F16: 65504; the
+     * general path counts it). Where Hbar is not positive (and not clamped) it writes the
+     * task-arithmetic value, as the general path does. Where it returns a count, {@code out} holds
+     * exactly the bits the general path writes.
      */
-    public boolean gradientMatchingDirect(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher,
-                                          Operand out, long from, int n) {
+    public long gradientMatchingDirect(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher,
+                                       Operand out, long from, int n) {
         if (x.length != p.alphas().length || fisher.length != x.length) {
             throw new IllegalArgumentException(x.length + " models, " + fisher.length + " Fishers, " + p.alphas().length + " alphas");
         }
         if (from < 0 || n < 0) {
             throw new IllegalArgumentException("range " + from + " + " + n);
         }
-        if (p.safeguard() || !base.direct() || baseFisher != null && !baseFisher.direct() || !out.direct()) {
-            return false;
+        if (!base.direct() || baseFisher != null && !baseFisher.direct() || !out.direct()) {
+            return -1;
         }
         for (int t = 0; t < x.length; t++) {
             if (!x[t].direct() || !fisher[t].direct()) {
-                return false;
+                return -1;
             }
         }
         return impl.gradientMatchingDirect(p, base, baseFisher, x, fisher, out, from, n);

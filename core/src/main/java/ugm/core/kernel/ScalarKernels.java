@@ -129,28 +129,31 @@ final class ScalarKernels implements KernelSupport {
     // ---- gradient matching from the mapped tensors ----------------------------------------------
 
     @Override
-    public boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
-                                          Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
+    public long gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                                       Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
         return gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, from, from + n);
     }
 
     /**
-     * Elements [from, to) of {@link Kernels#gradientMatchingDirect} (operands of BF16, F16 or F32,
-     * no task subtracted): the scalar twin, and the vector kernels' tail. Reads a block of every
-     * input, refuses the range where a value is an infinity or a NaN or a Fisher value has its sign
-     * bit set; computes the float formula of {@link Formulas#gradientMatching}, refuses the range
-     * where it overflowed (Hbar or theta not finite: the general path takes the careful twin there)
-     * or a result is beyond the output dtype's range (the general path counts it), else rounds into
-     * {@code out}. Without a base Fisher, P0 = delta0, as in the vector lanes.
+     * Elements [from, to) of {@link Kernels#gradientMatchingDirect} (operands of BF16, F16 or F32):
+     * the scalar twin, and the vector kernels' tail. Reads a block of every input, refuses the
+     * range (returns -1) where a value is an infinity or a NaN or a Fisher value has its sign bit
+     * set; computes the float formula of {@link Formulas#gradientMatching} (with the removal
+     * safeguard where {@link GradientMatching#safeguard()}), refuses the range where it overflowed
+     * (Hbar or theta not finite, or a clamp limit below the smallest normal float: the general path
+     * takes the careful twin there) or a result is beyond the output dtype's range (the general path
+     * counts it), else rounds into {@code out} and returns how many elements the safeguard clamped
+     * or replaced. Without a base Fisher, P0 = delta0, as in the vector lanes.
      */
-    static boolean gradientMatchingDirectRange(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher,
+    static long gradientMatchingDirectRange(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher,
                                                Kernels.Operand[] x, Kernels.Operand[] fisher, Kernels.Operand out,
                                                long from, long to) {
         if (from >= to) {
-            return true;
+            return 0;
         }
         int models = x.length;
         int block = (int) Math.min(DIRECT_BLOCK, to - from);
+        long replaced = 0;
         float[] b = new float[block];
         float[] h0 = baseFisher == null ? null : new float[block];
         float[][] xs = new float[models][block];
@@ -167,17 +170,19 @@ final class ScalarKernels implements KernelSupport {
                 flags |= load(fisher[t], at, n, hs[t], true) | load(x[t], at, n, xs[t], false);
             }
             if (flags < 0) {
-                return false;
+                return -1;
             }
             for (int j = 0; j < n; j++) {
-                flags |= Formulas.floatGradientMatching(p, b, h0, xs, hs, theta, j, null);
+                int f = Formulas.floatGradientMatching(p, b, h0, xs, hs, theta, j, null);
+                flags |= f;
+                replaced += f & 1;
             }
             if (flags < 0 || countBeyond(theta, 0, n, limit) > 0) {
-                return false;
+                return -1;
             }
             Codecs.encode(theta, 0, n, out.type(), out.data(), at * out.type().byteWidth());
         }
-        return true;
+        return replaced;
     }
 
     @Override

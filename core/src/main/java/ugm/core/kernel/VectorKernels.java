@@ -468,13 +468,23 @@ abstract sealed class VectorKernels implements KernelSupport
      */
 
     @Override
-    public boolean gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
-                                          Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
-        long end = from + n;
-        long done = species().halfShort() != null && allBf16(base, baseFisher, x, fisher, out)
-                ? directBf16(p, base, baseFisher, x, fisher, out, from, end)
-                : direct(p, base, baseFisher, x, fisher, out, from, end);
-        return done >= 0 && ScalarKernels.gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, done, end);
+    public long gradientMatchingDirect(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                                       Kernels.Operand[] fisher, Kernels.Operand out, long from, int n) {
+        Species sp = species();
+        // (removal on BF16 too takes direct: the safeguard in directBf16 made the common kernel's code
+        // a third larger and its C2 compilation 40 % longer, which every merge's start waits for)
+        boolean bf16 = !p.safeguard() && sp.halfShort() != null && allBf16(base, baseFisher, x, fisher, out);
+        // (64 bits: no 16-bit shape to widen from; unless everything is F32 the scalar twin does it all)
+        boolean vectors = sp.halfShort() != null || allF32(base, baseFisher, x, fisher, out);
+        int step = bf16 ? 2 * sp.i().length() : sp.i().length();
+        long stop = vectors ? from + (long) (n / step) * step : from;
+        long replaced = stop == from ? 0
+                : bf16 ? directBf16(p, base, baseFisher, x, fisher, out, from, stop) : direct(p, base, baseFisher, x, fisher, out, from, stop);
+        if (replaced < 0) {
+            return -1;
+        }
+        long tail = ScalarKernels.gradientMatchingDirectRange(p, base, baseFisher, x, fisher, out, stop, from + n);
+        return tail < 0 ? -1 : replaced + tail;
     }
 
     /**
@@ -483,7 +493,8 @@ abstract sealed class VectorKernels implements KernelSupport
      * elements' floats being the ints shifted up and the odd ones' the ints masked, and the
      * results are packed back the same way; no lane is widened or narrowed, and each access to a
      * mapping covers twice the elements. The checks are direct's (see the comment above), on the
-     * stored pairs: a Fisher's sign is bit 15 or 31.
+     * stored pairs: a Fisher's sign is bit 15 or 31. Elements [from, end), a whole number of steps,
+     * no task subtracted; returns 0 (nothing clamped), or -1 to give the range up.
      */
     private long directBf16(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                             Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
@@ -564,23 +575,27 @@ abstract sealed class VectorKernels implements KernelSupport
             halves = halves.or(r.and(0x7F80_7F80).add(0x0080_0080)); // rounded up to the infinity
             r.intoMemorySegment(out.data(), 2 * i, LE);
         }
-        return flags.or(halves).or(halves.lanewise(VectorOperators.LSHL, 16)).compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+        return flags.or(halves).or(halves.lanewise(VectorOperators.LSHL, 16)).compare(VectorOperators.LT, 0).anyTrue() ? -1 : 0;
     }
 
     /** The biased float exponent of the values F16's infinities and NaNs decode to in the direct kernel: 2^16 to 2^17. */
     private static final int F16_SPECIAL_EXPONENT = 127 + 16;
 
-    /** Elements from .. up to the last whole vector; returns where it stopped, or -1 to give the range up. */
+    /**
+     * Elements [from, end), a whole number of vectors (without a 16-bit shape, F32 operands only),
+     * with the removal safeguard where a task is subtracted; returns how many elements the
+     * safeguard clamped or replaced, or -1 to give the range up.
+     */
     private long direct(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
                         Kernels.Operand[] fisher, Kernels.Operand out, long from, long end) {
         Species sp = species();
         VectorSpecies<Integer> is = sp.i();
         VectorSpecies<Short> hs = sp.halfShort();
-        if (hs == null && !allF32(base, baseFisher, x, fisher, out)) {
-            return from; // (64 bits: no 16-bit shape to widen from; the scalar twin does it all)
-        }
         int step = is.length();
-        float[] alphas = p.alphas();
+        float[] alphas = p.signedAlphas();
+        boolean guard = p.safeguard();
+        float clampRel = p.clampRel();
+        long replaced = 0;
         float[] c = p.fisherWeights();
         float[] pa = p.priorWeights();
         float s0 = p.baseScale();
@@ -630,6 +645,7 @@ abstract sealed class VectorKernels implements KernelSupport
                 p0 = wh.reinterpretAsFloats().mul(s0).add(p0Const);
             }
             FloatVector hbar = p0;
+            FloatVector kept = p0;
             FloatVector num = FloatVector.zero(sp.f());
             for (int t = 0; t < models; t++) {
                 DType tf = fisher[t].type();
@@ -666,10 +682,28 @@ abstract sealed class VectorKernels implements KernelSupport
                 FloatVector hc = wf.reinterpretAsFloats().mul(c[t]);
                 FloatVector d = wx.reinterpretAsFloats().sub(b);
                 hbar = hbar.add(hc);
+                if (guard && alphas[t] > 0f) {
+                    kept = kept.add(hc);
+                }
                 num = num.add((baseFisher == null ? hc.add(pa[t]) : p0.mul(alphas[t]).add(hc)).mul(d));
             }
+            VectorMask<Float> fallback;
+            if (guard) {
+                // the removal safeguard, as gradientMatchingSubtracting: Hbar clamped from below at
+                // clampRel times the kept precision where that is positive; elsewhere the fallback
+                VectorMask<Float> positive = kept.compare(VectorOperators.GT, 0f);
+                FloatVector lim = kept.mul(clampRel);
+                VectorMask<Float> clamp = hbar.compare(VectorOperators.LT, lim).and(positive);
+                if (clamp.and(lim.compare(VectorOperators.LT, Float.MIN_NORMAL)).anyTrue()) {
+                    return -1; // a tiny clamp limit, which lost its precision: the general path's careful twin
+                }
+                hbar = hbar.blend(lim, clamp);
+                fallback = hbar.compare(VectorOperators.LE, 0f).andNot(positive);
+                replaced += clamp.trueCount() + fallback.trueCount();
+            } else {
+                fallback = hbar.compare(VectorOperators.LE, 0f);
+            }
             FloatVector theta = b.add(num.div(hbar));
-            VectorMask<Float> fallback = hbar.compare(VectorOperators.LE, 0f);
             if (fallback.anyTrue()) {
                 // where Hbar allows no division: task arithmetic (as the general path); rare, so a second
                 // pass over the models' values, for this vector only
@@ -722,7 +756,7 @@ abstract sealed class VectorKernels implements KernelSupport
             }
             flags = flags.or(f);
         }
-        return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : i;
+        return flags.compare(VectorOperators.LT, 0).anyTrue() ? -1 : replaced;
     }
 
     private static boolean allBf16(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,

@@ -238,30 +238,34 @@ public final class WarmUp {
                 Kernels.scalar().encode(values, ELEMENTS, TYPES[d], s[d][i].data(), 0);
             }
         }
-        // gradient matching on BF16: with and without a base Fisher; on the other layouts: F16, F32, and BF16
-        // weights with F32 Fishers, some without a base Fisher (every kind of call of one kernel
-        // reaches the same compiled method); the linear family: BF16, F16, F32, and BF16 with F32 models
+        // gradient matching on BF16: with and without a base Fisher; on the other layouts: F16, F32, and
+        // BF16 weights with F32 Fishers, some without a base Fisher, and removal (which takes this
+        // kernel on BF16 too) (every kind of call of one kernel reaches the same compiled method); the
+        // linear family: BF16, F16, F32, and BF16 with F32 models
         boolean gm = kernel != DirectKernel.LINEAR;
-        int[][] kinds = switch (kernel) { // {weights, Fishers, base Fisher?}
-            case GRADIENT_MATCHING_BF16 -> new int[][] {{0, 0, 1}, {0, 0, 0}};
-            case GRADIENT_MATCHING -> new int[][] {{1, 1, 0}, {2, 2, 1}, {0, 2, 1}, {1, 1, 1}, {2, 2, 0}};
-            case LINEAR -> new int[][] {{0, 0, 0}, {1, 1, 0}, {2, 2, 0}, {0, 2, 0}};
+        int[][] kinds = switch (kernel) { // {weights, Fishers, base Fisher?, removal?}
+            case GRADIENT_MATCHING_BF16 -> new int[][] {{0, 0, 1, 0}, {0, 0, 0, 0}};
+            case GRADIENT_MATCHING -> new int[][] {{1, 1, 0, 0}, {2, 2, 1, 0}, {0, 2, 1, 0}, {1, 1, 1, 0}, {2, 2, 0, 0}, {0, 0, 1, 1}};
+            case LINEAR -> new int[][] {{0, 0, 0, 0}, {1, 1, 0, 0}, {2, 2, 0, 0}, {0, 2, 0, 0}};
         };
+        float[] ones = new float[MODELS];
+        Arrays.fill(ones, 1f);
+        float[] alphas = {0.5f, 0.3f, 0.2f};
+        // delta0 = 0, as in a merge without a prior: where every Fisher is zero, Hbar is (see above).
+        // Real data does hit that branch; a compiled kernel that never saw it would be thrown away
+        // (an uncommon trap) in the middle of the merge, and run the Vector API uncompiled until
+        // C2 has it again (measured: twice in a 1 GB merge). The same holds for the removal
+        // safeguard's branches: its clamp (where the base Fisher is not 0) and its fallback (where it is)
+        GradientMatching merge = new GradientMatching(alphas, ones, 1f, 0f, false, 1f);
+        GradientMatching removal = new GradientMatching(alphas, ones, 1f, 0f, true, 0.1f);
         Call[] calls = new Call[kinds.length];
         for (int k = 0; k < kinds.length; k++) {
             Kernels.Operand[] w = s[kinds[k][0]];
             Kernels.Operand[] h = s[kinds[k][1]];
-            calls[k] = gm ? new Call(w[0], kinds[k][2] == 0 ? null : h[1], new Kernels.Operand[] {w[2], w[4], w[6]},
-                    new Kernels.Operand[] {h[3], h[5], h[7]}, w[8])
-                    : new Call(w[0], null, new Kernels.Operand[] {w[2], h[4], w[6]}, null, w[8]);
+            calls[k] = gm ? new Call(kinds[k][3] == 0 ? merge : removal, w[0], kinds[k][2] == 0 ? null : h[1],
+                    new Kernels.Operand[] {w[2], w[4], w[6]}, new Kernels.Operand[] {h[3], h[5], h[7]}, w[8])
+                    : new Call(merge, w[0], null, new Kernels.Operand[] {w[2], h[4], w[6]}, null, w[8]);
         }
-        float[] ones = new float[MODELS];
-        Arrays.fill(ones, 1f);
-        // delta0 = 0, as in a merge without a prior: where every Fisher is zero, Hbar is (see above).
-        // Real data does hit that branch; a compiled kernel that never saw it would be thrown away
-        // (an uncommon trap) in the middle of the merge, and run the Vector API uncompiled until
-        // C2 has it again (measured: twice in a 1 GB merge)
-        GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, ones, 1f, 0f, false, 1f);
         Kernels scalar = Kernels.scalar();
         // four vector iterations per call: until C2 has compiled the kernel every call is slow,
         // and what the compiler counts is calls and loop turns; with fewer turns the compiled
@@ -289,8 +293,8 @@ public final class WarmUp {
             }
             made += 2L * batch;
             // the scalar twin compiles in milliseconds: its best time is the yardstick
-            scalarNanos = Math.min(scalarNanos, time(scalar, kernel, p, calls, call, batch));
-            double vectorNanos = time(vector, kernel, p, calls, call, batch);
+            scalarNanos = Math.min(scalarNanos, time(scalar, kernel, calls, call, batch));
+            double vectorNanos = time(vector, kernel, calls, call, batch);
             if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
                 LOG.log(System.Logger.Level.DEBUG, String.format(java.util.Locale.ROOT,
                         "warm-up of %s, round %d at %.3f s: scalar %.0f ns, vector %.0f ns per call", kernel, round,
@@ -311,25 +315,25 @@ public final class WarmUp {
     }
 
     /** The operands of one kind of call. */
-    private record Call(Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x, Kernels.Operand[] fisher,
-                        Kernels.Operand out) {
+    private record Call(GradientMatching p, Kernels.Operand base, Kernels.Operand baseFisher, Kernels.Operand[] x,
+                        Kernels.Operand[] fisher, Kernels.Operand out) {
     }
 
     /**
      * Nanoseconds per call, over a round of calls across the scratch tensors; the linear family's
      * calls are linear one in three (every kind of call in turn), else task arithmetic.
      */
-    private static double time(Kernels k, DirectKernel kernel, GradientMatching p, Call[] kinds, int call, int calls) {
+    private static double time(Kernels k, DirectKernel kernel, Call[] kinds, int call, int calls) {
         long t0 = System.nanoTime();
         for (int c = 0; c < calls; c++) {
             Call o = kinds[c % kinds.length];
             long from = (long) c * call % ELEMENTS;
             if (kernel != DirectKernel.LINEAR) {
-                k.gradientMatchingDirect(p, o.base, o.baseFisher, o.x, o.fisher, o.out, from, call);
+                k.gradientMatchingDirect(o.p, o.base, o.baseFisher, o.x, o.fisher, o.out, from, call);
             } else if (c % 3 == 0) {
-                k.linearDirect(o.x, p.alphas(), o.out, from, call);
+                k.linearDirect(o.x, o.p.alphas(), o.out, from, call);
             } else {
-                k.taskArithmeticDirect(o.base, o.x, p.alphas(), o.out, from, call);
+                k.taskArithmeticDirect(o.base, o.x, o.p.alphas(), o.out, from, call);
             }
         }
         return (double) (System.nanoTime() - t0) / calls;

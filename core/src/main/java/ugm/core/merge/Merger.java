@@ -234,8 +234,12 @@ public final class Merger {
         long mergeRange(Kernels kernels, KernelPolicy.Worker worker, TensorPlan t, TensorMerge m, MemorySegment target, long from,
                         int n, Scratch s) {
             DType outType = t.output().dtype();
-            if (m.hasDirect() && m.direct(worker.direct(kernels, m.directKernel(), outType), outType, target, from, n)) {
-                return (long) n * outType.byteWidth(); // (the vector kernel once the warm-up has compiled it)
+            long direct = m.hasDirect() ? m.direct(worker.direct(kernels, m.directKernel(), outType), outType, target, from, n) : -1;
+            if (direct >= 0) { // (the vector kernel once the warm-up has compiled it)
+                if (direct != 0) {
+                    clamped.add(direct);
+                }
+                return (long) n * outType.byteWidth();
             }
             String name = t.output().name();
             for (int i = 0; i < models; i++) {

@@ -22,11 +22,12 @@ public interface TensorMerge {
 
     /**
      * Elements {@code [from, from + n)} in one pass from the mapped inputs straight into
-     * {@code target}, where a method has such a kernel: true when done, false when the general
-     * path (decode, {@link #apply}, encode) must do the range. The default has none.
+     * {@code target}, where a method has such a kernel: when done, what {@link #apply} would have
+     * returned for them (how many were clamped); -1 when the general path (decode, {@link #apply},
+     * encode) must do the range. The default has none.
      */
-    default boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
-        return false;
+    default long direct(Kernels k, DType type, MemorySegment target, long from, int n) {
+        return -1;
     }
 
     /**

@@ -92,7 +92,7 @@ class DirectKernelTest {
                                     String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from
                                             + " H0=" + withBaseFisher;
                                     MemorySegment out = sentinel(arena, type.out, from, n);
-                                    assertTrue(k.gradientMatchingDirect(p, in.base, h0, in.x, in.fisher,
+                                    assertEquals(0, k.gradientMatchingDirect(p, in.base, h0, in.x, in.fisher,
                                             new Kernels.Operand(out, type.out), from, n), what + ": refused a finite range");
                                     assertSameBytes(expected, out, what);
                                     accepted++;
@@ -147,7 +147,7 @@ class DirectKernelTest {
                             MemorySegment expected = general(arena, type, p, in, in.baseFisher, e, 0, n);
                             for (Kernels k : Implementations.all()) {
                                 MemorySegment out = sentinel(arena, type.out, 0, n);
-                                assertFalse(k.gradientMatchingDirect(p, in.base, in.baseFisher, in.x, in.fisher,
+                                assertEquals(-1, k.gradientMatchingDirect(p, in.base, in.baseFisher, in.x, in.fisher,
                                         new Kernels.Operand(out, type.out), 0, n),
                                         k.name() + " " + type + " n=" + n + " accepted a range with a " + fault + " at " + at);
                             }
@@ -199,7 +199,7 @@ class DirectKernelTest {
                 }
                 for (Kernels k : Implementations.all()) {
                     MemorySegment out = sentinel(arena, F16, 0, n);
-                    assertTrue(k.gradientMatchingDirect(p, in.base, null, in.x, in.fisher, new Kernels.Operand(out, F16), 0, n),
+                    assertEquals(0, k.gradientMatchingDirect(p, in.base, null, in.x, in.fisher, new Kernels.Operand(out, F16), 0, n),
                             k.name() + " n=" + n);
                     assertSameBytes(expected, out, k.name() + " n=" + n);
                 }
@@ -208,23 +208,164 @@ class DirectKernelTest {
     }
 
     @Test
-    void leavesRemovalAndOtherDtypesToTheGeneralPath() {
+    void leavesOtherDtypesToTheGeneralPath() {
         try (Arena arena = Arena.ofConfined()) {
             MethodData d = MethodData.random(new SplittableRandom(5), 2, 64, false, false);
             Layout bf16 = Layout.all(BF16);
             Encoded in = encode(arena, bf16, d, 0, 64);
             Encoded f64 = encode(arena, Layout.all(DType.F64), d, 0, 64);
-            GradientMatching removal = new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, true, 0.1f);
             GradientMatching merge = new GradientMatching(d.alphas, d.scales, 25_000f, 1e-12f, false, 1f);
             for (Kernels k : Implementations.all()) {
                 Kernels.Operand out = new Kernels.Operand(sentinel(arena, BF16, 0, 64), BF16);
-                assertFalse(k.gradientMatchingDirect(removal, in.base, in.baseFisher, in.x, in.fisher, out, 0, 64), k.name() + " removal");
-                assertFalse(k.gradientMatchingDirect(merge, in.base, f64.baseFisher, in.x, in.fisher, out, 0, 64), k.name() + " F64 H0");
-                assertFalse(k.gradientMatchingDirect(merge, in.base, in.baseFisher, in.x, f64.fisher, out, 0, 64), k.name() + " F64 H");
-                assertFalse(k.gradientMatchingDirect(merge, in.base, in.baseFisher, in.x, in.fisher,
+                assertEquals(-1, k.gradientMatchingDirect(merge, in.base, f64.baseFisher, in.x, in.fisher, out, 0, 64), k.name() + " F64 H0");
+                assertEquals(-1, k.gradientMatchingDirect(merge, in.base, in.baseFisher, in.x, f64.fisher, out, 0, 64), k.name() + " F64 H");
+                assertEquals(-1, k.gradientMatchingDirect(merge, in.base, in.baseFisher, in.x, in.fisher,
                         new Kernels.Operand(sentinel(arena, DType.F64, 0, 64), DType.F64), 0, 64), k.name() + " F64 out");
             }
         }
+    }
+
+    /**
+     * Removal ({@code remove}) and merges with some negative weight, where the safeguard clamps Hbar
+     * or falls back: where the kernel accepts a range it writes the general path's bytes and
+     * returns the count the general path returns. It refuses only ranges where the general path
+     * has something to do that the kernel does not: a clamp limit below the smallest normal float
+     * (the careful twin), or a result the output dtype cannot hold (clamped removals do make
+     * large results; the general path counts them).
+     */
+    @Test
+    void removesTasksAsTheGeneralPathDoesAndCountsTheSameClamps() {
+        long clamped = 0;
+        long fellBack = 0;
+        int accepted = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            for (Layout type : LAYOUTS) {
+                for (int models = 1; models <= 4; models++) {
+                    for (int n : SIZES) {
+                        for (long from : new long[] {0, 5}) {
+                            MethodData d = MethodData.random(new SplittableRandom(n * 17L + models + from), models, n, true, false);
+                            float[] signed = d.alphas.clone();
+                            boolean remove = from == 0;
+                            if (!remove) {
+                                signed[0] = -signed[0]; // one task subtracted, the others added
+                            }
+                            // delta0 = 0: where the base Fisher is 0 the kept precision is too, and the fallback decides
+                            float delta0 = models % 2 == 0 ? 0f : 1e-12f;
+                            GradientMatching p = new GradientMatching(signed, d.scales, 25_000f, delta0, remove, 0.1f);
+                            Encoded in = encode(arena, type, d, from, n);
+                            for (boolean withBaseFisher : new boolean[] {true, false}) {
+                                Kernels.Operand h0 = withBaseFisher ? in.baseFisher : null;
+                                float[] base = decode(in.base, from, n);
+                                float[] h0v = h0 == null ? null : decode(h0, from, n);
+                                float[][] x = new float[models][];
+                                float[][] fisher = new float[models][];
+                                for (int t = 0; t < models; t++) {
+                                    x[t] = decode(in.x[t], from, n);
+                                    fisher[t] = decode(in.fisher[t], from, n);
+                                }
+                                float[] theta = new float[n];
+                                long expectedCount = SCALAR.gradientMatching(p, base, h0v, x, fisher, theta, n);
+                                boolean mayRefuse = tinyClampLimit(p, h0v, fisher, n) || beyond(theta, type.out);
+                                fellBack += fallbacks(p, h0v, fisher, n);
+                                MemorySegment expected = general(arena, type, p, in, h0, d, from, n);
+                                for (Kernels k : Implementations.all()) {
+                                    String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from
+                                            + " H0=" + withBaseFisher + " remove=" + remove;
+                                    MemorySegment out = sentinel(arena, type.out, from, n);
+                                    long count = k.gradientMatchingDirect(p, in.base, h0, in.x, in.fisher,
+                                            new Kernels.Operand(out, type.out), from, n);
+                                    if (count < 0) {
+                                        assertTrue(mayRefuse, what + ": refused a range the kernel can do");
+                                        continue;
+                                    }
+                                    assertEquals(expectedCount, count, what + ": elements clamped or replaced");
+                                    assertSameBytes(expected, out, what);
+                                    accepted++;
+                                    clamped += count;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(accepted > 5_000, accepted + " ranges accepted");
+        assertTrue(clamped > 10_000, "the safeguard acted on " + clamped + " elements of accepted ranges");
+        assertTrue(fellBack > 100, "the fallback (kept precision not positive) was taken " + fellBack + " times");
+    }
+
+    /**
+     * A clamp limit below the smallest normal float: every kernel refuses the range, wherever the
+     * element stands (vector body, tail).
+     */
+    @Test
+    void refusesAClampLimitBelowTheNormalFloats() {
+        try (Arena arena = Arena.ofConfined()) {
+            for (Layout type : new Layout[] {Layout.all(BF16), Layout.all(F32)}) {
+                for (int n : new int[] {1, 17, 64, 300}) {
+                    for (int at : new int[] {0, n / 2, n - 1}) {
+                        MethodData d = MethodData.random(new SplittableRandom(n + at), 2, n, false, false);
+                        // P0 = 1e-37 (kept precision), Hbar = 1e-37 - 0.5 x 1: clamped at 0.1 x 1e-37, a subnormal
+                        d.baseFisher[at] = 1e-37f;
+                        d.fisher[0][at] = 1f;
+                        GradientMatching p = new GradientMatching(new float[] {0.5f, 0.5f}, new float[] {1f, 1f}, 1f, 0f, true, 0.1f);
+                        Encoded in = encode(arena, type, d, 0, n);
+                        for (Kernels k : Implementations.all()) {
+                            assertEquals(-1, k.gradientMatchingDirect(p, in.base, in.baseFisher, in.x, in.fisher,
+                                    new Kernels.Operand(sentinel(arena, type.out, 0, n), type.out), 0, n),
+                                    k.name() + " " + type + " n=" + n + " at " + at);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Whether some result is not finite or beyond what {@code type} holds. */
+    private static boolean beyond(float[] theta, DType type) {
+        for (float v : theta) {
+            if (!Float.isFinite(v) || Math.abs(v) > Codecs.largestEncodable(type)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether some element's clamp limit (clampRel times the kept precision) is below the smallest normal float where it clamps. */
+    private static boolean tinyClampLimit(GradientMatching p, float[] h0, float[][] fisher, int n) {
+        for (int i = 0; i < n; i++) {
+            double[] hk = hbarAndKept(p, h0, fisher, i);
+            double lim = (float) hk[1] * p.clampRel();
+            if (hk[1] > 0 && hk[0] < lim && lim < Float.MIN_NORMAL) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** How many elements take the fallback: kept precision and Hbar both not positive. */
+    private static int fallbacks(GradientMatching p, float[] h0, float[][] fisher, int n) {
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            double[] hk = hbarAndKept(p, h0, fisher, i);
+            count += hk[1] <= 0 && hk[0] <= 0 ? 1 : 0;
+        }
+        return count;
+    }
+
+    /** Hbar and the kept precision of element i, in float as the kernels sum them (docs/method.md, "Removing tasks"). */
+    private static double[] hbarAndKept(GradientMatching p, float[] h0, float[][] fisher, int i) {
+        float p0 = h0 == null ? p.delta0() : p.delta0() + h0[i] * p.baseScale();
+        float hbar = p0;
+        float kept = p0;
+        for (int t = 0; t < fisher.length; t++) {
+            float hc = fisher[t][i] * p.fisherWeights()[t];
+            hbar += hc;
+            if (p.signedAlphas()[t] > 0f) {
+                kept += hc;
+            }
+        }
+        return new double[] {hbar, kept};
     }
 
     /** Puts the fault at element {@code at}; false where the layout cannot hold it. */

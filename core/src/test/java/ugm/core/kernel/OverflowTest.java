@@ -253,12 +253,11 @@ class OverflowTest {
     /**
      * The direct kernel declines every range where the float formula overflows (the general path
      * computes it carefully and reports what the output cannot hold) or a result rounds beyond the
-     * output dtype, and every range where a task is subtracted (a negative weight: the general
-     * path clamps and counts); it accepts the same ranges once the overflowing element is
-     * ordinary again.
+     * output dtype; it takes ranges where a task is subtracted (a negative weight: the safeguard);
+     * it accepts the same ranges once the overflowing element is ordinary again.
      */
     @Test
-    void theDirectKernelLeavesOverflowAndSubtractedTasksToTheGeneralPath() {
+    void theDirectKernelLeavesOverflowToTheGeneralPath() {
         try (Arena arena = Arena.ofConfined()) {
             for (DType type : new DType[] {DType.BF16, DType.F32}) {
                 for (int n : new int[] {1, 7, 15, 16, 17, 64, 300, 513}) {
@@ -269,7 +268,7 @@ class OverflowTest {
                     GradientMatching subtract = new GradientMatching(negative, d.scales, 25_000f, 1e-12f, false, 0.1f);
                     for (Kernels k : all()) {
                         assertTrue(direct(arena, k, type, p, d, n), k.name() + " " + type + " n=" + n + ": an ordinary range");
-                        assertFalse(direct(arena, k, type, subtract, d, n), k.name() + " " + type + " n=" + n + ": a negative weight");
+                        assertTrue(direct(arena, k, type, subtract, d, n), k.name() + " " + type + " n=" + n + ": a negative weight");
                     }
                     for (int at : new int[] {0, n / 2, n - 1}) {
                         for (String fault : new String[] {"Hbar", "result", "rounding"}) {
@@ -360,7 +359,7 @@ class OverflowTest {
                                     boolean accepted = k.gradientMatchingDirect(p, operand(encode(arena, type, stored.base, n), type),
                                             operand(encode(arena, type, stored.baseFisher, n), type),
                                             operands(encodeAll(arena, type, stored.x, n), type),
-                                            operands(encodeAll(arena, type, stored.fisher, n), type), operand(out, type), 0, n);
+                                            operands(encodeAll(arena, type, stored.fisher, n), type), operand(out, type), 0, n) >= 0;
                                     if (accepted) {
                                         assertEquals(-1, expected.mismatch(out), what);
                                         accepts++;
@@ -450,7 +449,7 @@ class OverflowTest {
             h[t] = encode(arena, type, d.fisher[t], n);
         }
         return k.gradientMatchingDirect(p, operand(base, type), operand(h0, type), operands(x, type), operands(h, type),
-                operand(arena.allocate((long) type.byteWidth() * n, 8), type), 0, n);
+                operand(arena.allocate((long) type.byteWidth() * n, 8), type), 0, n) >= 0;
     }
 
     private static Kernels.Operand operand(MemorySegment s, DType type) {

@@ -25,9 +25,15 @@ import ugm.core.merge.methods.Method;
  * (it must not be: nothing compiled it), which kernels the merge reports and whether its bytes
  * are those of the scalar twin's general path. With {@code args[1]}, the warm-up starts on that
  * kernel instead (a wrong guess) and is asked for {@code args[0]} at once, as a merge's policy
- * asks for the kernel its tensors use; that guess is not counted as another.
+ * asks for the kernel its tensors use; that guess is not counted as another. With
+ * {@code args[2]} "remove", the gradient-matching merge removes the tasks (the safeguard's
+ * clamps and fallbacks), and the probe also prints whether the merge counted the general path's
+ * clamps.
  */
 public final class WarmUpProbe {
+    /** Whether the merge removes the tasks (then every input is BF16: removal takes the general gradient-matching kernel on BF16 too). */
+    private static boolean remove;
+
     private WarmUpProbe() {
     }
 
@@ -35,6 +41,7 @@ public final class WarmUpProbe {
         Kernels vector = Kernels.get();
         DirectKernel kernel = DirectKernel.valueOf(args[0]);
         DirectKernel guess = args.length > 1 ? DirectKernel.valueOf(args[1]) : kernel;
+        remove = args.length > 2 && args[2].equals("remove");
         WarmUp warmUp = WarmUp.start(vector, Arena.ofShared().allocate(WarmUp.SCRATCH_BYTES, 64), () -> Set.of(guess), () -> { });
         warmUp.want(kernel);
         boolean hot = warmUp.await() && warmUp.hot(kernel, DType.BF16);
@@ -62,7 +69,8 @@ public final class WarmUpProbe {
                 ? MergeRequest.builder(Method.TASK_ARITHMETIC).base(m[0]).model(m[2]).model(m[4]).model(m[6]).weights(0.5f, 0.3f, 0.2f)
                         .threads(2).chunkElements(4096).build()
                 : MergeRequest.builder(Method.GRADIENT_MATCHING).base(m[0]).baseFisher(m[1]).model(m[2]).fisher(m[3]).model(m[4])
-                        .fisher(m[5]).model(m[6]).fisher(m[7]).weights(0.5f, 0.3f, 0.2f).delta0(0f).threads(2).chunkElements(4096).build();
+                        .fisher(m[5]).model(m[6]).fisher(m[7]).weights(0.5f, 0.3f, 0.2f).delta0(0f).remove(remove).clampRel(0.1f)
+                        .threads(2).chunkElements(4096).build();
         MergeReport report = Merger.merge(request, t -> out.computeIfAbsent(t.name(), k -> Arena.ofAuto().allocate(t.byteSize(), 8)),
                 ChunkExecutor.of(policy));
 
@@ -73,19 +81,23 @@ public final class WarmUpProbe {
             scalar.decode(type(kernel, k), m[k].data("w"), 0, in[k], n);
         }
         float[] theta = new float[n];
-        GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, new float[] {1f, 1f, 1f}, 1f, 0f, false, 1f);
+        GradientMatching p = new GradientMatching(new float[] {0.5f, 0.3f, 0.2f}, new float[] {1f, 1f, 1f}, 1f, 0f, remove, 0.1f);
+        long clamped = 0;
         if (kernel == DirectKernel.LINEAR) {
             scalar.taskArithmetic(in[0], new float[][] {in[2], in[4], in[6]}, new float[] {0.5f, 0.3f, 0.2f}, theta, n);
         } else {
-            scalar.gradientMatching(p, in[0], in[1], new float[][] {in[2], in[4], in[6]}, new float[][] {in[3], in[5], in[7]}, theta, n);
+            clamped = scalar.gradientMatching(p, in[0], in[1], new float[][] {in[2], in[4], in[6]}, new float[][] {in[3], in[5], in[7]},
+                    theta, n);
         }
         MemorySegment expected = Arena.ofAuto().allocate(2L * n, 8);
         scalar.encode(theta, n, DType.BF16, expected, 0);
-        System.out.println("hot=" + hot + " other=" + other + " same=" + (expected.mismatch(out.get("w")) == -1) + " kernels=" + report.kernels());
+        System.out.println("hot=" + hot + " other=" + other + " same=" + (expected.mismatch(out.get("w")) == -1) + " kernels=" + report.kernels()
+                + (remove ? " clamps=" + (report.clampedElements() == clamped ? "same" : report.clampedElements() + " not " + clamped)
+                        + (clamped > 1000 ? "" : " (few)") : ""));
     }
 
-    /** The dtype of input k (even: weights, odd: Fishers): BF16, but F32 Fishers for the general gradient-matching kernel. */
+    /** The dtype of input k (even: weights, odd: Fishers): BF16, but F32 Fishers for the general gradient-matching kernel when adding. */
     private static DType type(DirectKernel kernel, int k) {
-        return kernel == DirectKernel.GRADIENT_MATCHING && k % 2 == 1 ? DType.F32 : DType.BF16;
+        return kernel == DirectKernel.GRADIENT_MATCHING && k % 2 == 1 && !remove ? DType.F32 : DType.BF16;
     }
 }

@@ -42,7 +42,19 @@ class WarmUpTest {
         assertProbe(kernel, guess);
     }
 
-    private static void assertProbe(String... args) throws Exception {
+    /**
+     * A removal on BF16, the warm-up started on the BF16 kernel (as the command line starts it for
+     * gradient matching): the merge asks for the general kernel, which removal takes; the compiled
+     * kernel has seen the safeguard's clamp and fallback (the warm-up runs them), so nothing is
+     * thrown away, and the merge counts the general path's clamps.
+     */
+    @Test
+    void aRemovalAfterTheWarmUpRunsTheCompiledKernelAndCountsTheClamps() throws Exception {
+        String out = assertProbe(DirectKernel.GRADIENT_MATCHING.name(), DirectKernel.GRADIENT_MATCHING_BF16.name(), "remove");
+        assertTrue(out.endsWith(" clamps=same"), out);
+    }
+
+    private static String assertProbe(String... args) throws Exception {
         int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
         assumeTrue(bits >= 128, "this CPU has no vector kernels to warm up");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
@@ -56,7 +68,8 @@ class WarmUpTest {
                 "-XX:CompileCommand=quiet",
                 "-XX:CompileCommand=CompileThresholdScaling," + WarmUp.COMPILE_COMMAND_METHODS + "," + WarmUp.COMPILE_THRESHOLD_SCALING,
                 "-cp", ugm.core.ProbeJvm.classPath(WarmUpProbe.class, ugm.core.kernel.Kernels.class),
-                WarmUpProbe.class.getName(), args[0], args.length > 1 ? args[1] : args[0]).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                WarmUpProbe.class.getName(), args[0], args.length > 1 ? args[1] : args[0], args.length > 2 ? args[2] : "add")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the probe JVM finished");
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         assertEquals(0, process.exitValue(), out);
@@ -64,6 +77,7 @@ class WarmUpTest {
         List<String> thrownAway = Files.readAllLines(deopt).stream().filter(l -> l.contains("VectorKernels.direct")).toList();
         Files.delete(deopt);
         assertEquals(List.of(), thrownAway, "compiled direct kernels thrown away");
+        return out;
     }
 
     @Test

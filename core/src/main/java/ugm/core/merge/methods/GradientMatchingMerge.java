@@ -16,8 +16,8 @@ import ugm.core.merge.TensorMerge;
  * gradient_matching, the paper's rule: {@code θ0 + Σ α_t (P0 + s_t H_t)/(P0 + Σ α_t s_t H_t) (θ_t − θ0)},
  * {@code P0 = δ0 + s0 H0}, {@code α_t = λ·w_t}, and the removal rule (docs/method.md), which also
  * applies to the tasks whose α_t is negative (see {@link GradientMatching}). Where every input and
- * the output is BF16, F16 or F32 (each its own) and no task is subtracted, the tensor is merged in
- * one pass from the mappings by the direct kernel; the general path does the ranges it declines.
+ * the output is BF16, F16 or F32 (each its own), the tensor is merged in one pass from the mappings
+ * by the direct kernel (removal too); the general path does the ranges it declines.
  */
 final class GradientMatchingMerge extends AbstractMergeMethod {
     GradientMatchingMerge() {
@@ -57,20 +57,20 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
     }
 
     /**
-     * The tensor's operands for {@link Kernels#gradientMatchingDirect}: gradient matching (not
-     * removal), every input and the output BF16, F16 or F32 (each its own); baseFisher may be null.
+     * The tensor's operands for {@link Kernels#gradientMatchingDirect}: every input and the output
+     * BF16, F16 or F32 (each its own); baseFisher may be null.
      */
     private record Direct(GradientMatching p, Operand base, Operand baseFisher, Operand[] x, Operand[] fisher,
                           DirectOperands.Target output, DirectKernel directKernel) implements TensorMerge {
 
         static Direct of(TensorPlan t) {
             GradientMatching p = t.coefficients().gradientMatching();
-            if (p.safeguard() || !DirectOperands.readable(t)) {
-                return null; // (a task subtracted: the general path clamps and counts)
+            if (!DirectOperands.readable(t)) {
+                return null;
             }
             return new Direct(p, DirectOperands.of(t.base()), DirectOperands.of(t.baseFisher()), DirectOperands.of(t.models()),
                     DirectOperands.of(t.fishers()), new DirectOperands.Target(),
-                    DirectOperands.allBf16(t) ? DirectKernel.GRADIENT_MATCHING_BF16 : DirectKernel.GRADIENT_MATCHING);
+                    DirectOperands.allBf16(t) && !p.safeguard() ? DirectKernel.GRADIENT_MATCHING_BF16 : DirectKernel.GRADIENT_MATCHING);
         }
 
         @Override
@@ -80,7 +80,7 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
         }
 
         @Override
-        public boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
+        public long direct(Kernels k, DType type, MemorySegment target, long from, int n) {
             return k.gradientMatchingDirect(p, base, baseFisher, x, fisher, output.of(target, type), from, n);
         }
     }

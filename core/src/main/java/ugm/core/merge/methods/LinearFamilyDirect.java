@@ -46,9 +46,9 @@ final class LinearFamilyDirect implements TensorMerge {
     }
 
     @Override
-    public boolean direct(Kernels k, DType type, MemorySegment target, long from, int n) {
+    public long direct(Kernels k, DType type, MemorySegment target, long from, int n) {
         Operand out = output.of(target, type);
-        return base == null ? k.linearDirect(x, w, out, from, n) : k.taskArithmeticDirect(base, x, w, out, from, n);
+        return (base == null ? k.linearDirect(x, w, out, from, n) : k.taskArithmeticDirect(base, x, w, out, from, n)) ? 0 : -1;
     }
 
     @Override

@@ -93,7 +93,9 @@ final class KernelWarmUp {
                     continue;
                 }
                 if (m != null) {
-                    return m.directKernel();
+                    DirectKernel k = m.directKernel();
+                    return k == DirectKernel.GRADIENT_MATCHING_BF16 && ConfigParser.removesTasks(Path.of(args[i]))
+                            ? DirectKernel.GRADIENT_MATCHING : removing(k, args);
                 }
             }
         }
@@ -102,8 +104,8 @@ final class KernelWarmUp {
 
     /**
      * {@code kernel}, or the general gradient-matching kernel where {@code --remove} subtracts the
-     * tasks: removal takes that one on BF16 too (its safeguard would make the common kernel's
-     * compiled code larger and slower to compile).
+     * tasks (as a config's {@code remove: true} does): removal takes that one on BF16 too (its
+     * safeguard would make the common kernel's compiled code larger and slower to compile).
      */
     private static DirectKernel removing(DirectKernel kernel, String[] args) {
         if (kernel == DirectKernel.GRADIENT_MATCHING_BF16) {

@@ -46,11 +46,17 @@ class KernelWarmUpTest {
         Path soup = Files.writeString(dir.resolve("soup.yml"), "merge_method: linear\nmodels:\n  - model: a\n  - model: b\n");
         Path gm = Files.writeString(dir.resolve("gm.yaml"), "models: [{model: a}]\nmerge_method: Gradient_Matching\n");
         Path ties = Files.writeString(dir.resolve("ties.yml"), "merge_method: ties\n");
+        Path removal = Files.writeString(dir.resolve("removal.yml"), "merge_method: gradient_matching\nparameters:\n  remove: true\n");
+        Path kept = Files.writeString(dir.resolve("kept.yml"), "merge_method: gradient_matching\nparameters: {remove: false}\n");
         Path broken = Files.writeString(dir.resolve("broken.yml"), "merge_method: [linear\n");
         String out = dir.resolve("out").toString();
         assertEquals(DirectKernel.LINEAR, KernelWarmUp.kernelFor(new String[] {"merge", soup.toString(), out}));
         assertEquals(DirectKernel.GRADIENT_MATCHING_BF16, KernelWarmUp.kernelFor(new String[] {"merge", "--threads", "2", gm.toString(), out}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", ties.toString(), out}));
+        assertEquals(DirectKernel.GRADIENT_MATCHING, KernelWarmUp.kernelFor(new String[] {"merge", removal.toString(), out}),
+                "removal takes the general gradient-matching kernel");
+        assertEquals(DirectKernel.GRADIENT_MATCHING_BF16, KernelWarmUp.kernelFor(new String[] {"merge", kept.toString(), out}));
+        assertEquals(DirectKernel.GRADIENT_MATCHING, KernelWarmUp.kernelFor(new String[] {"merge", gm.toString(), out, "--remove"}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", broken.toString(), out}));
         assertNull(KernelWarmUp.kernelFor(new String[] {"merge", dir.resolve("missing.yml").toString(), out}));
     }

@@ -178,6 +178,20 @@ public final class ConfigParser {
         }
     }
 
+    /**
+     * Whether a config file's global parameters subtract the tasks ({@code parameters: {remove:
+     * true}}), read alone as {@link #methodOf} reads the method: false where not, or where
+     * {@code file} is no config ugm reads.
+     */
+    public static boolean removesTasks(Path file) {
+        try {
+            JsonNode remove = parse(file, text(file)).path("parameters").path("remove");
+            return remove.isBoolean() && remove.booleanValue();
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
     /** The file's text, read up to {@link #MAX_BYTES}: its size is checked first, and the reading stops there too. */
     private static String text(Path file) {
         if (Files.isDirectory(file)) {

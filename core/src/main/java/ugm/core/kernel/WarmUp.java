@@ -35,6 +35,21 @@ public final class WarmUp {
     public static final String COMPILE_COMMAND_METHODS = "ugm.core.kernel.VectorKernels::direct*";
     /** The factor by which the launcher scales those methods' compile thresholds ({@code -XX:CompileCommand=CompileThresholdScaling,...}). */
     public static final String COMPILE_THRESHOLD_SCALING = "0.05";
+    /**
+     * The Vector API's Java fallbacks (the per-lane loops an uncompiled vector kernel calls: the
+     * warm-up's first calls make them hot) and its intrinsics' Java entry points, whose compile
+     * thresholds the launcher scales by {@link #FALLBACK_SCALING}: C2 never compiles them on their
+     * own, yet still inlines them into a kernel where it has no intrinsic for an operation.
+     * Measured on 1 GB merges: C2 compiled dozens of them (10-40 ms each) just when the kernel
+     * was due, and the kernel's first compilation then went to C1's unprofiled tier and its C2
+     * code came 0.5-1.5 s later; without them in C2's queue the kernel was compiled in time in
+     * 9 runs of 10 against 2 of 10 (README, "Performance").
+     */
+    public static final java.util.List<String> FALLBACK_METHODS = java.util.List.of("jdk.incubator.vector.*::ldLongOp",
+            "jdk.incubator.vector.*::stLongOp", "jdk.incubator.vector.*::bOpTemplate", "jdk.incubator.vector.*::uOpTemplate",
+            "jdk.incubator.vector.*::tOpTemplate", "jdk.incubator.vector.*::rvOp", "jdk.internal.vm.vector.VectorSupport::*");
+    /** A million times the threshold: never reached by a merge. */
+    public static final String FALLBACK_SCALING = "1000000.0";
     /** Elements of each scratch tensor. */
     private static final int ELEMENTS = 2048;
     private static final int MODELS = 3;

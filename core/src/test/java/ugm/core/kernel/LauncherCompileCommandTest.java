@@ -8,7 +8,9 @@ import java.io.IOException;
 import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,7 +21,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The launchers ({@code ugm} at the project's root, and {@code bin/ugm-dist-launcher}, the
  * runtime image's {@code bin/ugm}) lower the compile threshold of the direct kernels by naming
- * their methods; a rename must not leave them naming nothing.
+ * their methods, and raise that of the Vector API's fallbacks by naming theirs; a rename (ours or
+ * the JDK's) must not leave them naming nothing.
  */
 class LauncherCompileCommandTest {
 
@@ -38,5 +41,32 @@ class LauncherCompileCommandTest {
                 .filter(n -> methods.matcher(n).matches()).collect(Collectors.toSet());
         assertEquals(Set.of("direct", "directBf16", "directLinear"), named,
                 "the methods the pattern names: the direct kernels (gradient matching, all-BF16 gradient matching, the linear family)");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ugm", "bin/ugm-dist-launcher"})
+    void theLaunchersKeepTheVectorApisFallbacksOutOfC2sQueue(String path) throws IOException, ClassNotFoundException {
+        Path launcher = Path.of("..").resolve(path);
+        assumeTrue(Files.isRegularFile(launcher), "no launcher beside this module");
+        String text = Files.readString(launcher);
+        Matcher m = Pattern.compile("CompileThresholdScaling,\\$m,([\\d.]+)").matcher(text);
+        assertTrue(m.find(), "the launcher scales the fallbacks' thresholds");
+        assertEquals(WarmUp.FALLBACK_SCALING, m.group(1));
+        for (String pattern : WarmUp.FALLBACK_METHODS) {
+            assertTrue(text.contains("'" + pattern + "'"), path + " names " + pattern);
+            String cls = pattern.substring(0, pattern.indexOf("::"));
+            String method = pattern.substring(pattern.indexOf("::") + 2);
+            // where the pattern ends in '*': the vector classes our kernels use and their nested
+            // classes (the species), where each fallback is declared
+            List<Class<?>> classes = new ArrayList<>();
+            for (String c : cls.endsWith(".*") ? List.of("jdk.incubator.vector.FloatVector", "jdk.incubator.vector.IntVector",
+                    "jdk.incubator.vector.ShortVector") : List.of(cls)) {
+                classes.add(Class.forName(c));
+                classes.addAll(Arrays.asList(Class.forName(c).getDeclaredClasses()));
+            }
+            boolean declared = classes.stream().flatMap(c -> Arrays.stream(c.getDeclaredMethods()))
+                    .anyMatch(x -> method.equals("*") || x.getName().equals(method));
+            assertTrue(declared, pattern + ": the JDK declares no such method");
+        }
     }
 }

@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -62,14 +63,17 @@ class WarmUpTest {
         // warm-up or the merge (an input the warm-up never showed it, such as a zero Hbar, would
         // leave the merge on the uncompiled Vector API until C2 has compiled it again)
         Path deopt = Files.createTempFile("ugm-deopt-", ".log");
-        Process process = new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "-Xlog:deoptimization=debug:file=" + deopt,
+        List<String> command = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "-Xlog:deoptimization=debug:file=" + deopt,
                 // the JIT options the launchers give a merge: at the default thresholds C2 takes the kernel
                 // up seconds later, and on a loaded machine the warm-up gave up first (20 s)
                 "-XX:CompileCommand=quiet",
-                "-XX:CompileCommand=CompileThresholdScaling," + WarmUp.COMPILE_COMMAND_METHODS + "," + WarmUp.COMPILE_THRESHOLD_SCALING,
-                "-cp", ugm.core.ProbeJvm.classPath(WarmUpProbe.class, ugm.core.kernel.Kernels.class),
-                WarmUpProbe.class.getName(), args[0], args.length > 1 ? args[1] : args[0], args.length > 2 ? args[2] : "add")
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                "-XX:CompileCommand=CompileThresholdScaling," + WarmUp.COMPILE_COMMAND_METHODS + "," + WarmUp.COMPILE_THRESHOLD_SCALING));
+        for (String fallback : WarmUp.FALLBACK_METHODS) {
+            command.add("-XX:CompileCommand=CompileThresholdScaling," + fallback + "," + WarmUp.FALLBACK_SCALING);
+        }
+        command.addAll(List.of("-cp", ugm.core.ProbeJvm.classPath(WarmUpProbe.class, ugm.core.kernel.Kernels.class),
+                WarmUpProbe.class.getName(), args[0], args.length > 1 ? args[1] : args[0], args.length > 2 ? args[2] : "add"));
+        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         assertTrue(process.waitFor(120, TimeUnit.SECONDS), "the probe JVM finished");
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         assertEquals(0, process.exitValue(), out);

@@ -52,6 +52,8 @@ class LauncherCompileCommandTest {
         Matcher m = Pattern.compile("CompileThresholdScaling,\\$m,([\\d.]+)").matcher(text);
         assertTrue(m.find(), "the launcher scales the fallbacks' thresholds");
         assertEquals(WarmUp.FALLBACK_SCALING, m.group(1));
+        assertTrue(text.contains("-XX:CompileThresholdScaling=" + WarmUp.OTHER_SCALING + ")")
+                || text.contains("-XX:CompileThresholdScaling=" + WarmUp.OTHER_SCALING + "\""), path + " scales every other method's thresholds");
         for (String pattern : WarmUp.FALLBACK_METHODS) {
             assertTrue(text.contains("'" + pattern + "'"), path + " names " + pattern);
             String cls = pattern.substring(0, pattern.indexOf("::"));

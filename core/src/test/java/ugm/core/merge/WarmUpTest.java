@@ -67,7 +67,8 @@ class WarmUpTest {
                 // the JIT options the launchers give a merge: at the default thresholds C2 takes the kernel
                 // up seconds later, and on a loaded machine the warm-up gave up first (20 s)
                 "-XX:CompileCommand=quiet",
-                "-XX:CompileCommand=CompileThresholdScaling," + WarmUp.COMPILE_COMMAND_METHODS + "," + WarmUp.COMPILE_THRESHOLD_SCALING));
+                "-XX:CompileCommand=CompileThresholdScaling," + WarmUp.COMPILE_COMMAND_METHODS + "," + WarmUp.COMPILE_THRESHOLD_SCALING,
+                "-XX:CompileThresholdScaling=" + WarmUp.OTHER_SCALING));
         for (String fallback : WarmUp.FALLBACK_METHODS) {
             command.add("-XX:CompileCommand=CompileThresholdScaling," + fallback + "," + WarmUp.FALLBACK_SCALING);
         }

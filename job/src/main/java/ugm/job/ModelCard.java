@@ -1,14 +1,13 @@
 package ugm.job;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.util.List;
 import ugm.job.config.MergeConfig;
 import ugm.job.config.ModelRef;
+import ugm.job.config.Trees;
 
 /**
  * The README.md written beside a merged model: a Hugging Face model card. Its front matter is
@@ -19,10 +18,10 @@ final class ModelCard {
     private ModelCard() {
     }
 
-    private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder()
+    private static final YAMLFactory YAML = YAMLFactory.builder()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .disable(YAMLGenerator.Feature.SPLIT_LINES)
-            .build());
+            .build();
 
     /**
      * The card: front matter with {@code base_model} (the base's Hugging Face id when it came
@@ -60,11 +59,7 @@ final class ModelCard {
         }
         root.put("library_name", "transformers");
         root.putArray("tags").add("merge").add("ugm");
-        try {
-            return YAML.writeValueAsString(root);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        return Trees.write(YAML, root, false);
     }
 
     /** {@code text} as a markdown code span: fenced by more backticks than it holds in a row, on one line. */

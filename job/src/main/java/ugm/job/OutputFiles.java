@@ -5,8 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -28,6 +27,7 @@ import ugm.io.TokenizerMerge;
 import ugm.io.Vocabulary;
 import ugm.job.config.ModelRef;
 import ugm.job.config.ChatTemplates;
+import ugm.job.config.Trees;
 import ugm.job.config.ConfigException;
 import ugm.job.config.MergeConfig;
 import ugm.job.config.MergeConfig.TokenizerSource;
@@ -51,9 +51,8 @@ import ugm.job.config.MergeConfig.TokenizerSource;
  * </ul>
  */
 final class OutputFiles {
-    private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
-            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build())
-            .enable(SerializationFeature.INDENT_OUTPUT);
+    /** JSON as the inputs' files may hold it (NaN and the infinities too); written pretty-printed ({@link Trees}). */
+    private static final JsonFactory JSON = JsonFactory.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
     private final ModelFiles donor;
     private final ModelFiles tokenizer;
@@ -177,13 +176,7 @@ final class OutputFiles {
         }
         folder.copyModelFiles(tokenizer.only(n -> ModelFiles.isTokenizerFile(n) && !rewritten.containsKey(n)
                 && !(chatTemplate != null && n.startsWith("chat_template."))), null);
-        rewritten.forEach((name, json) -> {
-            try {
-                folder.writeFile(name, (JSON.writeValueAsString(json) + "\n").getBytes(StandardCharsets.UTF_8));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        rewritten.forEach((name, json) -> folder.writeFile(name, (Trees.write(JSON, json, true) + "\n").getBytes(StandardCharsets.UTF_8)));
         if (chatTemplate != null) {
             folder.writeFile("chat_template.jinja", chatTemplate.getBytes(StandardCharsets.UTF_8));
         }
@@ -199,7 +192,7 @@ final class OutputFiles {
         output.dropped().forEach(a -> dropped.add(a.id()));
         switch (name) {
             case TOKENIZER_JSON -> {
-                com.fasterxml.jackson.databind.node.ArrayNode list = JSON.createArrayNode();
+                com.fasterxml.jackson.databind.node.ArrayNode list = JsonNodeFactory.instance.arrayNode();
                 json.path("added_tokens").forEach(t -> {
                     if (!dropped.contains(t.path("id").asInt(-1))) {
                         list.add(t);
@@ -410,8 +403,8 @@ final class OutputFiles {
     private void adjustConfig(OutputFolder folder) {
         Path written = folder.temp().resolve(CONFIG_JSON);
         ObjectNode cfg;
-        try {
-            cfg = (ObjectNode) JSON.readTree(written.toFile());
+        try (JsonParser p = JSON.createParser(written.toFile())) {
+            cfg = (ObjectNode) Trees.read(p);
         } catch (IOException e) {
             throw new UgmException(UgmException.Kind.IO, "cannot read " + written + ": " + e.getMessage(), e);
         }
@@ -425,11 +418,7 @@ final class OutputFiles {
         if (stack != null) {
             restack(cfg);
         }
-        try {
-            folder.writeFile(CONFIG_JSON, (JSON.writeValueAsString(cfg) + "\n").getBytes(StandardCharsets.UTF_8));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        folder.writeFile(CONFIG_JSON, (Trees.write(JSON, cfg, true) + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     private void restack(ObjectNode cfg) {
@@ -452,7 +441,7 @@ final class OutputFiles {
     private static ObjectNode object(ModelFiles files, String name) {
         Path file = files.folder().resolve(name);
         try (JsonParser p = files.parser(name)) {
-            JsonNode n = JSON.readTree(p);
+            JsonNode n = Trees.read(p);
             if (!(n instanceof ObjectNode o)) {
                 throw new UgmException(UgmException.Kind.INVALID_INPUT, file + ": not a JSON object");
             }

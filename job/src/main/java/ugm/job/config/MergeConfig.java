@@ -1,11 +1,9 @@
 package ugm.job.config;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
-import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.dataformat.yaml.util.StringQuotingChecker;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -138,12 +136,12 @@ public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, Lis
                 slices);
     }
 
-    private static final YAMLMapper YAML = new YAMLMapper(YAMLFactory.builder()
+    private static final YAMLFactory YAML = YAMLFactory.builder()
             .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
             .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
             .enable(YAMLGenerator.Feature.INDENT_ARRAYS_WITH_INDICATOR)
             .stringQuotingChecker(new Quoting())
-            .build());
+            .build();
 
     /**
      * Jackson's rule for which texts it may write unquoted, and also none with a control character
@@ -245,11 +243,7 @@ public record MergeConfig(Method method, ModelRef base, ModelRef baseFisher, Lis
         if (chatTemplate != null) {
             root.put("chat_template", chatTemplate);
         }
-        try {
-            return YAML.writeValueAsString(root);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        return Trees.write(YAML, root, false);
     }
 
     /** Parameters in catalogue order, then any others (mergekit's) by name: stable output. */

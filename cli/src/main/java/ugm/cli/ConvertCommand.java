@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -104,9 +103,9 @@ final class ConvertCommand implements Callable<Integer> {
                 report.outOfRange().forEach(o -> err.println("ugm: warning: " + Printable.of(o.toString())));
                 double seconds = (System.nanoTime() - start) / 1e9;
                 long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
-                err.printf(Locale.ROOT, "ugm: converted %d tensors into %s (%d file(s)): read %s, wrote %s in %.2f s (%.2f GB/s, %d threads)%n",
+                err.print(Plain.format("ugm: converted %d tensors into %s (%d file(s)): read %s, wrote %s in %.2f s (%.2f GB/s, %d threads)%n",
                         all.size(), out, shards.size(), Sizes.format(read), Sizes.format(written), seconds,
-                        (read + written) / seconds / 1e9, workers);
+                        (read + written) / seconds / 1e9, workers));
                 err.flush();
             }
         }

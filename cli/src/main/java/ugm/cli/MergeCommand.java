@@ -211,11 +211,12 @@ final class MergeCommand implements Callable<Integer> {
             }
             if (!run.quiet) {
                 report.nonFinite().forEach(w -> err.println("ugm: warning: " + Printable.of(w.toString())));
-                err.printf(Locale.ROOT, "ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
+                // (Plain: the JDK's locale data, 25 ms, is not loaded for the last line of every merge)
+                err.print(Plain.format("ugm: merged %d tensors with %s into %s: read %s, wrote %s in %.2f s (%.2f GB/s, %d threads, %s kernels)%n",
                         report.tensors(), job.config().method(), target, Sizes.format(report.bytesRead()), Sizes.format(report.bytesWritten()),
-                        report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels());
+                        report.seconds(), report.gigabytesPerSecond(), report.threads(), report.kernels()));
                 if (report.clampedElements() > 0) {
-                    err.printf(Locale.ROOT, "ugm: gradient matching: Hbar clamped from below on %d elements (tasks subtracted)%n", report.clampedElements());
+                    err.print(Plain.format("ugm: gradient matching: Hbar clamped from below on %d elements (tasks subtracted)%n", report.clampedElements()));
                 }
                 err.flush();
             }

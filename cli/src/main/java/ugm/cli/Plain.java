@@ -7,7 +7,7 @@ import java.util.Locale;
  * ({@code %s}, {@code %d}, {@code %.Nf}, no grouping) the text is the same as with
  * {@code Locale.ROOT}, but the JDK's locale data is not loaded: the first format with a locale
  * costs about 25 ms of CPU on a cold JVM, a tenth of {@code ugm inspect}. Used by the quick
- * commands.
+ * commands, and for the summary lines of merges and conversions.
  */
 final class Plain {
     private Plain() {

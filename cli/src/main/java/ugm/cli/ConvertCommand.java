@@ -88,7 +88,7 @@ final class ConvertCommand implements Callable<Integer> {
                     long total = all.stream().mapToLong(TensorInfo::byteSize).sum();
                     long read = ck.tensors().stream().mapToLong(TensorInfo::byteSize).sum();
                     try (Progress p = Progress.start("convert", total, read, 0, err, run.quiet, Cli.stderrIsTerminal)) {
-                        report = Conversion.convert(ck, all, w, workers, p::bytes);
+                        report = Conversion.convert(ck, all, w, workers, p::bytes, KernelSetup.conversionExecutor());
                     }
                     w.commit();
                 }

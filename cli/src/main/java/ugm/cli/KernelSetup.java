@@ -46,6 +46,15 @@ public final class KernelSetup {
      * ({@value #READ_AHEAD_PROPERTY} MB ahead of the workers, {@value #READ_AHEAD_MB} unless set).
      */
     public static ChunkExecutor executor() {
-        return ChunkExecutor.of(policy()).withPrefetch(MappedPrefetch.of(), Math.max(0, Long.getLong(READ_AHEAD_PROPERTY, READ_AHEAD_MB)) << 20);
+        return ChunkExecutor.of(policy()).withPrefetch(MappedPrefetch.of(), readAheadBytes());
+    }
+
+    /** What a conversion runs on: the scalar kernels (it decodes and encodes) and the same read-ahead as a merge. */
+    static ChunkExecutor conversionExecutor() {
+        return ChunkExecutor.of(KernelPolicy.scalarOnly()).withPrefetch(MappedPrefetch.of(), readAheadBytes());
+    }
+
+    private static long readAheadBytes() {
+        return Math.max(0, Long.getLong(READ_AHEAD_PROPERTY, READ_AHEAD_MB)) << 20;
     }
 }

@@ -94,4 +94,46 @@ class ConversionRunTest {
         assertEquals(UgmException.Kind.INVALID_INPUT, e.kind());
         assertTrue(e.getMessage().contains("'ids'") && e.getMessage().contains("I64"), e.getMessage());
     }
+
+    /**
+     * A conversion tells the executor's prefetch of every byte it reads and writes before the
+     * workers reach it (what `ugm convert` reads ahead with), and writes the same bytes as without.
+     */
+    @Test
+    void aConversionAdvisesEveryByteItReadsAndWrites() {
+        int n = 300_000; // several chunks
+        MemorySegment in = Arena.ofAuto().allocate(2L * n, 8);
+        for (int i = 0; i < n; i++) {
+            in.setAtIndex(SHORT, i, (short) (i * 31 + 7));
+        }
+        MemorySegment out = Arena.ofAuto().allocate(4L * n, 8);
+        MemoryTensors src = new MemoryTensors("bf16").add("w", DType.BF16, new long[] {n}, in);
+        boolean[][] advised = {new boolean[(int) in.byteSize()], new boolean[(int) out.byteSize()]};
+        Prefetch recording = new Prefetch() {
+            @Override
+            public synchronized void willNeed(List<MemorySegment> ranges) {
+                for (MemorySegment r : ranges) {
+                    int k = r.address() >= out.address() && r.address() < out.address() + out.byteSize() ? 1 : 0;
+                    long base = k == 1 ? out.address() : in.address();
+                    for (long a = r.address(); a < r.address() + r.byteSize(); a++) {
+                        advised[k][(int) (a - base)] = true;
+                    }
+                }
+            }
+
+            @Override
+            public void done(List<MemorySegment> ranges) {
+            }
+        };
+        List<TensorInfo> outputs = List.of(new TensorInfo("w", DType.F32, new long[] {n}));
+        Conversion.run(src, outputs, t -> out, 2, b -> { },
+                ChunkExecutor.of(ugm.core.kernel.KernelPolicy.scalarOnly()).withPrefetch(recording, 64 << 10));
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < advised[k].length; i++) {
+                assertTrue(advised[k][i], (k == 0 ? "input" : "output") + " byte " + i + " was not advised");
+            }
+        }
+        MemorySegment plain = convert(src, outputs, 2, new AtomicLong()).get("w");
+        assertEquals(-1, plain.mismatch(out), "the same bytes as without read-ahead");
+    }
 }

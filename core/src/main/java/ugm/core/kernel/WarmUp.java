@@ -42,8 +42,8 @@ public final class WarmUp {
      * own, yet still inlines them into a kernel where it has no intrinsic for an operation.
      * Measured on 1 GB merges: C2 compiled dozens of them (10-40 ms each) just when the kernel
      * was due, and the kernel's first compilation then went to C1's unprofiled tier and its C2
-     * code came 0.5-1.5 s later; without them in C2's queue the kernel was compiled in time in
-     * 9 runs of 10 against 2 of 10 (README, "Performance").
+     * code came 0.5-1.5 s later; without them in C2's queue the merge had the compiled kernel from
+     * its start in 11 runs of 12 against 3 of 12 (README, "Performance").
      */
     public static final java.util.List<String> FALLBACK_METHODS = java.util.List.of("jdk.incubator.vector.*::ldLongOp",
             "jdk.incubator.vector.*::stLongOp", "jdk.incubator.vector.*::bOpTemplate", "jdk.incubator.vector.*::uOpTemplate",
@@ -261,10 +261,10 @@ public final class WarmUp {
                 Kernels.scalar().encode(values, ELEMENTS, TYPES[d], s[d][i].data(), 0);
             }
         }
-        // gradient matching on BF16: with and without a base Fisher; on the other layouts: F16, F32, and
-        // BF16 weights with F32 Fishers, some without a base Fisher, and removal (which takes this
-        // kernel on BF16 too) (every kind of call of one kernel reaches the same compiled method); the
-        // linear family: BF16, F16, F32, and BF16 with F32 models
+        // every kind of call of one kernel reaches the same compiled method: gradient matching on BF16,
+        // with and without a base Fisher; on the other layouts, F16, F32, and BF16 weights with F32
+        // Fishers, some without a base Fisher, and a removal on BF16 (removal takes this kernel on
+        // every layout); the linear family, BF16, F16, F32, and BF16 with F32 models
         boolean gm = kernel != DirectKernel.LINEAR;
         int[][] kinds = switch (kernel) { // {weights, Fishers, base Fisher?, removal?}
             case GRADIENT_MATCHING_BF16 -> new int[][] {{0, 0, 1, 0}, {0, 0, 0, 0}};

@@ -22,9 +22,8 @@ import ugm.job.config.ConfigParser;
  * away at the first real call. The scratch file is deleted as soon as it is mapped; the mapping
  * is closed when the warm-up ends.
  *
- * <p>It compiles the one direct kernel the merge's method uses ({@link #kernelFor}; gradient
- * matching's for BF16, its common case, or with {@code --remove} the one removal takes: the merge
- * asks for the other where its dtypes or parameters need it),
+ * <p>It compiles the one direct kernel the merge's method uses where its tensors are all BF16,
+ * the common case ({@link #kernelFor}: the merge asks for another where its dtypes need it),
  * and nothing for a method without one: C2's time on a kernel the merge never calls would be a
  * fixed cost for nothing. The method is {@code --method}'s, known from the arguments, or a config's
  * {@code merge_method}, which the warm-up thread reads itself (on the other core, while the main
@@ -72,55 +71,48 @@ final class KernelWarmUp {
      * The direct kernel the merge {@code args} describe ({@link #wanted}) will use: that of
      * {@code --method}'s method, or else of the config's {@code merge_method} (the first argument
      * after {@code merge} that is a config naming one: the config comes before the output folder,
-     * and option values are no configs); null where the method has none, or none is found.
-     * May read a file.
+     * and option values are no configs), for a merge that subtracts its tasks where
+     * {@code --remove} or the config's {@code remove: true} says so; null where the method has
+     * none, or none is found. May read a file.
      */
     static DirectKernel kernelFor(String[] args) {
         for (int i = 1; i < args.length; i++) {
             if (args[i].equals("--method") && i + 1 < args.length) {
-                return removing(direct(args[i + 1]), args);
+                return direct(args[i + 1], removes(args));
             }
             if (args[i].startsWith("--method=")) {
-                return removing(direct(args[i].substring("--method=".length())), args);
+                return direct(args[i].substring("--method=".length()), removes(args));
             }
         }
         for (int i = 1; i < args.length; i++) {
             if (!args[i].startsWith("-")) {
-                Method m;
+                ConfigParser.NamedMethod named;
                 try {
-                    m = ConfigParser.methodOf(Path.of(args[i]));
+                    named = ConfigParser.methodOf(Path.of(args[i]));
                 } catch (InvalidPathException e) {
                     continue;
                 }
-                if (m != null) {
-                    DirectKernel k = m.directKernel();
-                    return k == DirectKernel.GRADIENT_MATCHING_BF16 && ConfigParser.removesTasks(Path.of(args[i]))
-                            ? DirectKernel.GRADIENT_MATCHING : removing(k, args);
+                if (named != null) {
+                    return named.method().directKernel(named.removes() || removes(args));
                 }
             }
         }
         return null;
     }
 
-    /**
-     * {@code kernel}, or the general gradient-matching kernel where {@code --remove} subtracts the
-     * tasks (as a config's {@code remove: true} does): removal takes that one on BF16 too (its
-     * safeguard would make the common kernel's compiled code larger and slower to compile).
-     */
-    private static DirectKernel removing(DirectKernel kernel, String[] args) {
-        if (kernel == DirectKernel.GRADIENT_MATCHING_BF16) {
-            for (String a : args) {
-                if (a.equals("--remove") || a.equals("--remove=true")) {
-                    return DirectKernel.GRADIENT_MATCHING;
-                }
+    /** Whether {@code --remove} subtracts the tasks. */
+    private static boolean removes(String[] args) {
+        for (String a : args) {
+            if (a.equals("--remove") || a.equals("--remove=true")) {
+                return true;
             }
         }
-        return kernel;
+        return false;
     }
 
-    private static DirectKernel direct(String method) {
+    private static DirectKernel direct(String method, boolean subtracts) {
         Method m = Method.byId(method.toLowerCase(Locale.ROOT));
-        return m == null ? null : m.directKernel();
+        return m == null ? null : m.directKernel(subtracts);
     }
 
     private static MemorySegment mapScratch(Arena arena) throws IOException {

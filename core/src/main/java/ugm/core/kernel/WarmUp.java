@@ -17,7 +17,7 @@ import ugm.core.DType;
  * time on the others would be a fixed cost for nothing (about 0.35 s of a core for gradient
  * matching's), which a small merge feels. Which kernel the merge needs depends on its dtypes,
  * known only once its inputs are open, so the warm-up starts on a guess (the method's kernel for
- * BF16, {@link ugm.core.merge.MergeMethod#directKernel}) and the merge's policy asks for what its
+ * BF16, {@link ugm.core.merge.MergeMethod#directKernel(boolean)}) and the merge's policy asks for what its
  * tensors use ({@link #want}): measured on a 1 GB BF16 merge, compiling the general
  * gradient-matching kernel too held C2 long enough that the merge ran on the scalar twin to the
  * end in most runs.

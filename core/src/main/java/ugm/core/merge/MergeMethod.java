@@ -37,10 +37,11 @@ public interface MergeMethod {
     }
 
     /**
-     * The direct kernel the method's tensors use where their dtypes allow ({@link TensorMerge#directKernel()}),
-     * or null: what a warm-up started before the merge is planned should compile.
+     * The direct kernel the method's tensors use where they are all BF16 ({@link TensorMerge#directKernel()}),
+     * or null: what a warm-up started before the merge is planned should compile. {@code subtracts}:
+     * the merge subtracts tasks ({@code remove}).
      */
-    default DirectKernel directKernel() {
+    default DirectKernel directKernel(boolean subtracts) {
         return null;
     }
 

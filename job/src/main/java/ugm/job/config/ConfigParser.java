@@ -163,32 +163,25 @@ public final class ConfigParser {
         }
     }
 
-    /**
-     * The method a config file names ({@code merge_method}), read alone, without resolving or
-     * checking anything else: null where {@code file} is no config ugm reads or names no method it
-     * runs. For what must know the method before the config is read (the kernel warm-up, on its
-     * own thread); {@link #read} says what is wrong with a file.
-     */
-    public static Method methodOf(Path file) {
-        try {
-            JsonNode name = parse(file, text(file)).get("merge_method");
-            return name != null && name.isTextual() ? Method.byId(name.textValue().toLowerCase(Locale.ROOT)) : null;
-        } catch (RuntimeException e) {
-            return null;
-        }
+    /** What {@link #methodOf} reads: the method, and whether the global parameters subtract the tasks ({@code remove: true}). */
+    public record NamedMethod(Method method, boolean removes) {
     }
 
     /**
-     * Whether a config file's global parameters subtract the tasks ({@code parameters: {remove:
-     * true}}), read alone as {@link #methodOf} reads the method: false where not, or where
-     * {@code file} is no config ugm reads.
+     * The method a config file names ({@code merge_method}) and its global {@code remove}, read
+     * alone, without resolving or checking anything else: null where {@code file} is no config ugm
+     * reads or names no method it runs. For what must know the method before the config is read
+     * (the kernel warm-up, on its own thread); {@link #read} says what is wrong with a file.
      */
-    public static boolean removesTasks(Path file) {
+    public static NamedMethod methodOf(Path file) {
         try {
-            JsonNode remove = parse(file, text(file)).path("parameters").path("remove");
-            return remove.isBoolean() && remove.booleanValue();
+            JsonNode root = parse(file, text(file));
+            JsonNode name = root.get("merge_method");
+            Method m = name != null && name.isTextual() ? Method.byId(name.textValue().toLowerCase(Locale.ROOT)) : null;
+            JsonNode remove = root.path("parameters").path("remove");
+            return m == null ? null : new NamedMethod(m, remove.isBoolean() && remove.booleanValue());
         } catch (RuntimeException e) {
-            return false;
+            return null;
         }
     }
 

@@ -44,8 +44,18 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
 
     /** The kernel of an all-BF16 merge, the common case: what a warm-up compiles first (its tensors ask for the other where they need it). */
     @Override
-    public DirectKernel directKernel() {
-        return DirectKernel.GRADIENT_MATCHING_BF16;
+    public DirectKernel directKernel(boolean subtracts) {
+        return kernel(true, subtracts);
+    }
+
+    /**
+     * The direct kernel of a tensor: the all-BF16 one where every operand is BF16 and no task is
+     * subtracted, else the other, which also holds the removal safeguard (in the all-BF16 kernel it
+     * made that kernel's compiled code a third larger and its compilation 40 % longer, which every
+     * merge's start waits for). {@code VectorKernels.gradientMatchingDirect} dispatches the same way.
+     */
+    private static DirectKernel kernel(boolean allBf16, boolean subtracts) {
+        return allBf16 && !subtracts ? DirectKernel.GRADIENT_MATCHING_BF16 : DirectKernel.GRADIENT_MATCHING;
     }
 
     @Override
@@ -70,7 +80,7 @@ final class GradientMatchingMerge extends AbstractMergeMethod {
             }
             return new Direct(p, DirectOperands.of(t.base()), DirectOperands.of(t.baseFisher()), DirectOperands.of(t.models()),
                     DirectOperands.of(t.fishers()), new DirectOperands.Target(),
-                    DirectOperands.allBf16(t) && !p.safeguard() ? DirectKernel.GRADIENT_MATCHING_BF16 : DirectKernel.GRADIENT_MATCHING);
+                    kernel(DirectOperands.allBf16(t), p.safeguard()));
         }
 
         @Override

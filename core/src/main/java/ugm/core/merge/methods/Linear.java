@@ -57,7 +57,7 @@ final class Linear extends AbstractMergeMethod {
     }
 
     @Override
-    public DirectKernel directKernel() {
+    public DirectKernel directKernel(boolean subtracts) {
         return DirectKernel.LINEAR;
     }
 }

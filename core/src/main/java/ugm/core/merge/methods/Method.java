@@ -122,8 +122,8 @@ public enum Method implements MergeMethod {
     }
 
     @Override
-    public DirectKernel directKernel() {
-        return impl.directKernel();
+    public DirectKernel directKernel(boolean subtracts) {
+        return impl.directKernel(subtracts);
     }
 
     @Override

@@ -49,7 +49,7 @@ final class TaskArithmetic extends AbstractMergeMethod {
     }
 
     @Override
-    public DirectKernel directKernel() {
+    public DirectKernel directKernel(boolean subtracts) {
         return DirectKernel.LINEAR;
     }
 }

@@ -87,7 +87,7 @@ class DirectKernelTest {
                             Encoded in = encode(arena, type, d, from, n);
                             for (boolean withBaseFisher : new boolean[] {true, false}) {
                                 Kernels.Operand h0 = withBaseFisher ? in.baseFisher : null;
-                                MemorySegment expected = general(arena, type, p, in, h0, d, from, n);
+                                MemorySegment expected = general(arena, type, p, in, h0, from, n);
                                 for (Kernels k : Implementations.all()) {
                                     String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from
                                             + " H0=" + withBaseFisher;
@@ -144,7 +144,7 @@ class DirectKernelTest {
                                 continue;
                             }
                             Encoded in = encode(arena, type, e, 0, n);
-                            MemorySegment expected = general(arena, type, p, in, in.baseFisher, e, 0, n);
+                            MemorySegment expected = general(arena, type, p, in, in.baseFisher, 0, n);
                             for (Kernels k : Implementations.all()) {
                                 MemorySegment out = sentinel(arena, type.out, 0, n);
                                 assertEquals(-1, k.gradientMatchingDirect(p, in.base, in.baseFisher, in.x, in.fisher,
@@ -192,7 +192,7 @@ class DirectKernelTest {
                 GradientMatching p = new GradientMatching(new float[] {1f}, new float[] {1f}, 1f, 0f, false, 1f);
                 Layout type = new Layout(F32, F32, new DType[] {F32}, new DType[] {F32}, F16);
                 Encoded in = encode(arena, type, d, 0, n);
-                MemorySegment expected = general(arena, type, p, in, null, d, 0, n);
+                MemorySegment expected = general(arena, type, p, in, null, 0, n);
                 for (int i = 0; i < n; i++) {
                     assertEquals(Float.floatToFloat16(d.x[0][i]), expected.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i),
                             "the general path at " + i + ": " + d.x[0][i]);
@@ -255,19 +255,12 @@ class DirectKernelTest {
                             Encoded in = encode(arena, type, d, from, n);
                             for (boolean withBaseFisher : new boolean[] {true, false}) {
                                 Kernels.Operand h0 = withBaseFisher ? in.baseFisher : null;
-                                float[] base = decode(in.base, from, n);
-                                float[] h0v = h0 == null ? null : decode(h0, from, n);
-                                float[][] x = new float[models][];
-                                float[][] fisher = new float[models][];
-                                for (int t = 0; t < models; t++) {
-                                    x[t] = decode(in.x[t], from, n);
-                                    fisher[t] = decode(in.fisher[t], from, n);
-                                }
+                                Decoded v = decode(in, h0, from, n);
                                 float[] theta = new float[n];
-                                long expectedCount = SCALAR.gradientMatching(p, base, h0v, x, fisher, theta, n);
-                                boolean mayRefuse = tinyClampLimit(p, h0v, fisher, n) || beyond(theta, type.out);
-                                fellBack += fallbacks(p, h0v, fisher, n);
-                                MemorySegment expected = general(arena, type, p, in, h0, d, from, n);
+                                long expectedCount = SCALAR.gradientMatching(p, v.base, v.baseFisher, v.x, v.fisher, theta, n);
+                                boolean mayRefuse = tinyClampLimit(p, v.baseFisher, v.fisher, n) || beyond(theta, type.out);
+                                fellBack += fallbacks(p, v.baseFisher, v.fisher, n);
+                                MemorySegment expected = encoded(arena, type, theta, from, n);
                                 for (Kernels k : Implementations.all()) {
                                     String what = k.name() + " " + type + " T=" + models + " n=" + n + " from=" + from
                                             + " H0=" + withBaseFisher + " remove=" + remove;
@@ -420,20 +413,33 @@ class DirectKernelTest {
      * output dtype at element offset {@code from} of a sentinel-filled segment.
      */
     private static MemorySegment general(Arena arena, Layout type, GradientMatching p, Encoded in, Kernels.Operand h0,
-                                         MethodData d, long from, int n) {
-        int models = d.x.length;
-        float[] base = decode(in.base, from, n);
+                                         long from, int n) {
+        Decoded v = decode(in, h0, from, n);
+        float[] out = new float[n];
+        SCALAR.gradientMatching(p, v.base, v.baseFisher, v.x, v.fisher, out, n);
+        return encoded(arena, type, out, from, n);
+    }
+
+    /** The inputs of one range as the general path reads them: each decoded from its dtype; {@code baseFisher} null without one. */
+    private record Decoded(float[] base, float[] baseFisher, float[][] x, float[][] fisher) {
+    }
+
+    private static Decoded decode(Encoded in, Kernels.Operand h0, long from, int n) {
+        int models = in.x.length;
         float[][] x = new float[models][];
         float[][] fisher = new float[models][];
         for (int t = 0; t < models; t++) {
             x[t] = decode(in.x[t], from, n);
             fisher[t] = decode(in.fisher[t], from, n);
         }
-        float[] out = new float[n];
-        SCALAR.gradientMatching(p, base, h0 == null ? null : decode(h0, from, n), x, fisher, out, n);
-        MemorySegment expected = sentinel(arena, type.out, from, n);
-        SCALAR.encode(out, n, type.out, expected, from * type.out.byteWidth());
-        return expected;
+        return new Decoded(decode(in.base, from, n), h0 == null ? null : decode(h0, from, n), x, fisher);
+    }
+
+    /** {@code theta} written in the output dtype at element offset {@code from} of a sentinel-filled segment. */
+    private static MemorySegment encoded(Arena arena, Layout type, float[] theta, long from, int n) {
+        MemorySegment s = sentinel(arena, type.out, from, n);
+        SCALAR.encode(theta, n, type.out, s, from * type.out.byteWidth());
+        return s;
     }
 
     private static float[] decode(Kernels.Operand in, long from, int n) {

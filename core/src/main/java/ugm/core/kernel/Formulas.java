@@ -34,6 +34,53 @@ public final class Formulas {
         return s;
     }
 
+    /**
+     * The task-vector family at element i ({@link Kernels#taskVectors}): Δ_t = x_t − b in float (in
+     * double where that overflowed finite values), w_t = weight_t·(Δ_t·factor_t) in double where
+     * {@code kept[t]} is null or keeps element i, else +0; with consensus only the w_t of the sign
+     * of Σ w_t (Σ ≥ 0: positive) count, with their weights; normalised by the sum of the weights
+     * that count (1 where that is 0, or, without consensus, below 1e-8 in magnitude); b + λ·that,
+     * rounded once to float. Sums in model order, from +0 (adding +0 for what does not count
+     * leaves them as they are). {@code w} holds one double per model (scratch).
+     */
+    static float taskVectors(TaskVectors p, float b, float[][] x, boolean[][] kept, int i, double[] w) {
+        int models = x.length;
+        float[] weights = p.weights();
+        double[] factors = p.factors();
+        double sum = 0;
+        for (int t = 0; t < models; t++) {
+            float xt = x[t][i];
+            float d = xt - b;
+            double delta = Float.isInfinite(d) && Float.isFinite(xt) && Float.isFinite(b) ? (double) xt - b : d;
+            double v = weights[t] * (delta * factors[t]);
+            w[t] = kept[t] == null ? v : only(kept[t][i], v);
+            sum += w[t];
+        }
+        double mixed = sum;
+        double div = 0;
+        if (p.consensus()) {
+            mixed = 0;
+            boolean positive = sum >= 0;
+            for (int t = 0; t < models; t++) {
+                boolean agrees = positive & w[t] > 0 | !positive & w[t] < 0;
+                mixed += only(agrees, w[t]);
+                div += only(agrees, weights[t]);
+            }
+        } else if (p.normalize()) {
+            div = p.weightSum();
+        }
+        if (p.normalize()) {
+            boolean tiny = p.consensus() ? div == 0 : Math.abs(div) < 1e-8;
+            mixed /= tiny ? 1 : div;
+        }
+        return (float) (b + p.lambda() * mixed);
+    }
+
+    /** v where {@code keep}, else +0, without a branch (a ties merge's survivors and signs are as unpredictable as its inputs). */
+    static double only(boolean keep, double v) {
+        return Double.longBitsToDouble(Double.doubleToRawLongBits(v) & -(long) (keep ? 1 : 0));
+    }
+
     /** Linear (mergekit {@code linear}): sum_t w[t] * x[t][i]; in double where that overflows. */
     public static float linear(float[][] x, float[] w, int i) {
         float acc = linearFloat(x, w, i);

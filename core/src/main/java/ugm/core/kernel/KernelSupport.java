@@ -22,6 +22,8 @@ interface KernelSupport {
 
     void taskArithmetic(float[] base, float[][] x, float[] a, float[] out, int n);
 
+    void taskVectors(TaskVectors p, float[] base, float[][] x, boolean[][] kept, float[] out, int n);
+
     long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher, float[] out, int n);
 
     /** Called only for operands of BF16, F16 or F32: {@link Kernels#gradientMatchingDirect}'s count, or -1. */

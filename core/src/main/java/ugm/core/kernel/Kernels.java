@@ -98,6 +98,28 @@ public final class Kernels {
     }
 
     /**
+     * The element pass of the task-vector family (ties, dare_*, breadcrumbs*, della*;
+     * docs/mergekit-methods.md), {@link Formulas#taskVectors} on every element: the models'
+     * vectors x_t − base, each kept where {@code kept[t]} says (null: everywhere; a first pass
+     * chose the survivors), weighted and rescaled, signs elected with {@code p.consensus()},
+     * normalised with {@code p.normalize()}, times lambda, added to the base; in double, rounded
+     * once to float.
+     */
+    public void taskVectors(TaskVectors p, float[] base, float[][] x, boolean[][] kept, float[] out, int n) {
+        checkModels(x, p.weights(), n, out);
+        checkLength(base, n);
+        if (kept.length != x.length) {
+            throw new IllegalArgumentException(x.length + " models but " + kept.length + " masks");
+        }
+        for (boolean[] k : kept) {
+            if (k != null) {
+                Objects.checkFromIndexSize(0, n, k.length);
+            }
+        }
+        impl.taskVectors(p, base, x, kept, out, n);
+    }
+
+    /**
      * Gradient matching (docs/method.md, "Gradient matching", and "Removing tasks" where a task is subtracted):
      * {@link Formulas#gradientMatching} on every element. {@code baseFisher} may be null (then
      * P0 = delta0). Where Hbar is not positive (and, under {@link GradientMatching#safeguard()}, the

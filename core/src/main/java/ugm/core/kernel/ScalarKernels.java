@@ -100,6 +100,19 @@ final class ScalarKernels implements KernelSupport {
     }
 
     @Override
+    public void taskVectors(TaskVectors p, float[] base, float[][] x, boolean[][] kept, float[] out, int n) {
+        taskVectors(p, base, x, kept, out, 0, n);
+    }
+
+    /** {@link #taskVectors} on elements [from, to): the vector kernels' tail and their fallback. */
+    static void taskVectors(TaskVectors p, float[] base, float[][] x, boolean[][] kept, float[] out, int from, int to) {
+        double[] w = new double[x.length];
+        for (int i = from; i < to; i++) {
+            out[i] = Formulas.taskVectors(p, base[i], x, kept, i, w);
+        }
+    }
+
+    @Override
     public long gradientMatching(GradientMatching p, float[] base, float[] baseFisher, float[][] x, float[][] fisher,
                                  float[] out, int n) {
         long replaced = 0;

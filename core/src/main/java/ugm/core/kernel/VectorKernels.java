@@ -2,6 +2,7 @@ package ugm.core.kernel;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -28,15 +29,19 @@ abstract sealed class VectorKernels implements KernelSupport
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     /**
-     * The species of one width: floats and ints of that width, and shorts of half of it (BF16
-     * lanes that widen to the float lanes). {@code halfShort} is null at 64 bits, where there is
-     * no 32-bit shape; BF16 then converts in scalar code.
+     * The species of one width: floats, ints and doubles of that width, and shorts and floats of
+     * half of it (BF16 lanes that widen to the float lanes; float lanes that widen to the double
+     * lanes). The half species are null at 64 bits, where there is no 32-bit shape; BF16 then
+     * converts in scalar code, and the kernels in double run their scalar loops.
      */
-    record Species(int bits, VectorSpecies<Float> f, VectorSpecies<Integer> i, VectorSpecies<Short> halfShort) {
+    record Species(int bits, VectorSpecies<Float> f, VectorSpecies<Integer> i, VectorSpecies<Short> halfShort,
+                   VectorSpecies<Double> d, VectorSpecies<Float> halfFloat) {
         static Species of(int bits) {
             VectorShape shape = VectorShape.forBitSize(bits);
-            VectorSpecies<Short> half = bits >= 128 ? VectorSpecies.of(short.class, VectorShape.forBitSize(bits / 2)) : null;
-            return new Species(bits, VectorSpecies.of(float.class, shape), VectorSpecies.of(int.class, shape), half);
+            VectorShape half = bits >= 128 ? VectorShape.forBitSize(bits / 2) : null;
+            return new Species(bits, VectorSpecies.of(float.class, shape), VectorSpecies.of(int.class, shape),
+                    half == null ? null : VectorSpecies.of(short.class, half), VectorSpecies.of(double.class, shape),
+                    half == null ? null : VectorSpecies.of(float.class, half));
         }
     }
 
@@ -252,6 +257,74 @@ abstract sealed class VectorKernels implements KernelSupport
         for (; i < n; i++) {
             out[i] = Formulas.taskArithmetic(base[i], x, a, 1f, i);
         }
+    }
+
+    /**
+     * The task-vector family in double lanes, as many as half a float vector holds: each model's
+     * Δ in float lanes widened to double, its survivors' mask loaded from {@code kept}, the signs
+     * elected by mask; {@link Formulas#taskVectors} lane by lane. A group where some Δ is infinite
+     * (an input is, or finite ones overflowed) takes the formula itself, as do the tail and the
+     * 64-bit width.
+     */
+    @Override
+    public void taskVectors(TaskVectors p, float[] base, float[][] x, boolean[][] kept, float[] out, int n) {
+        Species sp = species();
+        VectorSpecies<Float> hf = sp.halfFloat();
+        if (hf == null) {
+            ScalarKernels.taskVectors(p, base, x, kept, out, 0, n);
+            return;
+        }
+        VectorSpecies<Double> ds = sp.d();
+        int lanes = ds.length();
+        int models = x.length;
+        float[] weights = p.weights();
+        double[] factors = p.factors();
+        boolean consensus = p.consensus();
+        boolean normalize = p.normalize();
+        double lambda = p.lambda();
+        DoubleVector all = DoubleVector.broadcast(ds, p.weightSum());
+        double[] w = new double[models * lanes];
+        int i = 0;
+        group:
+        for (int bound = ds.loopBound(n); i < bound; i += lanes) {
+            FloatVector b = FloatVector.fromArray(hf, base, i);
+            DoubleVector sum = DoubleVector.zero(ds);
+            for (int t = 0; t < models; t++) {
+                FloatVector d = FloatVector.fromArray(hf, x[t], i).sub(b);
+                if (d.abs().compare(VectorOperators.EQ, Float.POSITIVE_INFINITY).anyTrue()) {
+                    ScalarKernels.taskVectors(p, base, x, kept, out, i, i + lanes);
+                    continue group;
+                }
+                DoubleVector v = ((DoubleVector) d.convertShape(VectorOperators.F2D, ds, 0)).mul(factors[t]).mul(weights[t]);
+                if (kept[t] != null) {
+                    v = v.blend(0.0, VectorMask.fromArray(ds, kept[t], i).not());
+                }
+                v.intoArray(w, t * lanes);
+                sum = sum.add(v);
+            }
+            DoubleVector mixed = sum;
+            DoubleVector div = all;
+            if (consensus) {
+                mixed = DoubleVector.zero(ds);
+                div = DoubleVector.zero(ds);
+                VectorMask<Double> positive = sum.compare(VectorOperators.GE, 0.0);
+                for (int t = 0; t < models; t++) {
+                    DoubleVector v = DoubleVector.fromArray(ds, w, t * lanes);
+                    VectorMask<Double> agrees = positive.and(v.compare(VectorOperators.GT, 0.0))
+                            .or(positive.not().and(v.compare(VectorOperators.LT, 0.0)));
+                    mixed = mixed.add(v.blend(0.0, agrees.not()));
+                    div = div.add(DoubleVector.broadcast(ds, weights[t]).blend(0.0, agrees.not()));
+                }
+            }
+            if (normalize) {
+                VectorMask<Double> tiny = consensus ? div.compare(VectorOperators.EQ, 0.0)
+                        : div.abs().compare(VectorOperators.LT, 1e-8);
+                mixed = mixed.div(div.blend(1.0, tiny));
+            }
+            DoubleVector theta = ((DoubleVector) b.convertShape(VectorOperators.F2D, ds, 0)).add(mixed.mul(lambda));
+            ((FloatVector) theta.convertShape(VectorOperators.D2F, hf, 0)).intoArray(out, i);
+        }
+        ScalarKernels.taskVectors(p, base, x, kept, out, i, n);
     }
 
     private static FloatVector taskArithmetic(VectorSpecies<Float> fs, FloatVector b, float[][] x, float[] a, float sign, int i) {

@@ -4,8 +4,10 @@ import ugm.core.UgmException;
 import ugm.core.kernel.Formulas;
 import ugm.core.kernel.GradientMatching;
 import ugm.core.kernel.Kernels;
+import ugm.core.kernel.TaskVectors;
 import ugm.core.merge.MergePlan.Input;
 import ugm.core.merge.MergeRequest;
+import ugm.core.merge.Merger;
 import ugm.core.merge.Parameter;
 import ugm.core.merge.TensorMerge;
 import ugm.core.merge.MergePlan.TensorPlan;
@@ -27,16 +29,16 @@ final class TaskVectorPass implements TensorMerge {
     /** How a model's vector is thinned. */
     enum Sparsifier { NONE, MAGNITUDE, RANDOM, OUTLIERS, DELLA }
 
-    /** Which elements of one model's vector survive. */
+    /** Which elements of one model's vector survive, a block at a time. */
     private interface Keep {
-        boolean keeps(long index, float v);
+        /** {@code kept[j]}: whether element {@code from + j}, whose value in the vector is {@code v[j]}, survives (j &lt; n). */
+        void mark(long from, int n, float[] v, boolean[] kept);
     }
 
     private final boolean consensus;
-    private final boolean normalize;
     private final boolean gradientMatching;
-    private final float[] weights;
-    private final double lambda;
+    /** The element pass's parameters (the task vectors'; not used by the gradient-matching updates). */
+    private final TaskVectors mix;
     private final Keep[] keep;
     /** Rescale factor per model; 1 when not rescaled. */
     private final double[] factors;
@@ -45,9 +47,7 @@ final class TaskVectorPass implements TensorMerge {
     private TaskVectorPass(boolean consensus, boolean normalize, float[] weights, double lambda, Keep[] keep,
                            double[] factors, GmUpdates updates) {
         this.consensus = consensus;
-        this.normalize = normalize;
-        this.weights = weights;
-        this.lambda = lambda;
+        this.mix = new TaskVectors(weights, factors, consensus, normalize, lambda);
         this.keep = keep;
         this.factors = factors;
         this.updates = updates;
@@ -96,12 +96,11 @@ final class TaskVectorPass implements TensorMerge {
                     throw bad(name, "density " + density + " of model " + (i + 1) + " keeps no element of its "
                             + count + "; raise it to at least " + 1.0 / count);
                 }
-                Rank top = Rank.top(buffer, count, k, values);
-                return top::contains;
+                return Rank.top(buffer, count, k, values)::mark;
             }
             case RANDOM -> {
                 CounterRandom random = new CounterRandom(r.seed(), name, i);
-                return (index, v) -> random.uniform(index) < density;
+                return (from, n, v, kept) -> random.mark(from, n, density, kept);
             }
             case OUTLIERS -> {
                 if (!(gamma >= 0 && gamma <= 1)) {
@@ -117,7 +116,10 @@ final class TaskVectorPass implements TensorMerge {
                 // keep ascending ranks [bottom, count - top): not among the `top` largest, among the `count - bottom` largest
                 Rank largest = Rank.top(buffer, count, top, values);
                 Rank upper = Rank.top(buffer, count, count - bottom, values);
-                return (index, v) -> upper.contains(index, v) && !largest.contains(index, v);
+                return (from, n, v, kept) -> {
+                    upper.mark(from, n, v, kept);
+                    largest.unmark(from, n, v, kept);
+                };
             }
             default -> throw new IllegalStateException(s.name());
         }
@@ -134,7 +136,7 @@ final class TaskVectorPass implements TensorMerge {
             return null;
         }
         if (density <= 0) {
-            return (index, v) -> false;
+            return (from, n, v, kept) -> java.util.Arrays.fill(kept, 0, n, false);
         }
         String problem = dellaProblem(density, epsilon, i);
         if (problem != null) {
@@ -147,7 +149,7 @@ final class TaskVectorPass implements TensorMerge {
         }
         MagnitudeRows rows = new MagnitudeRows((int) cols, Blocks.BLOCK, density, epsilon,
                 new CounterRandom(r.seed(), name, i), values);
-        return (index, v) -> rows.keeps(index);
+        return (from, n, v, kept) -> rows.mark(from, n, kept);
     }
 
     /** Why della cannot sparsify with this density and epsilon (mergekit: 0 < density ± ε < 1), or null. */
@@ -165,17 +167,17 @@ final class TaskVectorPass implements TensorMerge {
     /** ‖v‖₁ / ‖kept v‖₁, or 1 when either is below 1e-7 (mergekit); from the values in double, exact where the floats overflowed. */
     private static double factor(long count, Vector vector, Keep keep, float[] buffer) {
         double[] exact = new double[buffer.length];
+        boolean[] survives = new boolean[buffer.length];
         double all = 0;
         double kept = 0;
         for (long at = 0; at < count; at += buffer.length) {
             int n = (int) Math.min(buffer.length, count - at);
             vector.read(at, n, buffer, exact);
+            keep.mark(at, n, buffer, survives);
             for (int j = 0; j < n; j++) {
                 double a = Math.abs(exact[j]);
                 all += a;
-                if (keep.keeps(at + j, buffer[j])) {
-                    kept += a;
-                }
+                kept += Double.longBitsToDouble(Double.doubleToRawLongBits(a) & -(long) (survives[j] ? 1 : 0)); // (no branch)
             }
         }
         return all < 1e-7 || kept < 1e-7 ? 1 : all / kept;
@@ -203,12 +205,26 @@ final class TaskVectorPass implements TensorMerge {
         float[] x = new float[Blocks.BLOCK];
         if (updates == null) {
             Input in = t.models().get(i);
-            return (from, n, view, exact) -> {
-                Blocks.decode(t.base(), from, n, base);
-                Blocks.decode(in, from, n, x);
-                for (int j = 0; j < n; j++) {
-                    view[j] = x[j] - base[j];
-                    exact[j] = taskDelta(view[j], x[j], base[j]);
+            return new Vector() {
+                @Override
+                public void read(long from, int n, float[] view, double[] exact) {
+                    Blocks.decode(t.base(), from, n, base);
+                    Blocks.decode(in, from, n, x);
+                    for (int j = 0; j < n; j++) {
+                        view[j] = x[j] - base[j];
+                        exact[j] = taskDelta(view[j], x[j], base[j]);
+                    }
+                }
+
+                @Override
+                public Values values() { // (the ranks read the floats alone: no double to compute)
+                    return (from, n, view) -> {
+                        Blocks.decode(t.base(), from, n, base);
+                        Blocks.decode(in, from, n, x);
+                        for (int j = 0; j < n; j++) {
+                            view[j] = x[j] - base[j];
+                        }
+                    };
                 }
             };
         }
@@ -247,36 +263,38 @@ final class TaskVectorPass implements TensorMerge {
     @Override
     public long apply(Kernels k, long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
                       float[] out) {
+        Scratch s = Scratch.of(models.length, n);
         if (gradientMatching) {
-            applyUpdates(from, n, base, models, fishers, baseFisher, out);
-            return 0;
-        }
-        int t = models.length;
-        double[] w = new double[t];
-        for (int j = 0; j < n; j++) {
-            float b = base[j];
-            double sum = 0;
-            for (int i = 0; i < t; i++) {
-                float d = models[i][j] - b;
-                w[i] = keep[i] == null || keep[i].keeps(from + j, d) ? weights[i] * (taskDelta(d, models[i][j], b) * factors[i]) : 0;
-                sum += w[i];
-            }
-            double mixed = 0;
-            double div = 0;
-            double elected = sum >= 0 ? 1 : -1;
-            for (int i = 0; i < t; i++) {
-                if (!consensus || Math.signum(w[i]) == elected) {
-                    mixed += w[i];
-                    div += weights[i];
-                }
-            }
-            if (normalize) {
-                boolean tiny = consensus ? div == 0 : Math.abs(div) < 1e-8;
-                mixed /= tiny ? 1 : div;
-            }
-            out[j] = (float) (b + lambda * mixed);
+            applyUpdates(from, n, base, models, fishers, baseFisher, out, s);
+        } else {
+            applyVectors(k, from, n, base, models, out, s);
         }
         return 0;
+    }
+
+    /**
+     * The task-vector family: each model's survivors in this block (its sparsifier's marks on the
+     * float vector), then the kernel's element pass.
+     */
+    private void applyVectors(Kernels k, long from, int n, float[] base, float[][] models, float[] out, Scratch s) {
+        boolean[][] kept = new boolean[models.length][];
+        for (int i = 0; i < models.length; i++) {
+            if (keep[i] != null) {
+                float[] x = models[i];
+                float[] d = s.view[i];
+                for (int j = 0; j < n; j++) {
+                    d[j] = x[j] - base[j];
+                }
+                kept[i] = s.keptBy[i];
+                keep[i].mark(from, n, d, kept[i]);
+            }
+        }
+        k.taskVectors(mix, base, models, kept, out, n);
+    }
+
+    /** v where {@code keep}, else +0, without a branch. */
+    private static float only(boolean keep, float v) {
+        return Float.intBitsToFloat(Float.floatToRawIntBits(v) & -(keep ? 1 : 0));
     }
 
     /**
@@ -285,42 +303,68 @@ final class TaskVectorPass implements TensorMerge {
      * gives its bits); the survivors are chosen on u_t = num_t / Hbar. Where finite inputs
      * overflow the float terms, or the float result, the element is computed in double
      * ({@link #carefulUpdate}), with the survivors chosen on the same floats as the first pass.
+     * Model by model over the block, as {@link #applyVectors}; float sums in model order.
      */
     private void applyUpdates(long from, int n, float[] base, float[][] models, float[][] fishers, float[] baseFisher,
-                              float[] out) {
+                              float[] out, Scratch s) {
         int t = models.length;
         float[] num = new float[t + 1];
         float[] view = new float[t];
-        float[] u = new float[t];
         double[] terms = new double[t + 1];
+        boolean[] careful = s.careful;
+        float[] hbar = s.hbar;
         for (int j = 0; j < n; j++) {
-            if (updates.updates(base, baseFisher, models, fishers, j, num, view, terms)) {
+            careful[j] = updates.updates(base, baseFisher, models, fishers, j, num, view, terms);
+            for (int i = 0; i < t; i++) {
+                s.num[i][j] = num[i];
+                s.view[i][j] = view[i];
+            }
+            hbar[j] = num[t];
+        }
+        float[] sum = s.sumF;
+        java.util.Arrays.fill(sum, 0, n, 0f);
+        boolean[] kept = s.kept;
+        for (int i = 0; i < t; i++) {
+            float[] u = s.view[i];
+            float[] nu = s.num[i];
+            float[] su = s.u[i];
+            if (keep[i] == null) {
+                java.util.Arrays.fill(kept, 0, n, true);
+            } else {
+                keep[i].mark(from, n, u, kept);
+            }
+            double f = factors[i];
+            for (int j = 0; j < n; j++) {
+                float ui = f != 1 ? (float) (u[j] * f) : u[j];
+                float ni = f != 1 ? (float) (nu[j] * f) : nu[j];
+                su[j] = only(kept[j], ui);
+                nu[j] = only(kept[j], ni);
+                sum[j] += su[j];
+            }
+        }
+        float[] total = s.totalF;
+        java.util.Arrays.fill(total, 0, n, 0f);
+        for (int i = 0; i < t; i++) {
+            float[] su = s.u[i];
+            float[] nu = s.num[i];
+            for (int j = 0; j < n; j++) {
+                boolean positive = sum[j] >= 0;
+                boolean agrees = !consensus | positive & su[j] > 0 | !positive & su[j] < 0;
+                total[j] += only(agrees, nu[j]);
+            }
+        }
+        for (int j = 0; j < n; j++) {
+            if (careful[j]) {
+                updates.updates(base, baseFisher, models, fishers, j, num, view, terms);
                 out[j] = carefulUpdate(from + j, base[j], view, terms);
                 continue;
             }
-            float hbar = num[t];
-            float sum = 0f;
-            for (int i = 0; i < t; i++) {
-                u[i] = view[i];
-                if (keep[i] != null && !keep[i].keeps(from + j, u[i])) {
-                    num[i] = 0f;
-                    u[i] = 0f;
-                } else if (factors[i] != 1) {
-                    num[i] = (float) (num[i] * factors[i]);
-                    u[i] = (float) (u[i] * factors[i]);
-                }
-                sum += u[i];
-            }
-            float elected = sum >= 0 ? 1f : -1f;
-            float total = 0f;
-            for (int i = 0; i < t; i++) {
-                if (!consensus || Math.signum(u[i]) == elected) {
-                    total += num[i];
-                }
-            }
-            out[j] = base[j] + total / hbar;
+            out[j] = base[j] + total[j] / hbar[j];
             if (!Float.isFinite(out[j]) && Formulas.gradientMatchingInputsFinite(base, baseFisher, models, fishers, j)) {
                 Formulas.gradientMatchingTermsCareful(updates.p, base, baseFisher, models, fishers, j, terms);
+                for (int i = 0; i < t; i++) {
+                    view[i] = s.view[i][j];
+                }
                 out[j] = carefulUpdate(from + j, base[j], view, terms);
             }
         }
@@ -338,7 +382,7 @@ final class TaskVectorPass implements TensorMerge {
         double[] u = new double[t];
         double sum = 0;
         for (int i = 0; i < t; i++) {
-            if (keep[i] == null || keep[i].keeps(index, view[i])) {
+            if (keeps(i, index, view[i])) {
                 num[i] = terms[i] * factors[i];
                 u[i] = terms[i] / hbar * factors[i];
             }
@@ -352,6 +396,58 @@ final class TaskVectorPass implements TensorMerge {
             }
         }
         return (float) (base + total / hbar);
+    }
+
+    /** Whether element {@code index} of model i's vector, of value v, survives: one element's {@link Keep#mark}. */
+    private boolean keeps(int i, long index, float v) {
+        if (keep[i] == null) {
+            return true;
+        }
+        boolean[] kept = new boolean[1];
+        keep[i].mark(index, 1, new float[] {v}, kept);
+        return kept[0];
+    }
+
+    /**
+     * One thread's buffers for the blocks of {@link #apply}, model by model; kept for the next
+     * call (a merge's blocks are {@link Merger#bufferElements()} long or shorter), a longer block gets its own.
+     */
+    private static final class Scratch {
+        private static final ThreadLocal<Scratch> LOCAL = new ThreadLocal<>();
+        final float[][] view;
+        final float[][] num;
+        final float[][] u;
+        final boolean[][] keptBy;
+        final float[] sumF;
+        final float[] totalF;
+        final float[] hbar;
+        final boolean[] kept;
+        final boolean[] careful;
+
+        private Scratch(int models, int n) {
+            view = new float[models][n];
+            num = new float[models][n];
+            u = new float[models][n];
+            keptBy = new boolean[models][n];
+            sumF = new float[n];
+            totalF = new float[n];
+            hbar = new float[n];
+            kept = new boolean[n];
+            careful = new boolean[n];
+        }
+
+        static Scratch of(int models, int n) {
+            Scratch s = LOCAL.get();
+            if (s != null && s.view.length >= models && s.kept.length >= n) {
+                return s;
+            }
+            int block = Merger.bufferElements();
+            s = new Scratch(models, Math.max(n, block));
+            if (n <= block) {
+                LOCAL.set(s);
+            }
+            return s;
+        }
     }
 
     /** The numerators of the gradient-matching rule: the kernels' own definition, {@link Formulas#gradientMatchingTerms}. */

@@ -25,6 +25,19 @@ public final class CounterRandom {
         return (mix(key + GOLDEN * (index + 1)) >>> 11) * 0x1.0p-53;
     }
 
+    /**
+     * {@code kept[j] = uniform(from + j) < p} for j &lt; n: the block form a merge computes, on the
+     * integers: uniform is u·2^-53 for the integer u = hash >>> 11, exactly, so it is below p where
+     * u is below ⌈p·2^53⌉ (p·2^53 too is exact).
+     */
+    public void mark(long from, int n, double p, boolean[] kept) {
+        long below = p >= 1 ? 1L << 53 : p > 0 ? (long) Math.ceil(p * 0x1.0p53) : 0;
+        long z = key + GOLDEN * (from + 1);
+        for (int j = 0; j < n; j++, z += GOLDEN) {
+            kept[j] = mix(z) >>> 11 < below;
+        }
+    }
+
     /** SplitMix64's finaliser: a bijective 64-bit hash. */
     public static long mix(long z) {
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;

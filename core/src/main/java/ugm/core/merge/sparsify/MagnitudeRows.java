@@ -38,12 +38,32 @@ public final class MagnitudeRows {
 
     /** Whether the element at tensor-wide {@code index} is kept. */
     public boolean keeps(long index) {
-        Row r = rows.computeIfAbsent(Thread.currentThread().threadId(), k -> new Row(values.get()));
+        Row r = row();
         long row = index / cols;
         if (r.row != row) {
             r.load(row);
         }
         return r.keep[(int) (index - row * cols)];
+    }
+
+    /** {@code kept[j] = keeps(from + j)} for j &lt; n: the block form a merge computes (one look-up of the thread's row per block). */
+    public void mark(long from, int n, boolean[] kept) {
+        Row r = row();
+        for (int j = 0; j < n; ) {
+            long index = from + j;
+            long row = index / cols;
+            if (r.row != row) {
+                r.load(row);
+            }
+            int col = (int) (index - row * cols);
+            int run = (int) Math.min(n - j, cols - col);
+            System.arraycopy(r.keep, col, kept, j, run);
+            j += run;
+        }
+    }
+
+    private Row row() {
+        return rows.computeIfAbsent(Thread.currentThread().threadId(), k -> new Row(values.get()));
     }
 
     /** The keep probability of rank {@code r} (1-based) among {@code n}. */

@@ -7,8 +7,8 @@ package ugm.core.merge.sparsify;
  * are kept. {@link #top(float[], long, long, Values)} finds the threshold T (the m-th largest
  * |v|, exact) by a radix select on the float bit patterns (|v| as non-negative float bits order
  * like integers): one histogram pass over the high 15 bits, one over the low 16 bits within the
- * chosen bucket, and one pass to find the index of the last element equal to T that is kept.
- * Memory: two histograms and one block, whatever the tensor size.
+ * chosen bucket, and, only where the cut falls among elements equal to T, a third pass that reads
+ * as far as the last of them that is kept. Memory: two histograms and one block, whatever the tensor size.
  *
  * @param threshold the bits of |v| at the cut ({@code Integer.MAX_VALUE} + nothing for an empty set)
  * @param lastTie   elements with |v| bits equal to threshold are in the set when their index is at most this
@@ -25,6 +25,30 @@ public record Rank(int threshold, long lastTie) {
         return bits > threshold || (bits == threshold && index <= lastTie);
     }
 
+    /**
+     * Marks the elements {@code [from, from + n)} in the set: {@code kept[j]} is
+     * {@link #contains contains(from + j, v[j])}, for the block a merge computes.
+     */
+    public void mark(long from, int n, float[] v, boolean[] kept) {
+        int t = threshold;
+        // at the threshold, the block's elements up to this one are in the set (a tie is rare: one branch per block)
+        long ties = Math.min(lastTie - from, n - 1L);
+        for (int j = 0; j < n; j++) {
+            int bits = Float.floatToRawIntBits(v[j]) & 0x7FFF_FFFF;
+            kept[j] = bits > t | bits == t & j <= ties; // (no branch: half of them are kept, at random)
+        }
+    }
+
+    /** Clears the marks of the elements {@code [from, from + n)} in the set: {@code kept[j] &= !contains(from + j, v[j])}. */
+    public void unmark(long from, int n, float[] v, boolean[] kept) {
+        int t = threshold;
+        long ties = Math.min(lastTie - from, n - 1L);
+        for (int j = 0; j < n; j++) {
+            int bits = Float.floatToRawIntBits(v[j]) & 0x7FFF_FFFF;
+            kept[j] &= !(bits > t | bits == t & j <= ties);
+        }
+    }
+
     /** The {@code m} largest |v| of the {@code count} values of {@code values}, read in blocks of {@code buffer.length}. */
     public static Rank top(float[] buffer, long count, long m, Values values) {
         if (m <= 0) {
@@ -33,47 +57,51 @@ public record Rank(int threshold, long lastTie) {
         if (m >= count) {
             return ALL;
         }
+        // Each pass is a loop of its own (one shared loop calling a visitor per element cost more than the counting).
         long[] high = new long[1 << 15];
-        scan(buffer, count, values, (i, bits) -> high[bits >>> 16]++);
+        for (long at = 0; at < count; at += buffer.length) {
+            int n = (int) Math.min(buffer.length, count - at);
+            values.read(at, n, buffer);
+            for (int j = 0; j < n; j++) {
+                high[(Float.floatToRawIntBits(buffer[j]) & 0x7FFF_FFFF) >>> 16]++;
+            }
+        }
         long above = 0;
         int h = high.length - 1;
         while (above + high[h] < m) {
             above += high[h--];
         }
         long[] low = new long[1 << 16];
-        int bucket = h;
-        scan(buffer, count, values, (i, bits) -> {
-            if (bits >>> 16 == bucket) {
-                low[bits & 0xFFFF]++;
-            }
-        });
-        int l = low.length - 1;
-        while (above + low[l] < m) {
-            above += low[l--];
-        }
-        int threshold = (bucket << 16) | l;
-        long need = m - above; // elements equal to the threshold to keep, in index order
-        long[] seen = {0, -1};
-        scan(buffer, count, values, (i, bits) -> {
-            if (bits == threshold && seen[0] < need) {
-                seen[0]++;
-                seen[1] = i;
-            }
-        });
-        return new Rank(threshold, seen[1]);
-    }
-
-    private interface Visitor {
-        void visit(long index, int absBits);
-    }
-
-    private static void scan(float[] buffer, long count, Values values, Visitor v) {
         for (long at = 0; at < count; at += buffer.length) {
             int n = (int) Math.min(buffer.length, count - at);
             values.read(at, n, buffer);
             for (int j = 0; j < n; j++) {
-                v.visit(at + j, Float.floatToRawIntBits(buffer[j]) & 0x7FFF_FFFF);
+                int bits = Float.floatToRawIntBits(buffer[j]) & 0x7FFF_FFFF;
+                if (bits >>> 16 == h) {
+                    low[bits & 0xFFFF]++;
+                }
             }
         }
+        int l = low.length - 1;
+        while (above + low[l] < m) {
+            above += low[l--];
+        }
+        int threshold = (h << 16) | l;
+        long need = m - above; // elements equal to the threshold to keep, in index order
+        if (need == low[l]) {
+            return new Rank(threshold, count - 1); // every one of them: no third pass
+        }
+        // the index of the need-th element equal to the threshold: read only as far as it
+        long seen = 0;
+        for (long at = 0; at < count; at += buffer.length) {
+            int n = (int) Math.min(buffer.length, count - at);
+            values.read(at, n, buffer);
+            for (int j = 0; j < n; j++) {
+                if ((Float.floatToRawIntBits(buffer[j]) & 0x7FFF_FFFF) == threshold && ++seen == need) {
+                    return new Rank(threshold, at + j);
+                }
+            }
+        }
+        throw new IllegalStateException("the values changed between passes: " + seen + " of " + need + " at the threshold");
     }
 }

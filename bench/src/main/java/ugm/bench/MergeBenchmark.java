@@ -55,6 +55,10 @@ public class MergeBenchmark {
     @Param({"3"})
     public int models;
 
+    /** Fraction of each task vector kept, for the sparsifying methods (ties, dare_*, breadcrumbs*, della*). */
+    @Param({"1"})
+    public float density;
+
     private Arena arena;
     private MergePlan plan;
     private MemorySegment out;
@@ -92,6 +96,11 @@ public class MergeBenchmark {
             }
         }
         b.fisherScales(scales).baseFisherScale(25_000f).delta0(1e-12f).weights(weights);
+        if (m.parameters().contains(ugm.core.merge.Parameter.DENSITY)) {
+            float[] densities = new float[models];
+            java.util.Arrays.fill(densities, density);
+            b.densities(densities);
+        }
         if (!m.needsBase()) {
             inputs--; // linear and fisher read the base only as the tensor list
         }

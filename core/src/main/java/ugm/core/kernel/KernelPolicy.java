@@ -228,6 +228,11 @@ public final class KernelPolicy {
             return kernels;
         }
 
+        /** The kernels the run uses now, for work outside the timed calls (a first pass): no probing. */
+        public Kernels active() {
+            return run.active;
+        }
+
         /** The call begun by {@link #next} did {@code elements} elements. */
         public void done(int elements) {
             if (callStart < 0) {

@@ -2,6 +2,7 @@ package ugm.core.merge;
 
 import java.util.Set;
 import ugm.core.kernel.DirectKernel;
+import ugm.core.kernel.Kernels;
 import ugm.core.merge.MergePlan.Coefficients;
 import ugm.core.merge.MergePlan.TensorPlan;
 
@@ -124,6 +125,15 @@ public interface MergeMethod {
 
     /** How to compute tensor {@code t}: the element pass, after any first pass over the inputs. */
     TensorMerge prepare(MergeRequest r, TensorPlan t);
+
+    /**
+     * {@link #prepare(MergeRequest, TensorPlan)} on a worker that runs kernels {@code k} now (the
+     * scalar twin, or the vector kernels once the run's policy has switched): a first pass may
+     * decode its inputs with them. The default does not use them.
+     */
+    default TensorMerge prepare(MergeRequest r, TensorPlan t, Kernels k) {
+        return prepare(r, t);
+    }
 
     /**
      * One tensor's parameter values.

@@ -175,7 +175,7 @@ public final class Merger {
         @Override
         public long chunk(int ti, long c, Scratch s, KernelPolicy.Worker worker) {
             TensorPlan t = tensors.get(ti);
-            return t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, merges.of(ti, t), targets[ti], c, s, worker);
+            return t.action() == Action.COPY ? copy(t, targets[ti], c) : merge(t, merges.of(ti, t, worker.active()), targets[ti], c, s, worker);
         }
 
         /** Lets file-backed inputs and output drop a finished tensor's pages, so RSS stays bounded. */

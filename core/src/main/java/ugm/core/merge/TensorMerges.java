@@ -5,6 +5,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import ugm.core.UgmException;
+import ugm.core.kernel.Kernels;
 import ugm.core.merge.MergePlan.Action;
 import ugm.core.merge.MergePlan.TensorPlan;
 
@@ -41,16 +42,19 @@ final class TensorMerges {
         }
     }
 
-    /** Tensor {@code i}'s merge (plan {@code t}), preparing it first where the method makes a first pass. */
-    TensorMerge of(int i, TensorPlan t) {
+    /**
+     * Tensor {@code i}'s merge (plan {@code t}), preparing it first where the method makes a first
+     * pass, on kernels {@code k} (the worker's, now).
+     */
+    TensorMerge of(int i, TensorPlan t, Kernels k) {
         TensorMerge m = ready[i];
-        return m != null ? m : lazily(i, t);
+        return m != null ? m : lazily(i, t, k);
     }
 
-    private TensorMerge lazily(int i, TensorPlan t) {
-        FutureTask<TensorMerge> existing = start(t);
+    private TensorMerge lazily(int i, TensorPlan t, Kernels k) {
+        FutureTask<TensorMerge> existing = start(t, k);
         for (int ahead = i + 1; !existing.isDone() && ahead < Math.min(tensors.size(), i + 1 + AHEAD); ahead++) {
-            start(tensors.get(ahead)); // (a failure there reaches the merge through the worker that merges that tensor)
+            start(tensors.get(ahead), k); // (a failure there reaches the merge through the worker that merges that tensor)
         }
         try {
             return existing.get();
@@ -69,8 +73,8 @@ final class TensorMerges {
      * Tensor t's pass: runs it here where nobody has started it (not for tensors this merge
      * copies, nor for one already done and released), else returns the one that exists.
      */
-    private FutureTask<TensorMerge> start(TensorPlan t) {
-        FutureTask<TensorMerge> task = new FutureTask<>(() -> request.method.prepare(request, t));
+    private FutureTask<TensorMerge> start(TensorPlan t, Kernels k) {
+        FutureTask<TensorMerge> task = new FutureTask<>(() -> request.method.prepare(request, t, k));
         if (t.action() != Action.MERGE || released.contains(t.output().name())) {
             return task; // (not run: only a worker looking ahead asks for these)
         }

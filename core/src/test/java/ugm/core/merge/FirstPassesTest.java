@@ -105,9 +105,9 @@ class FirstPassesTest {
 
         ExecutorService pool = Executors.newFixedThreadPool(2, run -> new Thread(run, "worker-" + run.hashCode()));
         try {
-            Future<TensorMerge> a = pool.submit(() -> merges.of(0, tensors.get(0)));
+            Future<TensorMerge> a = pool.submit(() -> merges.of(0, tensors.get(0), Kernels.scalar()));
             assertTrue(method.firstStarted.await(30, TimeUnit.SECONDS));
-            Future<TensorMerge> b = pool.submit(() -> merges.of(0, tensors.get(0)));
+            Future<TensorMerge> b = pool.submit(() -> merges.of(0, tensors.get(0), Kernels.scalar()));
             // b cannot have tensor 0's merge before its pass is released: meanwhile it prepares the next ones
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (method.runs.size() < 1 + TensorMerges.AHEAD && System.nanoTime() < deadline) {
@@ -125,8 +125,8 @@ class FirstPassesTest {
             // the workers reach the tensors prepared ahead: nothing runs again
             for (int i = 1; i < tensors.size(); i++) {
                 int ti = i;
-                TensorMerge x = pool.submit(() -> merges.of(ti, tensors.get(ti))).get(30, TimeUnit.SECONDS);
-                TensorMerge y = pool.submit(() -> merges.of(ti, tensors.get(ti))).get(30, TimeUnit.SECONDS);
+                TensorMerge x = pool.submit(() -> merges.of(ti, tensors.get(ti), Kernels.scalar())).get(30, TimeUnit.SECONDS);
+                TensorMerge y = pool.submit(() -> merges.of(ti, tensors.get(ti), Kernels.scalar())).get(30, TimeUnit.SECONDS);
                 assertSame(x, y, "tensor " + i);
             }
             for (TensorPlan t : tensors) {

@@ -15,8 +15,13 @@ final class Blocks {
 
     /** Decodes elements {@code [from, from + n)} of {@code in} into {@code dst}. */
     static void decode(Input in, long from, int n, float[] dst) {
+        decode(Kernels.scalar(), in, from, n, dst);
+    }
+
+    /** Decodes elements {@code [from, from + n)} of {@code in} into {@code dst} with kernels {@code k} (the same floats whichever). */
+    static void decode(Kernels k, Input in, long from, int n, float[] dst) {
         DType d = in.dtype();
-        Kernels.scalar().decode(d, in.data(), from * d.byteWidth(), dst, n);
+        k.decode(d, in.data(), from * d.byteWidth(), dst, n);
     }
 
     /** The mergekit-style reading of a float parameter as the decimal the user wrote (0.7f is 0.7, not 0.699999988). */

@@ -191,6 +191,11 @@ public enum Method implements MergeMethod {
         return impl.prepare(r, t);
     }
 
+    @Override
+    public TensorMerge prepare(MergeRequest r, TensorPlan t, ugm.core.kernel.Kernels k) {
+        return impl.prepare(r, t, k);
+    }
+
     /** The method called {@code id}, or null. */
     public static Method byId(String id) {
         for (Method m : values()) {

@@ -148,6 +148,11 @@ final class TaskVectorFamily extends AbstractMergeMethod {
 
     @Override
     public TensorMerge prepare(MergeRequest r, TensorPlan t) {
-        return TaskVectorPass.prepare(this, r, t);
+        return prepare(r, t, ugm.core.kernel.Kernels.scalar());
+    }
+
+    @Override
+    public TensorMerge prepare(MergeRequest r, TensorPlan t, ugm.core.kernel.Kernels k) {
+        return TaskVectorPass.prepare(this, r, t, k);
     }
 }

@@ -54,7 +54,8 @@ final class TaskVectorPass implements TensorMerge {
         this.gradientMatching = updates != null;
     }
 
-    static TensorMerge prepare(TaskVectorFamily m, MergeRequest r, TensorPlan t) {
+    /** Tensor t's merge, its first pass decoding on kernels {@code k}. */
+    static TensorMerge prepare(TaskVectorFamily m, MergeRequest r, TensorPlan t, Kernels k) {
         String name = t.output().name();
         long count = t.output().elementCount();
         int models = t.models().size();
@@ -71,10 +72,10 @@ final class TaskVectorPass implements TensorMerge {
                 throw bad(name, "density of model " + (i + 1) + " must be a finite number >= 0, not " + density);
             }
             double epsilon = Blocks.decimal(r.perModel(Parameter.EPSILON, i).valueFor(name));
-            Vector vector = vector(t, i, updates);
+            Vector vector = vector(t, i, updates, k);
             int model = i;
             keep[i] = s == Sparsifier.DELLA
-                    ? della(r, t, i, density, epsilon, () -> vector(t, model, updates).values())
+                    ? della(r, t, i, density, epsilon, () -> vector(t, model, updates, k).values())
                     : keep(s, r, name, i, count, density, gamma, vector.values(), buffer);
             factors[i] = keep[i] != null && r.rescale() ? factor(count, vector, keep[i], buffer) : 1;
         }
@@ -198,8 +199,8 @@ final class TaskVectorPass implements TensorMerge {
         }
     }
 
-    /** Model i's vector: its task vector θ_i − θ0, or its gradient-matching update. */
-    private static Vector vector(TensorPlan t, int i, GmUpdates updates) {
+    /** Model i's vector: its task vector θ_i − θ0, or its gradient-matching update; decoded by {@code k}. */
+    private static Vector vector(TensorPlan t, int i, GmUpdates updates, Kernels k) {
         int models = t.models().size();
         float[] base = new float[Blocks.BLOCK];
         float[] x = new float[Blocks.BLOCK];
@@ -208,8 +209,8 @@ final class TaskVectorPass implements TensorMerge {
             return new Vector() {
                 @Override
                 public void read(long from, int n, float[] view, double[] exact) {
-                    Blocks.decode(t.base(), from, n, base);
-                    Blocks.decode(in, from, n, x);
+                    Blocks.decode(k, t.base(), from, n, base);
+                    Blocks.decode(k, in, from, n, x);
                     for (int j = 0; j < n; j++) {
                         view[j] = x[j] - base[j];
                         exact[j] = taskDelta(view[j], x[j], base[j]);
@@ -219,8 +220,8 @@ final class TaskVectorPass implements TensorMerge {
                 @Override
                 public Values values() { // (the ranks read the floats alone: no double to compute)
                     return (from, n, view) -> {
-                        Blocks.decode(t.base(), from, n, base);
-                        Blocks.decode(in, from, n, x);
+                        Blocks.decode(k, t.base(), from, n, base);
+                        Blocks.decode(k, in, from, n, x);
                         for (int j = 0; j < n; j++) {
                             view[j] = x[j] - base[j];
                         }
@@ -235,13 +236,13 @@ final class TaskVectorPass implements TensorMerge {
         float[] views = new float[models];
         double[] terms = new double[models + 1];
         return (from, n, view, exact) -> {
-            Blocks.decode(t.base(), from, n, base);
-            for (int k = 0; k < models; k++) {
-                Blocks.decode(t.models().get(k), from, n, xs[k]);
-                Blocks.decode(t.fishers().get(k), from, n, hs[k]);
+            Blocks.decode(k, t.base(), from, n, base);
+            for (int m = 0; m < models; m++) {
+                Blocks.decode(k, t.models().get(m), from, n, xs[m]);
+                Blocks.decode(k, t.fishers().get(m), from, n, hs[m]);
             }
             if (h0 != null) {
-                Blocks.decode(t.baseFisher(), from, n, h0);
+                Blocks.decode(k, t.baseFisher(), from, n, h0);
             }
             for (int j = 0; j < n; j++) {
                 boolean careful = updates.updates(base, h0, xs, hs, j, num, views, terms);

@@ -106,7 +106,7 @@ final class ScalarKernels implements KernelSupport {
 
     /** {@link #taskVectors} on elements [from, to): the vector kernels' tail and their fallback. */
     static void taskVectors(TaskVectors p, float[] base, float[][] x, boolean[][] kept, float[] out, int from, int to) {
-        double[] w = new double[x.length];
+        double[] w = Scratch.doubles(x.length);
         for (int i = from; i < to; i++) {
             out[i] = Formulas.taskVectors(p, base[i], x, kept, i, w);
         }

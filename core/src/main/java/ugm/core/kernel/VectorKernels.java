@@ -283,7 +283,7 @@ abstract sealed class VectorKernels implements KernelSupport
         boolean normalize = p.normalize();
         double lambda = p.lambda();
         DoubleVector all = DoubleVector.broadcast(ds, p.weightSum());
-        double[] w = new double[models * lanes];
+        double[] w = Scratch.doubles(models * lanes);
         int i = 0;
         group:
         for (int bound = ds.loopBound(n); i < bound; i += lanes) {

@@ -278,8 +278,9 @@ final class TaskVectorPass implements TensorMerge {
      * float vector), then the kernel's element pass.
      */
     private void applyVectors(Kernels k, long from, int n, float[] base, float[][] models, float[] out, Scratch s) {
-        boolean[][] kept = new boolean[models.length][];
+        boolean[][] kept = s.keptOrAll;
         for (int i = 0; i < models.length; i++) {
+            kept[i] = null;
             if (keep[i] != null) {
                 float[] x = models[i];
                 float[] d = s.view[i];
@@ -411,7 +412,8 @@ final class TaskVectorPass implements TensorMerge {
 
     /**
      * One thread's buffers for the blocks of {@link #apply}, model by model; kept for the next
-     * call (a merge's blocks are {@link Merger#bufferElements()} long or shorter), a longer block gets its own.
+     * call with as many models (a merge's blocks are {@link Merger#bufferElements()} long or
+     * shorter), a longer block gets its own.
      */
     private static final class Scratch {
         private static final ThreadLocal<Scratch> LOCAL = new ThreadLocal<>();
@@ -419,6 +421,8 @@ final class TaskVectorPass implements TensorMerge {
         final float[][] num;
         final float[][] u;
         final boolean[][] keptBy;
+        /** Per model: its row of {@link #keptBy}, or null where every element survives (the kernel's masks). */
+        final boolean[][] keptOrAll;
         final float[] sumF;
         final float[] totalF;
         final float[] hbar;
@@ -430,6 +434,7 @@ final class TaskVectorPass implements TensorMerge {
             num = new float[models][n];
             u = new float[models][n];
             keptBy = new boolean[models][n];
+            keptOrAll = new boolean[models][];
             sumF = new float[n];
             totalF = new float[n];
             hbar = new float[n];
@@ -439,7 +444,7 @@ final class TaskVectorPass implements TensorMerge {
 
         static Scratch of(int models, int n) {
             Scratch s = LOCAL.get();
-            if (s != null && s.view.length >= models && s.kept.length >= n) {
+            if (s != null && s.view.length == models && s.kept.length >= n) {
                 return s;
             }
             int block = Merger.bufferElements();

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Whole-process benchmark of merges against the I/O floor.
 #
-#   bench/e2e.sh [--size 1GB] [--tasks 3] [--runs 5] [--dir DIR]
+#   bench/e2e.sh [--size 1GB] [--tasks 3] [--runs 5] [--dir DIR] [--method M] [--density D]
 #   bench/e2e.sh --models 2,8,32 [--model-size 64MB] [--runs 5] [--dir DIR]
 #
 # Generates (once, reused while DIR/family-*/.complete is there) a BF16 family with `ugm family`
 # (base, base Fisher, T models and their Fishers), then alternates, --runs times:
 #   floor     cat of every input file to /dev/null, plus writing an output of the merge's size
 #             with fsync (dd conv=fsync): what any merge must at least do
-#   merge     ugm merge --method gradient_matching (all processors)
+#   merge     ugm merge --method gradient_matching (all processors), or --method M, with
+#             --density D for every model where given (ties, dare_*, breadcrumbs*, della*)
 #   merge-1t  the same with --threads 1
+# (a method that reads no Fisher: the floor reads the base and the models only)
 # and prints the medians, the ratios to the floor, the peak RSS (/usr/bin/time -v) and how long
 # the merge ran on the scalar kernels while the vector ones were compiled (the first-pass share).
 #
@@ -25,7 +27,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=lib.sh
 source "$here/bench/lib.sh"
-size=1GB tasks=3 runs=5 dir=${TMPDIR:-/tmp}/ugm-bench models="" model_size=64MB
+size=1GB tasks=3 runs=5 dir=${TMPDIR:-/tmp}/ugm-bench models="" model_size=64MB method=gradient_matching density=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -34,7 +36,9 @@ while [ $# -gt 0 ]; do
     --dir) dir=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     --model-size) model_size=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --method) method=$2; shift 2 ;;
+    --density) density=$2; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "e2e.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -88,10 +92,16 @@ fi
 
 fam="$dir/family-$size-$tasks"
 family "$fam" "$size" "$tasks"
-mapfile -t inputs < <(find "$fam/" -name '*.safetensors' | sort)
+case "$method" in
+  *gradient_matching|fisher*) mapfile -t inputs < <(find "$fam/" -name '*.safetensors' | sort) ;;
+  *) mapfile -t inputs < <(find "$fam/" -name '*.safetensors' -not -path '*/hessian/*' | sort) ;;
+esac
 ms=()
-for t in $(seq 1 "$tasks"); do ms+=(--model "$fam/task-$t"); done
-merge=(merge --method gradient_matching --base "$fam/base" "${ms[@]}" --out "$out")
+for t in $(seq 1 "$tasks"); do
+  ms+=(--model "$fam/task-$t")
+  if [ -n "$density" ]; then ms+=(--density "$density"); fi
+done
+merge=(merge --method "$method" --base "$fam/base" "${ms[@]}" --out "$out")
 # Size of the output: one model's worth of tensor bytes.
 out_bytes=$(du -bc "$fam"/base/*.safetensors | tail -1 | cut -f1)
 
@@ -111,7 +121,7 @@ rm -rf "$out"
 mf=$(round2 "$(median "${t_floor[@]}")") mm=$(round2 "$(median "${t_merge[@]}")") m1=$(round2 "$(median "${t_merge1[@]}")")
 in_bytes=$(du -bc "${inputs[@]}" | tail -1 | cut -f1)
 echo
-echo "family: $fam ($tasks tasks), inputs $(numfmt --to=si "$in_bytes")B, output $(numfmt --to=si "$out_bytes")B, $runs runs, $(nproc) cores"
+echo "family: $fam ($tasks tasks), $method${density:+ density $density}, inputs $(numfmt --to=si "$in_bytes")B, output $(numfmt --to=si "$out_bytes")B, $runs runs, $(nproc) cores"
 printf '%-24s %10s %10s %14s\n' "" "median s" "x floor" "peak RSS MB"
 printf '%-24s %10s %10s %14s\n' "I/O floor (cat + write)" "$mf" "1.00" "-"
 printf '%-24s %10s %10s %14s\n' "ugm merge" "$mm" "$(ratio "$mm" "$mf")" "$(median "${rss[@]}")"

@@ -77,8 +77,13 @@ public final class Formulas {
     }
 
     /** v where {@code keep}, else +0, without a branch (a ties merge's survivors and signs are as unpredictable as its inputs). */
-    static double only(boolean keep, double v) {
+    public static double only(boolean keep, double v) {
         return Double.longBitsToDouble(Double.doubleToRawLongBits(v) & -(long) (keep ? 1 : 0));
+    }
+
+    /** {@link #only(boolean, double)} in float. */
+    public static float only(boolean keep, float v) {
+        return Float.intBitsToFloat(Float.floatToRawIntBits(v) & -(keep ? 1 : 0));
     }
 
     /** Linear (mergekit {@code linear}): sum_t w[t] * x[t][i]; in double where that overflows. */

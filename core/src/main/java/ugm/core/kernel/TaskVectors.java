@@ -23,11 +23,6 @@ public record TaskVectors(float[] weights, double[] factors, boolean consensus, 
         factors = factors.clone();
     }
 
-    /** The number of models. */
-    public int models() {
-        return weights.length;
-    }
-
     /** Σ weight_t in double, in model order: every weight counts where signs are not elected. */
     double weightSum() {
         double all = 0;

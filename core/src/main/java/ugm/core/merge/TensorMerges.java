@@ -70,14 +70,15 @@ final class TensorMerges {
     }
 
     /**
-     * Tensor t's pass: runs it here where nobody has started it (not for tensors this merge
-     * copies, nor for one already done and released), else returns the one that exists.
+     * Tensor t's pass: runs it here where nobody has started it, else returns the one that exists;
+     * null for a tensor this merge copies or has already merged and released (only a worker
+     * looking ahead asks for those).
      */
     private FutureTask<TensorMerge> start(TensorPlan t, Kernels k) {
-        FutureTask<TensorMerge> task = new FutureTask<>(() -> request.method.prepare(request, t, k));
         if (t.action() != Action.MERGE || released.contains(t.output().name())) {
-            return task; // (not run: only a worker looking ahead asks for these)
+            return null;
         }
+        FutureTask<TensorMerge> task = new FutureTask<>(() -> request.method.prepare(request, t, k));
         FutureTask<TensorMerge> existing = passes.putIfAbsent(t.output().name(), task);
         if (existing != null) {
             return existing;

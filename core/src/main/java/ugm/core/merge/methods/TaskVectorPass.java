@@ -35,21 +35,19 @@ final class TaskVectorPass implements TensorMerge {
         void mark(long from, int n, float[] v, boolean[] kept);
     }
 
-    private final boolean consensus;
     private final boolean gradientMatching;
-    /** The element pass's parameters (the task vectors'; not used by the gradient-matching updates). */
+    /**
+     * The element pass's parameters: weights, rescale factors (1 where not rescaled), sign
+     * election, normalisation, lambda (the gradient-matching updates read the factors and the
+     * sign election alone).
+     */
     private final TaskVectors mix;
     private final Keep[] keep;
-    /** Rescale factor per model; 1 when not rescaled. */
-    private final double[] factors;
     private final GmUpdates updates;
 
-    private TaskVectorPass(boolean consensus, boolean normalize, float[] weights, double lambda, Keep[] keep,
-                           double[] factors, GmUpdates updates) {
-        this.consensus = consensus;
-        this.mix = new TaskVectors(weights, factors, consensus, normalize, lambda);
+    private TaskVectorPass(TaskVectors mix, Keep[] keep, GmUpdates updates) {
+        this.mix = mix;
         this.keep = keep;
-        this.factors = factors;
         this.updates = updates;
         this.gradientMatching = updates != null;
     }
@@ -60,7 +58,7 @@ final class TaskVectorPass implements TensorMerge {
         long count = t.output().elementCount();
         int models = t.models().size();
         GmUpdates updates = m.gradientMatching() ? new GmUpdates(t.coefficients().gradientMatching()) : null;
-        float[] weights = t.coefficients().weights().clone();
+        float[] weights = t.coefficients().weights();
         Keep[] keep = new Keep[models];
         double[] factors = new double[models];
         float[] buffer = new float[Blocks.BLOCK];
@@ -81,7 +79,7 @@ final class TaskVectorPass implements TensorMerge {
         }
         double lambda = updates != null ? 1 : r.global(Parameter.LAMBDA).valueFor(name);
         boolean normalize = updates == null && r.normalize();
-        return new TaskVectorPass(m.consensus(), normalize, weights, lambda, keep, factors, updates);
+        return new TaskVectorPass(new TaskVectors(weights, factors, m.consensus(), normalize, lambda), keep, updates);
     }
 
     /** The survivors of model i's vector, or null when all survive. */
@@ -178,7 +176,7 @@ final class TaskVectorPass implements TensorMerge {
             for (int j = 0; j < n; j++) {
                 double a = Math.abs(exact[j]);
                 all += a;
-                kept += Double.longBitsToDouble(Double.doubleToRawLongBits(a) & -(long) (survives[j] ? 1 : 0)); // (no branch)
+                kept += Formulas.only(survives[j], a); // (no branch: survivors are as unpredictable as the data)
             }
         }
         return all < 1e-7 || kept < 1e-7 ? 1 : all / kept;
@@ -294,11 +292,6 @@ final class TaskVectorPass implements TensorMerge {
         k.taskVectors(mix, base, models, kept, out, n);
     }
 
-    /** v where {@code keep}, else +0, without a branch. */
-    private static float only(boolean keep, float v) {
-        return Float.intBitsToFloat(Float.floatToRawIntBits(v) & -(keep ? 1 : 0));
-    }
-
     /**
      * Sparsified gradient matching: out = θ0 + (Σ kept f_t·num_t) / Hbar, with num_t and Hbar
      * computed exactly as the gradient-matching kernel does (so density 1 with agreeing signs
@@ -325,34 +318,35 @@ final class TaskVectorPass implements TensorMerge {
         }
         float[] sum = s.sumF;
         java.util.Arrays.fill(sum, 0, n, 0f);
-        boolean[] kept = s.kept;
         for (int i = 0; i < t; i++) {
             float[] u = s.view[i];
             float[] nu = s.num[i];
             float[] su = s.u[i];
+            boolean[] kept = s.keptBy[i];
             if (keep[i] == null) {
                 java.util.Arrays.fill(kept, 0, n, true);
             } else {
                 keep[i].mark(from, n, u, kept);
             }
-            double f = factors[i];
+            double f = mix.factors()[i];
             for (int j = 0; j < n; j++) {
                 float ui = f != 1 ? (float) (u[j] * f) : u[j];
                 float ni = f != 1 ? (float) (nu[j] * f) : nu[j];
-                su[j] = only(kept[j], ui);
-                nu[j] = only(kept[j], ni);
+                su[j] = Formulas.only(kept[j], ui);
+                nu[j] = Formulas.only(kept[j], ni);
                 sum[j] += su[j];
             }
         }
         float[] total = s.totalF;
         java.util.Arrays.fill(total, 0, n, 0f);
+        boolean consensus = mix.consensus();
         for (int i = 0; i < t; i++) {
             float[] su = s.u[i];
             float[] nu = s.num[i];
             for (int j = 0; j < n; j++) {
                 boolean positive = sum[j] >= 0;
                 boolean agrees = !consensus | positive & su[j] > 0 | !positive & su[j] < 0;
-                total[j] += only(agrees, nu[j]);
+                total[j] += Formulas.only(agrees, nu[j]);
             }
         }
         for (int j = 0; j < n; j++) {
@@ -385,15 +379,15 @@ final class TaskVectorPass implements TensorMerge {
         double sum = 0;
         for (int i = 0; i < t; i++) {
             if (keeps(i, index, view[i])) {
-                num[i] = terms[i] * factors[i];
-                u[i] = terms[i] / hbar * factors[i];
+                num[i] = terms[i] * mix.factors()[i];
+                u[i] = terms[i] / hbar * mix.factors()[i];
             }
             sum += u[i];
         }
         double elected = sum >= 0 ? 1 : -1;
         double total = 0;
         for (int i = 0; i < t; i++) {
-            if (!consensus || Math.signum(u[i]) == elected) {
+            if (!mix.consensus() || Math.signum(u[i]) == elected) {
                 total += num[i];
             }
         }
@@ -426,7 +420,6 @@ final class TaskVectorPass implements TensorMerge {
         final float[] sumF;
         final float[] totalF;
         final float[] hbar;
-        final boolean[] kept;
         final boolean[] careful;
 
         private Scratch(int models, int n) {
@@ -438,13 +431,12 @@ final class TaskVectorPass implements TensorMerge {
             sumF = new float[n];
             totalF = new float[n];
             hbar = new float[n];
-            kept = new boolean[n];
             careful = new boolean[n];
         }
 
         static Scratch of(int models, int n) {
             Scratch s = LOCAL.get();
-            if (s != null && s.view.length == models && s.kept.length >= n) {
+            if (s != null && s.view.length == models && s.careful.length >= n) {
                 return s;
             }
             int block = Merger.bufferElements();

@@ -35,8 +35,27 @@ public record Rank(int threshold, long lastTie) {
         long ties = Math.min(lastTie - from, n - 1L);
         for (int j = 0; j < n; j++) {
             int bits = Float.floatToRawIntBits(v[j]) & 0x7FFF_FFFF;
-            kept[j] = bits > t | bits == t & j <= ties; // (no branch: half of them are kept, at random)
+            kept[j] = in(bits, t, j, ties);
         }
+    }
+
+    /** Clears the marks of the elements {@code [from, from + n)} in the set: {@code kept[j] &= !contains(from + j, v[j])}. */
+    public void unmark(long from, int n, float[] v, boolean[] kept) {
+        int t = threshold;
+        long ties = Math.min(lastTie - from, n - 1L);
+        for (int j = 0; j < n; j++) {
+            int bits = Float.floatToRawIntBits(v[j]) & 0x7FFF_FFFF;
+            kept[j] &= !in(bits, t, j, ties);
+        }
+    }
+
+    /**
+     * Whether an element of |v| bits {@code bits}, j-th of its block, is in the set of threshold
+     * {@code t} whose ties are kept up to the block's element {@code ties}: {@link #contains}
+     * without a branch (half of a block's elements are in the set, at random).
+     */
+    private static boolean in(int bits, int t, int j, long ties) {
+        return bits > t | bits == t & j <= ties;
     }
 
     /**
@@ -52,16 +71,6 @@ public record Rank(int threshold, long lastTie) {
         long[] cleared(long[] h) {
             java.util.Arrays.fill(h, 0);
             return h;
-        }
-    }
-
-    /** Clears the marks of the elements {@code [from, from + n)} in the set: {@code kept[j] &= !contains(from + j, v[j])}. */
-    public void unmark(long from, int n, float[] v, boolean[] kept) {
-        int t = threshold;
-        long ties = Math.min(lastTie - from, n - 1L);
-        for (int j = 0; j < n; j++) {
-            int bits = Float.floatToRawIntBits(v[j]) & 0x7FFF_FFFF;
-            kept[j] &= !(bits > t | bits == t & j <= ties);
         }
     }
 
